@@ -1,0 +1,323 @@
+//! Reading the catalog: relations, columns, constraints, RLS flags, policies,
+//! and the application role's attributes and privileges.
+//!
+//! Everything later stages need is read here, in a handful of queries, into
+//! plain types; no other stage queries `pg_catalog` for structure.
+
+mod queries;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::db::Db;
+
+/// Catalog oid of a relation.
+pub type RelId = u32;
+
+/// What kind of relation it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelKind {
+    /// An ordinary table (`r`).
+    Table,
+    /// A partitioned table (`p`).
+    Partitioned,
+    /// A view (`v`).
+    View,
+    /// A materialized view (`m`).
+    MaterializedView,
+    /// A foreign table (`f`).
+    Foreign,
+}
+
+impl RelKind {
+    fn from_code(code: &str) -> Option<RelKind> {
+        Some(match code {
+            "r" => RelKind::Table,
+            "p" => RelKind::Partitioned,
+            "v" => RelKind::View,
+            "m" => RelKind::MaterializedView,
+            "f" => RelKind::Foreign,
+            _ => return None,
+        })
+    }
+
+    /// Tables hold rows of their own (and can carry RLS).
+    pub fn is_table(self) -> bool {
+        matches!(self, RelKind::Table | RelKind::Partitioned)
+    }
+}
+
+/// The app role's privileges on one relation (table- or column-level).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Privileges {
+    /// SELECT on the table or on any column.
+    pub select: bool,
+    /// INSERT on the table or on any column.
+    pub insert: bool,
+    /// UPDATE on the table or on any column.
+    pub update: bool,
+    /// DELETE.
+    pub delete: bool,
+    /// TRUNCATE.
+    pub truncate: bool,
+    /// REFERENCES.
+    pub references: bool,
+    /// TRIGGER.
+    pub trigger: bool,
+}
+
+impl Privileges {
+    /// Whether the app holds any privilege at all.
+    pub fn any(&self) -> bool {
+        self.select
+            || self.insert
+            || self.update
+            || self.delete
+            || self.truncate
+            || self.references
+            || self.trigger
+    }
+}
+
+/// One column.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    /// Name.
+    pub name: String,
+    /// `format_type` of the column, usable in casts (`character varying(20)`).
+    pub sql_type: String,
+    /// Name of the underlying base type (domains resolved), e.g. `uuid`, `int4`.
+    pub base_type: String,
+    /// `pg_type.typcategory` of the base type (`S` string, `N` numeric, `A` array, `E` enum ...).
+    pub category: String,
+    /// Enum labels in order, when the base type is an enum.
+    pub enum_labels: Vec<String>,
+    /// NOT NULL.
+    pub not_null: bool,
+    /// Has a default (including serial and identity).
+    pub has_default: bool,
+    /// `a` (ALWAYS), `d` (BY DEFAULT) or empty.
+    pub identity: String,
+    /// Non-empty for generated columns.
+    pub generated: String,
+}
+
+/// A foreign key.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForeignKey {
+    /// Constraint name.
+    pub name: String,
+    /// Referencing columns, in key order.
+    pub columns: Vec<String>,
+    /// Referenced relation.
+    pub target: RelId,
+    /// Referenced columns, in key order.
+    pub target_columns: Vec<String>,
+    /// `confdeltype`: a no action, r restrict, c cascade, n set null, d set default.
+    pub on_delete: String,
+}
+
+/// A CHECK constraint.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Constraint name.
+    pub name: String,
+    /// Columns it references.
+    pub columns: Vec<String>,
+    /// `pg_get_constraintdef`.
+    pub definition: String,
+}
+
+/// What a policy applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyCommand {
+    /// FOR ALL.
+    All,
+    /// FOR SELECT.
+    Select,
+    /// FOR INSERT.
+    Insert,
+    /// FOR UPDATE.
+    Update,
+    /// FOR DELETE.
+    Delete,
+}
+
+impl PolicyCommand {
+    fn from_code(code: &str) -> PolicyCommand {
+        match code {
+            "r" => PolicyCommand::Select,
+            "a" => PolicyCommand::Insert,
+            "w" => PolicyCommand::Update,
+            "d" => PolicyCommand::Delete,
+            _ => PolicyCommand::All,
+        }
+    }
+
+    /// Whether a policy for this command takes part in `other`.
+    pub fn covers(self, other: PolicyCommand) -> bool {
+        self == PolicyCommand::All || self == other
+    }
+}
+
+/// A row-level security policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    /// Name.
+    pub name: String,
+    /// PERMISSIVE (OR-ed) or RESTRICTIVE (AND-ed).
+    pub permissive: bool,
+    /// The command it applies to.
+    pub command: PolicyCommand,
+    /// Role names (`public` for PUBLIC).
+    pub roles: Vec<String>,
+    /// USING expression.
+    pub using: Option<String>,
+    /// WITH CHECK expression.
+    pub with_check: Option<String>,
+    /// Whether it applies to the app role (PUBLIC, or a role the app is a member of).
+    pub applies_to_app: bool,
+}
+
+/// A relation of a user schema.
+#[derive(Debug, Clone, Serialize)]
+pub struct Relation {
+    /// Catalog oid.
+    pub oid: RelId,
+    /// Schema name.
+    pub schema: String,
+    /// Relation name.
+    pub name: String,
+    /// Quoted, schema-qualified name, safe to paste into SQL (`public."Notes"`).
+    pub qualified: String,
+    /// Kind.
+    pub kind: RelKind,
+    /// Owner role.
+    pub owner: String,
+    /// `relrowsecurity`.
+    pub rls_enabled: bool,
+    /// `relforcerowsecurity`.
+    pub rls_forced: bool,
+    /// A partition of a partitioned table.
+    pub is_partition: bool,
+    /// The parent of a partition or inheritance child.
+    pub parent: Option<RelId>,
+    /// Whether the app role owns it (directly or through membership).
+    pub app_owns: bool,
+    /// The app role's privileges.
+    pub privileges: Privileges,
+    /// Columns in attribute order.
+    pub columns: Vec<Column>,
+    /// Primary key columns (empty if none).
+    pub primary_key: Vec<String>,
+    /// UNIQUE constraints' columns.
+    pub uniques: Vec<Vec<String>>,
+    /// Foreign keys.
+    pub foreign_keys: Vec<ForeignKey>,
+    /// CHECK constraints.
+    pub checks: Vec<Check>,
+    /// Policies on this relation.
+    pub policies: Vec<Policy>,
+}
+
+impl Relation {
+    /// The column called `name`, if any.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Whether `column` is part of the primary key or a unique constraint.
+    pub fn is_unique_column(&self, column: &str) -> bool {
+        self.primary_key.iter().any(|c| c == column)
+            || self.uniques.iter().any(|u| u.iter().any(|c| c == column))
+    }
+
+    /// Whether `column` is part of a foreign key.
+    pub fn is_fk_column(&self, column: &str) -> bool {
+        self.foreign_keys
+            .iter()
+            .any(|fk| fk.columns.iter().any(|c| c == column))
+    }
+
+    /// Policies that apply to the app role for `command`.
+    pub fn app_policies(&self, command: PolicyCommand) -> impl Iterator<Item = &Policy> {
+        self.policies
+            .iter()
+            .filter(move |p| p.applies_to_app && p.command.covers(command))
+    }
+}
+
+/// A role's attributes.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleInfo {
+    /// Name.
+    pub name: String,
+    /// SUPERUSER.
+    pub superuser: bool,
+    /// BYPASSRLS.
+    pub bypassrls: bool,
+    /// LOGIN.
+    pub login: bool,
+    /// Every role it is a member of, directly or indirectly.
+    pub member_of: Vec<String>,
+    /// Role-level settings (`ALTER ROLE ... SET`), as `name=value`.
+    pub settings: Vec<String>,
+}
+
+/// Everything rowfence knows about the schema under test.
+#[derive(Debug, Clone, Serialize)]
+pub struct Catalog {
+    /// `server_version`, e.g. `17.2 (Debian ...)`.
+    pub server_version: String,
+    /// `server_version_num`, e.g. 170002.
+    pub server_version_num: i32,
+    /// User relations, ordered by qualified name.
+    pub relations: Vec<Relation>,
+    /// The application role.
+    pub app: RoleInfo,
+    /// Database-level settings (`ALTER DATABASE ... SET`) as `name=value`.
+    pub database_settings: Vec<String>,
+    #[serde(skip)]
+    index: BTreeMap<RelId, usize>,
+}
+
+/// Why the catalog could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The app role is missing.
+    #[error(
+        "the app role `{0}` does not exist after the schema was applied: create it in the schema, or set `create = true` under [app] in the suite"
+    )]
+    MissingAppRole(String),
+    /// A catalog query failed.
+    #[error("cannot read the catalog: {0}")]
+    Query(String),
+}
+
+impl Catalog {
+    /// Reads the catalog of the database `db` is connected to.
+    pub async fn read(db: &Db, app_role: &str) -> Result<Catalog, CatalogError> {
+        queries::read(db, app_role).await
+    }
+
+    /// The relation with this oid.
+    pub fn relation(&self, oid: RelId) -> &Relation {
+        &self.relations[self.index[&oid]]
+    }
+
+    /// Finds a relation by `name` or `schema.name` (unquoted).
+    pub fn find(&self, name: &str) -> Option<&Relation> {
+        self.relations
+            .iter()
+            .find(|r| format!("{}.{}", r.schema, r.name) == name || r.qualified == name)
+            .or_else(|| self.relations.iter().find(|r| r.name == name))
+    }
+
+    /// The major version, e.g. 17.
+    pub fn major_version(&self) -> i32 {
+        self.server_version_num / 10000
+    }
+}

@@ -1,0 +1,242 @@
+//! The catalog queries themselves.
+
+use std::collections::BTreeMap;
+
+use super::{
+    Catalog, CatalogError, Check, Column, ForeignKey, Policy, PolicyCommand, Privileges, RelId,
+    RelKind, Relation, RoleInfo,
+};
+use crate::db::Db;
+
+/// User relations: not system schemas, not objects that belong to an extension.
+const RELS: &str = "
+WITH rels AS (
+  SELECT c.* FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r','p','v','m','f')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname !~ '^pg_(toast|temp)'
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+)";
+
+fn q(e: tokio_postgres::Error) -> CatalogError {
+    CatalogError::Query(crate::db::describe(&e))
+}
+
+pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
+    let c = &db.client;
+    let role = c
+        .query_opt(
+            "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls, r.rolcanlogin,
+               ARRAY(SELECT b.rolname::text FROM pg_roles b
+                     WHERE b.oid <> r.oid AND pg_has_role(r.oid, b.oid, 'MEMBER') ORDER BY 1),
+               ARRAY(SELECT unnest(s.setconfig) FROM pg_db_role_setting s
+                     WHERE s.setrole = r.oid AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database())))
+             FROM pg_roles r WHERE r.rolname = $1",
+            &[&app],
+        )
+        .await
+        .map_err(q)?
+        .ok_or_else(|| CatalogError::MissingAppRole(app.to_string()))?;
+    let app_info = RoleInfo {
+        name: role.get(0),
+        superuser: role.get(1),
+        bypassrls: role.get(2),
+        login: role.get(3),
+        member_of: role.get(4),
+        settings: role.get(5),
+    };
+
+    let version = c
+        .query_one(
+            "SELECT current_setting('server_version'), current_setting('server_version_num')::int4",
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    let database_settings: Vec<String> = c
+        .query_one(
+            "SELECT ARRAY(SELECT unnest(s.setconfig) FROM pg_db_role_setting s
+               WHERE s.setrole = 0 AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+            &[],
+        )
+        .await
+        .map_err(q)?
+        .get(0);
+
+    let rows = c
+        .query(
+            &format!(
+                "{RELS}
+                 SELECT c.oid::int8, n.nspname::text, c.relname::text,
+                   quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind::text,
+                   pg_get_userbyid(c.relowner)::text, c.relrowsecurity, c.relforcerowsecurity, c.relispartition,
+                   (SELECT i.inhparent::int8 FROM pg_inherits i WHERE i.inhrelid = c.oid ORDER BY i.inhseqno LIMIT 1),
+                   pg_has_role($1::text::name, c.relowner, 'USAGE'),
+                   has_any_column_privilege($1::text::name, c.oid, 'SELECT'),
+                   has_any_column_privilege($1::text::name, c.oid, 'INSERT'),
+                   has_any_column_privilege($1::text::name, c.oid, 'UPDATE'),
+                   has_table_privilege($1::text::name, c.oid, 'DELETE'),
+                   has_table_privilege($1::text::name, c.oid, 'TRUNCATE'),
+                   has_table_privilege($1::text::name, c.oid, 'REFERENCES'),
+                   has_table_privilege($1::text::name, c.oid, 'TRIGGER')
+                 FROM rels c JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 4"
+            ),
+            &[&app],
+        )
+        .await
+        .map_err(q)?;
+    let mut relations = Vec::with_capacity(rows.len());
+    for r in rows {
+        let Some(kind) = RelKind::from_code(r.get::<_, String>(4).as_str()) else {
+            continue;
+        };
+        relations.push(Relation {
+            oid: r.get::<_, i64>(0) as RelId,
+            schema: r.get(1),
+            name: r.get(2),
+            qualified: r.get(3),
+            kind,
+            owner: r.get(5),
+            rls_enabled: r.get(6),
+            rls_forced: r.get(7),
+            is_partition: r.get(8),
+            parent: r.get::<_, Option<i64>>(9).map(|p| p as RelId),
+            app_owns: r.get(10),
+            privileges: Privileges {
+                select: r.get(11),
+                insert: r.get(12),
+                update: r.get(13),
+                delete: r.get(14),
+                truncate: r.get(15),
+                references: r.get(16),
+                trigger: r.get(17),
+            },
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            uniques: Vec::new(),
+            foreign_keys: Vec::new(),
+            checks: Vec::new(),
+            policies: Vec::new(),
+        });
+    }
+    let index: BTreeMap<RelId, usize> = relations
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.oid, i))
+        .collect();
+
+    let cols = c
+        .query(
+            &format!(
+                "{RELS}
+                 SELECT a.attrelid::int8, a.attname::text, format_type(a.atttypid, a.atttypmod),
+                   coalesce(bt.typname, t.typname)::text, coalesce(bt.typcategory, t.typcategory)::text,
+                   ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = coalesce(bt.oid, t.oid) ORDER BY e.enumsortorder),
+                   a.attnotnull, a.atthasdef, a.attidentity::text, a.attgenerated::text
+                 FROM pg_attribute a JOIN rels c ON c.oid = a.attrelid
+                 JOIN pg_type t ON t.oid = a.atttypid
+                 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+                 WHERE a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum"
+            ),
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    for r in cols {
+        let Some(&i) = index.get(&(r.get::<_, i64>(0) as RelId)) else {
+            continue;
+        };
+        relations[i].columns.push(Column {
+            name: r.get(1),
+            sql_type: r.get(2),
+            base_type: r.get(3),
+            category: r.get(4),
+            enum_labels: r.get(5),
+            not_null: r.get(6),
+            has_default: r.get(7),
+            identity: r.get(8),
+            generated: r.get(9),
+        });
+    }
+
+    let cons = c
+        .query(
+            &format!(
+                "{RELS}
+                 SELECT con.conrelid::int8, con.conname::text, con.contype::text,
+                   ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
+                         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i),
+                   con.confrelid::int8,
+                   ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+                         JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i),
+                   con.confdeltype::text, pg_get_constraintdef(con.oid)
+                 FROM pg_constraint con JOIN rels c ON c.oid = con.conrelid
+                 WHERE con.contype IN ('p', 'u', 'f', 'c') ORDER BY con.conrelid, con.conname"
+            ),
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    for r in cons {
+        let Some(&i) = index.get(&(r.get::<_, i64>(0) as RelId)) else {
+            continue;
+        };
+        let rel = &mut relations[i];
+        let columns: Vec<String> = r.get(3);
+        match r.get::<_, String>(2).as_str() {
+            "p" => rel.primary_key = columns,
+            "u" => rel.uniques.push(columns),
+            "f" => rel.foreign_keys.push(ForeignKey {
+                name: r.get(1),
+                columns,
+                target: r.get::<_, i64>(4) as RelId,
+                target_columns: r.get(5),
+                on_delete: r.get(6),
+            }),
+            _ => rel.checks.push(Check {
+                name: r.get(1),
+                columns,
+                definition: r.get(7),
+            }),
+        }
+    }
+
+    let pols = c
+        .query(
+            &format!(
+                "{RELS}
+                 SELECT p.polrelid::int8, p.polname::text, p.polpermissive, p.polcmd::text,
+                   CASE WHEN p.polroles = '{{0}}' THEN ARRAY['public']
+                        ELSE ARRAY(SELECT rolname::text FROM pg_roles WHERE oid = ANY(p.polroles) ORDER BY 1) END,
+                   pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid),
+                   p.polroles = '{{0}}' OR EXISTS (SELECT 1 FROM unnest(p.polroles) pr WHERE pg_has_role($1::text::name, pr, 'MEMBER'))
+                 FROM pg_policy p JOIN rels c ON c.oid = p.polrelid ORDER BY p.polrelid, p.polname"
+            ),
+            &[&app],
+        )
+        .await
+        .map_err(q)?;
+    for r in pols {
+        let Some(&i) = index.get(&(r.get::<_, i64>(0) as RelId)) else {
+            continue;
+        };
+        relations[i].policies.push(Policy {
+            name: r.get(1),
+            permissive: r.get(2),
+            command: PolicyCommand::from_code(r.get::<_, String>(3).as_str()),
+            roles: r.get(4),
+            using: r.get(5),
+            with_check: r.get(6),
+            applies_to_app: r.get(7),
+        });
+    }
+
+    Ok(Catalog {
+        server_version: version.get(0),
+        server_version_num: version.get(1),
+        relations,
+        app: app_info,
+        database_settings,
+        index,
+    })
+}

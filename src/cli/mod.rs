@@ -1,0 +1,117 @@
+//! Command-line flags, turned into the library's plain run options.
+//! The library never sees clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use rowfence::RunOptions;
+use rowfence::provision::{ProviderKind, ProvisionOptions};
+
+/// Proves (or disproves) that a PostgreSQL schema's row-level security keeps tenants apart.
+///
+/// Exit codes: 0 isolated, 1 at least one finding of severity high or critical,
+/// 2 could not judge (bad suite, schema failed to apply, no PostgreSQL, internal error).
+#[derive(Debug, Parser)]
+#[command(name = "rowfence", version, about, long_about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply the suite's schema to a disposable PostgreSQL, generate multi-tenant
+    /// data and probe it as the app role under every tenant context and none.
+    Check(CheckArgs),
+}
+
+/// `rowfence check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The suite file (TOML).
+    pub suite: PathBuf,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+    /// Number of generated datasets (overrides `probes.cases`).
+    #[arg(long, value_name = "N")]
+    pub cases: Option<u32>,
+    /// Seed of the data generator (overrides `probes.seed`).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where PostgreSQL comes from.
+#[derive(Debug, Args)]
+pub struct ProviderArgs {
+    /// auto: Docker when an engine answers and the image is there, else local binaries.
+    #[arg(long, value_enum, default_value_t = Provider::Auto, env = "ROWFENCE_PROVIDER")]
+    pub provider: Provider,
+    /// Docker image [default: postgres:17, or rowfence/postgres:17 when only that is present].
+    #[arg(long, value_name = "IMAGE", env = "ROWFENCE_IMAGE")]
+    pub image: Option<String>,
+    /// Server URL for --provider url (the user must be a superuser; only a scratch
+    /// database and the roles the schema creates are touched, and dropped at the end).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "ROWFENCE_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+/// Report outputs.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Write the JSON report to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Print only the verdict line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `--provider` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Provider {
+    /// Docker if available, else local binaries.
+    Auto,
+    /// A container through testcontainers.
+    Docker,
+    /// Local PostgreSQL binaries (initdb into a temp dir).
+    Local,
+    /// An existing server given by --database-url.
+    Url,
+}
+
+impl ProviderArgs {
+    /// The library's provisioning options.
+    pub fn options(&self) -> ProvisionOptions {
+        ProvisionOptions {
+            kind: match self.provider {
+                Provider::Auto => ProviderKind::Auto,
+                Provider::Docker => ProviderKind::Docker,
+                Provider::Local => ProviderKind::Local,
+                Provider::Url => ProviderKind::Url,
+            },
+            image: self.image.clone(),
+            database_url: self.database_url.clone(),
+        }
+    }
+}
+
+impl CheckArgs {
+    /// The library's run options.
+    pub fn run_options(&self) -> RunOptions {
+        RunOptions {
+            provision: self.provider.options(),
+            cases: self.cases,
+            seed: self.seed,
+        }
+    }
+}

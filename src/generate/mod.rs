@@ -1,0 +1,474 @@
+//! Generating multi-tenant data with proptest.
+//!
+//! A [`CasePlan`] is what proptest generates and shrinks: which tenant keys
+//! take part, and for each table a list of rows (owning tenant, which parent
+//! to hang under). [`Model::materialize`] turns a plan into concrete rows with
+//! SQL literals, honouring NOT NULL, UNIQUE, foreign keys (parents of the same
+//! tenant), simple CHECKs and enums. Shrinking removes rows and tenants until
+//! the smallest dataset that still shows a violation is left.
+
+pub mod values;
+
+use std::fmt;
+
+use proptest::prelude::*;
+use proptest::sample::subsequence;
+use serde::Serialize;
+
+use crate::catalog::{Catalog, RelId, Relation};
+use crate::db::{ident, literal};
+use crate::ownership::{Owner, Ownership};
+
+/// Tenants per case: at least two, so there is always a foreign tenant.
+const MIN_TENANTS: usize = 2;
+const MAX_TENANTS: usize = 4;
+/// Rows per tenant-owned table per case (over all tenants).
+const MAX_ROWS: usize = 6;
+/// Rows of each global table (referenced data), in every case.
+const GLOBAL_ROWS: u64 = 2;
+/// Row numbers for rows the probes insert, far from generated ones.
+pub const PROBE_ROW_BASE: u64 = 100_000;
+
+/// A tenant key as text, in PostgreSQL's canonical output form.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct TenantKey(pub String);
+
+impl TenantKey {
+    /// The key as a typed SQL literal.
+    pub fn sql(&self, key_type: &str) -> String {
+        format!("{}::{key_type}", literal(&self.0))
+    }
+}
+
+impl fmt::Display for TenantKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "'{}'", self.0)
+    }
+}
+
+/// Candidate tenant keys for a key type. Text keys are adversarial: prefixes of
+/// each other, case and whitespace variants, LIKE wildcards.
+pub fn key_pool(base_type: &str, category: &str) -> Vec<TenantKey> {
+    let keys: Vec<String> = match (base_type, category) {
+        ("uuid", _) => [
+            "1a2b3c4d", "5e6f7a8b", "9c0d1e2f", "3a4b5c6d", "7e8f9a0b", "c1d2e3f4", "a5b6c7d8",
+            "e9f0a1b2",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            format!(
+                "{p}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                i * 4099 + 17,
+                i * 7 + 1,
+                i * 13 + 5,
+                i * 104729 + 7
+            )
+        })
+        .collect(),
+        (_, "N") => ["1", "2", "3", "10", "12", "21", "100", "11"]
+            .map(String::from)
+            .to_vec(),
+        _ => [
+            "acme", "acme2", "Acme", "acme ", "ac%", "a_me", "ACME", "ac", "globex", "initech",
+        ]
+        .map(String::from)
+        .to_vec(),
+    };
+    keys.into_iter().map(TenantKey).collect()
+}
+
+/// One generated row's plan: its tenant (index into the case's tenants, taken
+/// modulo their number) and a choice among candidate parents.
+#[derive(Debug, Clone, Copy)]
+pub struct RowPlan {
+    /// Tenant index.
+    pub tenant: usize,
+    /// Parent choice.
+    pub pick: usize,
+}
+
+/// What proptest generates and shrinks.
+#[derive(Debug, Clone)]
+pub struct CasePlan {
+    /// Indices into the key pool, in order.
+    pub keys: Vec<usize>,
+    /// Rows per populated table, in [`Model::tables`] order.
+    pub rows: Vec<Vec<RowPlan>>,
+}
+
+/// A table the generator fills, and how.
+#[derive(Debug, Clone)]
+pub struct TableModel {
+    /// The table.
+    pub rel: RelId,
+    /// Its ownership.
+    pub owner: Owner,
+}
+
+/// What the generator knows about the schema.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Tables to populate, parents first.
+    pub tables: Vec<TableModel>,
+    /// Candidate tenant keys.
+    pub pool: Vec<TenantKey>,
+    /// SQL type of the key.
+    pub key_type: String,
+    /// Tables that cannot be populated, with the reason.
+    pub unpopulated: Vec<(RelId, String)>,
+}
+
+/// A generated row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Owning tenant (index into `Dataset::keys`), `None` for global rows.
+    pub tenant: Option<usize>,
+    /// Column -> SQL expression, in insertion order.
+    pub values: Vec<(String, String)>,
+}
+
+impl Row {
+    fn get(&self, column: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(c, _)| c == column)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A materialized case: keys and rows per table.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Tenants of this case.
+    pub keys: Vec<TenantKey>,
+    /// A valid key no tenant has.
+    pub unknown: TenantKey,
+    /// Another unused key, for rows planted under a new tenant.
+    pub fresh: TenantKey,
+    /// Rows per table, in load order.
+    pub tables: Vec<(RelId, Vec<Row>)>,
+    /// Planned rows that could not be built: table and the first reason.
+    pub skipped: Vec<(RelId, String)>,
+}
+
+impl Model {
+    /// Decides which tables to populate. Partitions are filled through their
+    /// parent; views and foreign tables hold no rows of their own.
+    pub fn new(catalog: &Catalog, ownership: &Ownership) -> Model {
+        let key_col_category = catalog
+            .relations
+            .iter()
+            .flat_map(|r| r.columns.iter())
+            .find(|c| c.sql_type == ownership.key_type)
+            .map(|c| c.category.clone())
+            .unwrap_or_default();
+        let tables = ownership
+            .load_order(catalog)
+            .into_iter()
+            .filter(|oid| {
+                let rel = catalog.relation(*oid);
+                matches!(
+                    rel.kind,
+                    crate::catalog::RelKind::Table | crate::catalog::RelKind::Partitioned
+                ) && !rel.is_partition
+            })
+            .map(|rel| TableModel {
+                rel,
+                owner: ownership
+                    .owner(rel)
+                    .cloned()
+                    .expect("tables are classified"),
+            })
+            .collect();
+        Model {
+            tables,
+            pool: key_pool(&ownership.key_base_type, &key_col_category),
+            key_type: ownership.key_type.clone(),
+            unpopulated: Vec::new(),
+        }
+    }
+
+    /// Drops a table (and, on materialization, rows that need it) from generation.
+    pub fn exclude(&mut self, rel: RelId, reason: String) {
+        self.tables.retain(|t| t.rel != rel);
+        self.unpopulated.push((rel, reason));
+    }
+
+    /// The proptest strategy for case plans.
+    pub fn strategy(&self) -> BoxedStrategy<CasePlan> {
+        let pool: Vec<usize> = (0..self.pool.len()).collect();
+        let counts: Vec<usize> = self
+            .tables
+            .iter()
+            .map(|t| match t.owner {
+                Owner::Root { .. } | Owner::Global { .. } => 0,
+                _ => MAX_ROWS,
+            })
+            .collect();
+        let rows = counts
+            .into_iter()
+            .map(|max| {
+                proptest::collection::vec(
+                    (0..MAX_TENANTS, 0..8usize).prop_map(|(tenant, pick)| RowPlan { tenant, pick }),
+                    0..=max,
+                )
+            })
+            .collect::<Vec<_>>();
+        (subsequence(pool, MIN_TENANTS..=MAX_TENANTS), rows)
+            .prop_map(|(keys, rows)| CasePlan { keys, rows })
+            .boxed()
+    }
+
+    /// A plan with one row per tenant in every table: used to find out early
+    /// which tables cannot be populated.
+    pub fn calibration_plan(&self) -> CasePlan {
+        CasePlan {
+            keys: vec![0, 1],
+            rows: self
+                .tables
+                .iter()
+                .map(|_| {
+                    vec![
+                        RowPlan { tenant: 0, pick: 0 },
+                        RowPlan { tenant: 1, pick: 0 },
+                    ]
+                })
+                .collect(),
+        }
+    }
+
+    /// Turns a plan into rows.
+    pub fn materialize(&self, catalog: &Catalog, plan: &CasePlan) -> Dataset {
+        let keys: Vec<TenantKey> = plan.keys.iter().map(|&i| self.pool[i].clone()).collect();
+        let mut unused = (0..self.pool.len())
+            .filter(|i| !plan.keys.contains(i))
+            .map(|i| self.pool[i].clone());
+        let unknown = unused.next().expect("pool is larger than MAX_TENANTS + 2");
+        let fresh = unused.next().expect("pool is larger than MAX_TENANTS + 2");
+        let mut data = Dataset {
+            keys,
+            unknown,
+            fresh,
+            tables: Vec::new(),
+            skipped: Vec::new(),
+        };
+        for (t, table) in self.tables.iter().enumerate() {
+            let rel = catalog.relation(table.rel);
+            let owners: Vec<Option<usize>> = match &table.owner {
+                Owner::Root { .. } => (0..data.keys.len()).map(Some).collect(),
+                Owner::Global { .. } => (0..GLOBAL_ROWS).map(|_| None).collect(),
+                _ => plan
+                    .rows
+                    .get(t)
+                    .map(|rows| {
+                        rows.iter()
+                            .map(|r| Some(r.tenant % data.keys.len()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            };
+            let picks: Vec<usize> = match &table.owner {
+                Owner::Root { .. } | Owner::Global { .. } => vec![0; owners.len()],
+                _ => plan
+                    .rows
+                    .get(t)
+                    .map(|rows| rows.iter().map(|r| r.pick).collect())
+                    .unwrap_or_default(),
+            };
+            let mut rows = Vec::new();
+            for (i, (tenant, pick)) in owners.into_iter().zip(picks).enumerate() {
+                let target = tenant.map(|k| data.keys[k].clone());
+                match self.row(
+                    catalog,
+                    &data,
+                    rel,
+                    &table.owner,
+                    tenant,
+                    target.as_ref(),
+                    pick,
+                    i as u64 + 1,
+                ) {
+                    Ok(row) => rows.push(row),
+                    Err(why) if !data.skipped.iter().any(|(r, _)| *r == table.rel) => {
+                        data.skipped.push((table.rel, why))
+                    }
+                    Err(_) => {}
+                }
+            }
+            data.tables.push((table.rel, rows));
+        }
+        data
+    }
+
+    /// Builds one row of `rel` for `tenant` (None: global), row number `n`.
+    /// `key` is the tenant key the row carries (normally the tenant's own key).
+    #[allow(clippy::too_many_arguments)]
+    pub fn row(
+        &self,
+        catalog: &Catalog,
+        data: &Dataset,
+        rel: &Relation,
+        owner: &Owner,
+        tenant: Option<usize>,
+        key: Option<&TenantKey>,
+        pick: usize,
+        n: u64,
+    ) -> Result<Row, String> {
+        let mut values: Vec<(String, String)> = Vec::new();
+        let set = |values: &mut Vec<(String, String)>, c: &str, v: String| {
+            if !values.iter().any(|(x, _)| x == c) {
+                values.push((c.to_string(), v));
+            }
+        };
+        match owner {
+            Owner::Root { key: col } | Owner::Direct { column: col } => {
+                let key = key.ok_or("tenant-owned row without a tenant")?;
+                set(&mut values, col, key.sql(&self.key_type));
+            }
+            _ => {}
+        }
+        for fk in &rel.foreign_keys {
+            if fk
+                .columns
+                .iter()
+                .all(|c| values.iter().any(|(x, _)| x == c))
+            {
+                continue;
+            }
+            let nullable = fk
+                .columns
+                .iter()
+                .any(|c| rel.column(c).is_some_and(|col| !col.not_null));
+            let parent_rows = data.rows(fk.target);
+            let tenant_bound = matches!(owner, Owner::Child { fk: i, .. } if rel.foreign_keys[*i].name == fk.name)
+                || fk
+                    .columns
+                    .iter()
+                    .any(|c| matches!(owner, Owner::Direct { column } if column == c));
+            let candidates: Vec<&Row> = parent_rows
+                .iter()
+                .filter(|r| match (tenant, r.tenant) {
+                    // Keep references inside the tenant when both sides are tenant-owned.
+                    (Some(t), Some(rt)) => t == rt,
+                    (_, None) => true,
+                    (None, Some(_)) => !tenant_bound,
+                })
+                .filter(|r| {
+                    // A parent chosen for a composite key must agree on columns already set.
+                    fk.columns.iter().zip(&fk.target_columns).all(|(c, tc)| {
+                        match (values.iter().find(|(x, _)| x == c), r.get(tc)) {
+                            (Some((_, mine)), Some(theirs)) => mine == theirs,
+                            _ => true,
+                        }
+                    })
+                })
+                .collect();
+            if fk.target == rel.oid || candidates.is_empty() {
+                if nullable && !tenant_bound {
+                    continue; // leave the reference NULL
+                }
+                return Err(format!(
+                    "no parent row in {} for {}",
+                    catalog.relation(fk.target).qualified,
+                    fk.name
+                ));
+            }
+            let parent = candidates[pick % candidates.len()];
+            for (c, tc) in fk.columns.iter().zip(&fk.target_columns) {
+                let v = parent
+                    .get(tc)
+                    .ok_or_else(|| format!("parent column {tc} has no generated value"))?;
+                set(&mut values, c, v.to_string());
+            }
+        }
+        for col in &rel.columns {
+            if values.iter().any(|(c, _)| c == &col.name) || !col.generated.is_empty() {
+                continue;
+            }
+            let keyish = rel.is_unique_column(&col.name);
+            if col.has_default && !keyish {
+                continue; // let the schema's default fill it (timestamps, statuses ...)
+            }
+            match values::value(rel, col, n) {
+                Some(v) => {
+                    values.push((col.name.clone(), v));
+                }
+                None if !col.not_null => {}
+                None => {
+                    return Err(format!(
+                        "cannot generate a value of type {} for column {}",
+                        col.sql_type, col.name
+                    ));
+                }
+            }
+        }
+        Ok(Row { tenant, values })
+    }
+}
+
+impl Dataset {
+    /// Rows generated for `rel`.
+    pub fn rows(&self, rel: RelId) -> &[Row] {
+        self.tables
+            .iter()
+            .find(|(r, _)| *r == rel)
+            .map(|(_, rows)| rows.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// One INSERT per non-empty table, parents first.
+    pub fn insert_statements(&self, catalog: &Catalog) -> Vec<(RelId, String)> {
+        self.tables
+            .iter()
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(rel, rows)| (*rel, insert_sql(catalog.relation(*rel), rows)))
+            .collect()
+    }
+
+    /// Total number of generated rows.
+    pub fn row_count(&self) -> usize {
+        self.tables.iter().map(|(_, r)| r.len()).sum()
+    }
+}
+
+/// `INSERT INTO rel (cols) [OVERRIDING SYSTEM VALUE] VALUES (...), (...)`.
+/// Rows may set different columns (defaults omitted), so missing ones are `DEFAULT`.
+pub fn insert_sql(rel: &Relation, rows: &[Row]) -> String {
+    let mut cols: Vec<&str> = Vec::new();
+    for row in rows {
+        for (c, _) in &row.values {
+            if !cols.contains(&c.as_str()) {
+                cols.push(c);
+            }
+        }
+    }
+    let overriding = cols
+        .iter()
+        .any(|c| rel.column(c).is_some_and(|col| col.identity == "a"));
+    let tuples: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let vals: Vec<&str> = cols
+                .iter()
+                .map(|c| row.get(c).unwrap_or("DEFAULT"))
+                .collect();
+            format!("({})", vals.join(", "))
+        })
+        .collect();
+    if cols.is_empty() {
+        return format!("INSERT INTO {} DEFAULT VALUES", rel.qualified);
+    }
+    format!(
+        "INSERT INTO {} ({}){} VALUES {}",
+        rel.qualified,
+        cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "),
+        if overriding {
+            " OVERRIDING SYSTEM VALUE"
+        } else {
+            ""
+        },
+        tuples.join(", ")
+    )
+}

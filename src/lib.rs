@@ -1,0 +1,40 @@
+//! rowfence proves (or disproves) that a PostgreSQL schema's row-level
+//! security keeps tenants apart.
+//!
+//! The pipeline, one module per stage:
+//! [`suite`] -> [`provision`] -> [`schema`] -> [`catalog`] -> [`ownership`] ->
+//! [`generate`] -> [`probe`] -> [`report`].
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), rowfence::Error> {
+//! let suite = rowfence::Suite::load("suites/dexcyjet.toml")?;
+//! let report = suite.check().await?;
+//! println!("{:?}", report.verdict);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod db;
+mod error;
+pub mod generate;
+pub mod ownership;
+pub mod probe;
+pub mod provision;
+pub mod report;
+pub mod rules;
+mod run;
+pub mod schema;
+pub mod suite;
+
+pub use error::Error;
+pub use report::{Finding, Report, Verdict};
+pub use run::{RunOptions, check};
+pub use suite::Suite;
+
+impl Suite {
+    /// Checks this suite with options from the environment (see [`RunOptions::from_env`]).
+    pub async fn check(&self) -> Result<Report, Error> {
+        check(self, &RunOptions::from_env()?).await
+    }
+}

@@ -1,0 +1,113 @@
+//! The `rowfence` command.
+
+mod cli;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command, OutputArgs};
+use rowfence::report::console;
+use rowfence::{Error, Report, Suite};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("ROWFENCE_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rowfence: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(async {
+        tokio::select! {
+            code = run(cli) => code,
+            _ = tokio::signal::ctrl_c() => {
+                // The run future is dropped here: its guards remove containers,
+                // clusters and temp dirs. A second Ctrl-C skips the clean-up.
+                tokio::spawn(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                    eprintln!("rowfence: interrupted again; exiting without clean-up");
+                    std::process::exit(130);
+                });
+                eprintln!("rowfence: interrupted; cleaning up");
+                2
+            }
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(15));
+    ExitCode::from(code as u8)
+}
+
+async fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Check(args) => {
+            if args.output.quiet {
+                // SAFETY: set before any other thread reads the environment.
+                unsafe { std::env::set_var("ROWFENCE_QUIET", "1") };
+            }
+            let result = async {
+                let suite = Suite::load(&args.suite)?;
+                let report = rowfence::check(&suite, &args.run_options()).await?;
+                Ok::<_, Error>((suite, report))
+            }
+            .await;
+            match result {
+                Ok((_, report)) => emit(&report, &args.output),
+                Err(e) => {
+                    eprintln!("rowfence: {e}");
+                    let name = args
+                        .suite
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let report = Report::error(&name, e.to_string());
+                    if let Some(path) = &args.output.json {
+                        let _ = write_json(&report, path);
+                    }
+                    Error::EXIT_CODE
+                }
+            }
+        }
+    }
+}
+
+/// Writes the requested outputs and prints the console summary.
+fn emit(report: &Report, out: &OutputArgs) -> i32 {
+    if let Some(path) = &out.json
+        && let Err(e) = write_json(report, path)
+    {
+        eprintln!("rowfence: cannot write {}: {e}", path.display());
+        return Error::EXIT_CODE;
+    }
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    let printed = if out.quiet {
+        console::verdict_line(report, &mut lock)
+    } else {
+        console::summary(report, &mut lock)
+    };
+    let _ = printed.and_then(|_| lock.flush());
+    report.verdict.exit_code()
+}
+
+fn write_json(report: &Report, path: &std::path::Path) -> std::io::Result<()> {
+    if path.as_os_str() == "-" {
+        let mut s = std::io::stdout().lock();
+        report.write_json(&mut s)?;
+        return writeln!(s);
+    }
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    report.write_json(&mut f)?;
+    writeln!(f)?;
+    f.flush()
+}

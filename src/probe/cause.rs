@@ -1,0 +1,145 @@
+//! Cause attribution: which rule explains a violation a probe observed.
+//!
+//! The probe proves *that* a tenant crossed over; the catalog usually says
+//! *why*. Checks run from the most fundamental cause (the role bypasses RLS
+//! altogether) to the most specific policy flaw; when nothing matches, the
+//! generic `cross_tenant_read` / `cross_tenant_write` ids are used.
+
+use std::collections::BTreeSet;
+
+use crate::catalog::{Catalog, PolicyCommand, Relation};
+use crate::ownership::{Owner, Ownership};
+use crate::report::{ContextKind, Operation};
+
+use super::ProbeKind;
+
+/// What is known about one violated (relation, probe) pair.
+pub struct Observed<'a> {
+    /// The relation.
+    pub rel: &'a Relation,
+    /// The probe kind.
+    pub kind: ProbeKind,
+    /// Every context kind it was observed under.
+    pub contexts: &'a BTreeSet<ContextKind>,
+    /// Whether SELECT on the same relation also leaked under one of those contexts.
+    pub select_leaked: bool,
+}
+
+/// The rule id that explains `o`.
+pub fn attribute(
+    catalog: &Catalog,
+    ownership: &Ownership,
+    setting: &str,
+    o: &Observed<'_>,
+) -> &'static str {
+    let rel = o.rel;
+    if catalog.app.superuser {
+        return "app_superuser";
+    }
+    if catalog.app.bypassrls {
+        return "app_bypassrls";
+    }
+    if o.kind == ProbeKind::Truncate {
+        return "truncate_privilege";
+    }
+    if ownership.owner(rel.oid) == Some(&Owner::Global { shared: true }) {
+        return "shared_table_writable";
+    }
+    if !rel.rls_enabled {
+        if let Some(parent) = rel.parent.map(|p| catalog.relation(p))
+            && parent.rls_enabled
+        {
+            return "partition_direct_access";
+        }
+        return if rel.policies.is_empty() {
+            "rls_not_enabled"
+        } else {
+            "policy_exists_rls_disabled"
+        };
+    }
+    if rel.app_owns && !rel.rls_forced {
+        return "app_owns_table";
+    }
+    let command = match o.kind.operation() {
+        Operation::Select => PolicyCommand::Select,
+        Operation::Insert => PolicyCommand::Insert,
+        Operation::Update => PolicyCommand::Update,
+        _ => PolicyCommand::Delete,
+    };
+    let policies: Vec<_> = rel.app_policies(command).collect();
+    let texts = |p: &crate::catalog::Policy| -> String {
+        let mut s = p.using.clone().unwrap_or_default();
+        if let Some(c) = &p.with_check {
+            s.push(' ');
+            s.push_str(c);
+        }
+        s.to_lowercase()
+    };
+    if o.contexts.contains(&ContextKind::NoneFresh) {
+        let prefix = format!("{setting}=");
+        if catalog
+            .app
+            .settings
+            .iter()
+            .chain(&catalog.database_settings)
+            .any(|s| s.starts_with(&prefix))
+        {
+            return "guc_role_or_db_default";
+        }
+    }
+    let no_tenant_context = !o.contexts.contains(&ContextKind::Tenant)
+        && !o.contexts.contains(&ContextKind::UnknownTenant);
+    if no_tenant_context {
+        let fallback = policies.iter().any(|p| {
+            let t = texts(p);
+            t.contains(&setting.to_lowercase())
+                && (t.contains("is null")
+                    || t.contains("coalesce")
+                    || t.contains("= ''")
+                    || t.contains("nullif"))
+        });
+        if fallback {
+            return "guc_missing_fallback_open";
+        }
+        if o.contexts.iter().all(|c| *c == ContextKind::NoneAfterReset) {
+            return "guc_empty_string";
+        }
+    }
+    if matches!(
+        o.kind,
+        ProbeKind::InsertForeign | ProbeKind::MoveBlind | ProbeKind::MoveKeyed
+    ) {
+        return "with_check_weak_or_true";
+    }
+    if matches!(o.kind, ProbeKind::BlindUpdate | ProbeKind::BlindDelete) && !o.select_leaked {
+        return "blind_write_broader_than_select";
+    }
+    let broad = [
+        "~~",
+        "like",
+        "lower(",
+        "upper(",
+        "starts_with",
+        "position(",
+        "strpos(",
+        "left(",
+        " ~ ",
+        "~*",
+    ];
+    if policies.iter().any(|p| {
+        let t = texts(p);
+        t.contains(&setting.to_lowercase()) && broad.iter().any(|b| t.contains(b))
+    }) {
+        return "policy_predicate_too_broad";
+    }
+    if policies
+        .iter()
+        .any(|p| p.permissive && !texts(p).contains(&setting.to_lowercase()))
+    {
+        return "permissive_or_widening";
+    }
+    match o.kind.operation() {
+        Operation::Select => "cross_tenant_read",
+        _ => "cross_tenant_write",
+    }
+}

@@ -1,0 +1,476 @@
+//! The case loop: generate, load, probe, judge; then shrink every distinct
+//! violation to its smallest dataset and turn it into a finding.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+use super::cause::{Observed, attribute};
+use super::{AppSessions, Context, Filter, GroundTruth, ProbeKind, Schema, Violation, judge};
+use crate::catalog::RelId;
+use crate::db::{Db, describe, ident, literal};
+use crate::generate::{CasePlan, Dataset, Model};
+use crate::report::{ContextKind, Evidence, Finding, FindingKind};
+use crate::rules::{self, FixContext};
+
+/// Shrinking steps for one violation.
+const MAX_SHRINK_STEPS: u32 = 64;
+/// Shrinking steps for the whole run, so a schema that leaks everywhere still ends quickly.
+const SHRINK_BUDGET: u32 = 1500;
+
+/// Why probing stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// A database call that must work failed.
+    #[error("{doing}: {error}")]
+    Database {
+        /// What rowfence was doing.
+        doing: &'static str,
+        /// The error.
+        error: String,
+    },
+    /// proptest could not generate a case.
+    #[error("cannot generate data: {0}")]
+    Generate(String),
+}
+
+fn db_err(doing: &'static str) -> impl Fn(tokio_postgres::Error) -> ProbeError {
+    move |e| ProbeError::Database {
+        doing,
+        error: describe(&e),
+    }
+}
+
+/// A distinct violation: first seen in `case`, under these contexts.
+struct Found {
+    case: u32,
+    first: Violation,
+    contexts: BTreeSet<ContextKind>,
+}
+
+/// Runs cases and shrinks.
+pub struct Runner<'a> {
+    schema: Schema<'a>,
+    admin: &'a Db,
+    app: &'a AppSessions,
+    superuser: bool,
+    seed: u64,
+    app_role: &'a str,
+    /// Probe statements run so far.
+    pub probes_run: u64,
+    /// Cases whose data could not be loaded, with the first reason.
+    pub load_failures: Vec<String>,
+}
+
+impl<'a> Runner<'a> {
+    /// A runner over `schema`, loading data through `admin` (superuser when `superuser`).
+    pub fn new(
+        schema: Schema<'a>,
+        admin: &'a Db,
+        app: &'a AppSessions,
+        superuser: bool,
+        seed: u64,
+        app_role: &'a str,
+    ) -> Runner<'a> {
+        Runner {
+            schema,
+            admin,
+            app,
+            superuser,
+            seed,
+            app_role,
+            probes_run: 0,
+            load_failures: Vec::new(),
+        }
+    }
+
+    /// Finds out which tables cannot be populated, so cases skip them (and say so).
+    pub async fn calibrate(
+        model: &mut Model,
+        schema_catalog: &crate::catalog::Catalog,
+        admin: &Db,
+        superuser: bool,
+    ) -> Result<(), ProbeError> {
+        for _ in 0..16 {
+            let plan = model.calibration_plan();
+            let data = model.materialize(schema_catalog, &plan);
+            let mut failed: Vec<(RelId, String)> = Vec::new();
+            admin
+                .client
+                .batch_execute(&reset_sql(model, schema_catalog, superuser))
+                .await
+                .map_err(db_err("resetting data"))?;
+            for (rel, insert) in data.insert_statements(schema_catalog) {
+                admin
+                    .client
+                    .batch_execute("SAVEPOINT calibrate")
+                    .await
+                    .map_err(db_err("calibrating"))?;
+                match admin.client.batch_execute(&insert).await {
+                    Ok(()) => {
+                        admin
+                            .client
+                            .batch_execute("RELEASE SAVEPOINT calibrate")
+                            .await
+                    }
+                    Err(e) => {
+                        failed.push((
+                            rel,
+                            format!("inserting generated rows failed: {}", describe(&e)),
+                        ));
+                        admin
+                            .client
+                            .batch_execute("ROLLBACK TO SAVEPOINT calibrate")
+                            .await
+                    }
+                }
+                .map_err(db_err("calibrating"))?;
+            }
+            admin
+                .client
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(db_err("calibrating"))?;
+            for (rel, rows) in &data.tables {
+                if rows.is_empty()
+                    && let Some((_, why)) = data.skipped.iter().find(|(r, _)| r == rel)
+                {
+                    failed.push((*rel, why.clone()));
+                }
+            }
+            if failed.is_empty() {
+                return Ok(());
+            }
+            for (rel, why) in failed {
+                model.exclude(rel, why);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `cases` generated cases, shrinks what failed, and returns the findings.
+    pub async fn run(&mut self, cases: u32) -> Result<Vec<Finding>, ProbeError> {
+        let strategy = self.schema.model.strategy();
+        self.prime().await?;
+        let mut found: BTreeMap<(RelId, ProbeKind), Found> = BTreeMap::new();
+        for case in 0..cases {
+            let plan = self.plan(&strategy, case)?.current();
+            let Some((_, violations)) = self.evaluate(&plan, None).await? else {
+                continue;
+            };
+            for v in violations {
+                found
+                    .entry((v.rel, v.kind))
+                    .or_insert_with(|| Found {
+                        case,
+                        first: v.clone(),
+                        contexts: BTreeSet::new(),
+                    })
+                    .contexts
+                    .insert(v.context.kind());
+            }
+        }
+        let mut budget = SHRINK_BUDGET;
+        let mut findings = Vec::new();
+        let keys: Vec<(RelId, ProbeKind)> = found.keys().copied().collect();
+        for key in keys {
+            let f = &found[&key];
+            let (plan, violation, steps) = self.shrink(&strategy, f, &mut budget).await?;
+            let data = self.schema.model.materialize(self.schema.catalog, &plan);
+            findings.push(self.finding(&found, key, &data, &violation, steps));
+        }
+        Ok(findings)
+    }
+
+    /// The tree of case `case`: a fresh RNG per case, so shrinking can replay it.
+    fn plan(
+        &self,
+        strategy: &BoxedStrategy<CasePlan>,
+        case: u32,
+    ) -> Result<Box<dyn ValueTree<Value = CasePlan>>, ProbeError> {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&self.seed.to_le_bytes());
+        seed[8..12].copy_from_slice(&case.to_le_bytes());
+        let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed);
+        let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+        strategy
+            .new_tree(&mut runner)
+            .map_err(|e| ProbeError::Generate(e.to_string()))
+    }
+
+    /// Sets the context once in a finished transaction on the main app
+    /// session, so later context-less probes there see '' rather than NULL.
+    async fn prime(&self) -> Result<(), ProbeError> {
+        let key = self
+            .schema
+            .model
+            .pool
+            .last()
+            .map(|k| k.0.clone())
+            .unwrap_or_default();
+        let sql = format!(
+            "BEGIN; SELECT set_config({}, {}, true); COMMIT",
+            literal(self.schema.setting),
+            literal(&key)
+        );
+        self.app
+            .main
+            .client
+            .batch_execute(&sql)
+            .await
+            .map_err(db_err("setting the tenant context as the app role"))
+    }
+
+    /// Loads `plan` and runs the probes (all, or those `filter` selects).
+    /// `None` when the data could not be loaded.
+    async fn evaluate(
+        &mut self,
+        plan: &CasePlan,
+        filter: Option<Filter>,
+    ) -> Result<Option<(Dataset, Vec<Violation>)>, ProbeError> {
+        let schema = &self.schema;
+        let data = schema.model.materialize(schema.catalog, plan);
+        let mut sql = reset_sql(schema.model, schema.catalog, self.superuser);
+        for (_, insert) in data.insert_statements(schema.catalog) {
+            sql.push_str(&insert);
+            sql.push_str(";\n");
+        }
+        sql.push_str("COMMIT");
+        if let Err(e) = self.admin.client.batch_execute(&sql).await {
+            let _ = self.admin.client.batch_execute("ROLLBACK").await;
+            if self.load_failures.is_empty() || filter.is_none() {
+                self.load_failures.push(describe(&e));
+            }
+            return Ok(None);
+        }
+        let rels: Vec<RelId> = match filter {
+            Some(f) => vec![f.rel],
+            None => schema.probed().map(|r| r.oid).collect(),
+        };
+        let truth = GroundTruth::read(self.admin, schema.catalog, schema.ownership, &rels)
+            .await
+            .map_err(db_err("reading ground truth"))?;
+        let mut violations = Vec::new();
+        for ctx in Context::all(&data) {
+            if filter.is_some_and(|f| f.context != ctx.kind()) {
+                continue;
+            }
+            let probes = schema.probes(&data, &truth, ctx, filter);
+            if probes.is_empty() {
+                continue;
+            }
+            let results = self
+                .app
+                .run(schema.setting, &data, ctx, &probes)
+                .await
+                .map_err(db_err("running probes as the app role"))?;
+            self.probes_run += probes.len() as u64;
+            violations.extend(
+                probes
+                    .iter()
+                    .zip(&results)
+                    .filter_map(|(p, r)| judge(schema, &data, &truth, ctx, p, r)),
+            );
+        }
+        Ok(Some((data, violations)))
+    }
+
+    /// Shrinks the case that first showed `f` while the same probe still fails
+    /// under the same kind of context.
+    async fn shrink(
+        &mut self,
+        strategy: &BoxedStrategy<CasePlan>,
+        f: &Found,
+        budget: &mut u32,
+    ) -> Result<(CasePlan, Violation, u32), ProbeError> {
+        let filter = Filter {
+            rel: f.first.rel,
+            kind: f.first.kind,
+            context: f.first.context.kind(),
+        };
+        let mut tree = self.plan(strategy, f.case)?;
+        let mut best = (tree.current(), f.first.clone());
+        let mut steps = 0;
+        if *budget == 0 || !tree.simplify() {
+            return Ok((best.0, best.1, steps));
+        }
+        loop {
+            steps += 1;
+            *budget -= 1;
+            let plan = tree.current();
+            let hit = self
+                .evaluate(&plan, Some(filter))
+                .await?
+                .and_then(|(_, vs)| {
+                    vs.into_iter().find(|v| {
+                        v.rel == filter.rel
+                            && v.kind == filter.kind
+                            && v.context.kind() == filter.context
+                    })
+                });
+            let more = match hit {
+                Some(v) => {
+                    best = (plan, v);
+                    tree.simplify()
+                }
+                None => tree.complicate(),
+            };
+            if !more || steps >= MAX_SHRINK_STEPS || *budget == 0 {
+                break;
+            }
+        }
+        Ok((best.0, best.1, steps))
+    }
+
+    fn finding(
+        &self,
+        found: &BTreeMap<(RelId, ProbeKind), Found>,
+        key: (RelId, ProbeKind),
+        data: &Dataset,
+        v: &Violation,
+        steps: u32,
+    ) -> Finding {
+        let s = &self.schema;
+        let f = &found[&key];
+        let rel = s.catalog.relation(key.0);
+        let select_leaked = found
+            .get(&(key.0, ProbeKind::Select))
+            .is_some_and(|sel| sel.contexts.intersection(&f.contexts).next().is_some());
+        let observed = Observed {
+            rel,
+            kind: key.1,
+            contexts: &f.contexts,
+            select_leaked,
+        };
+        let rule = rules::rule(attribute(s.catalog, s.ownership, s.setting, &observed))
+            .expect("attribute returns registered ids");
+        let context = if f.contexts.contains(&ContextKind::Tenant) {
+            ContextKind::Tenant
+        } else {
+            v.context.kind()
+        };
+        let also: Vec<&str> = f
+            .contexts
+            .iter()
+            .filter(|c| **c != context)
+            .map(|c| c.as_str())
+            .collect();
+        let also = if also.is_empty() {
+            String::new()
+        } else {
+            format!(" (also under: {})", also.join(", "))
+        };
+        let column = s
+            .catalog
+            .relations
+            .iter()
+            .find_map(|r| match s.ownership.owner(r.oid) {
+                Some(crate::ownership::Owner::Direct { column }) => Some(column.clone()),
+                _ => None,
+            });
+        let predicate = s.ownership.tenant_predicate(s.catalog, rel.oid, s.setting);
+        let fix = FixContext {
+            relation: &rel.qualified,
+            predicate: &predicate,
+            app: &ident(self.app_role),
+            column: column.as_deref().unwrap_or("tenant_id"),
+            setting: s.setting,
+            key_type: &s.model.key_type,
+        };
+        Finding {
+            rule: rule.id.into(),
+            severity: rule.severity,
+            kind: FindingKind::Dynamic,
+            relation: Some(rel.qualified.clone()),
+            operation: Some(key.1.operation()),
+            context: Some(context),
+            message: format!(
+                "{} {} in {} under {}{also}",
+                self.app_role,
+                key.1.describe(),
+                rel.qualified,
+                context_phrase(context)
+            ),
+            evidence: Some(Evidence {
+                sql: v.sql.clone(),
+                observed: v.observed.clone(),
+                reproduction: self.reproduction(data, v, rule.id, steps),
+            }),
+            remediation: rule.remediation_for(&fix),
+        }
+    }
+
+    /// A script that replays the violation on a fresh copy of the schema.
+    fn reproduction(&self, data: &Dataset, v: &Violation, rule: &str, steps: u32) -> String {
+        let s = &self.schema;
+        let mut out = format!(
+            "-- {rule} on {}: {} tenant(s), {} row(s) (shrunk in {steps} step(s))\n-- 1. as a superuser, on a database with the schema applied:\n",
+            s.catalog.relation(v.rel).qualified,
+            data.keys.len(),
+            data.row_count()
+        );
+        for (_, insert) in data.insert_statements(s.catalog) {
+            out.push_str(&insert);
+            out.push_str(";\n");
+        }
+        let set = |key: &str| {
+            format!(
+                "SELECT set_config({}, {}, true);\n",
+                literal(s.setting),
+                literal(key)
+            )
+        };
+        out.push_str(&format!("-- 2. logged in as {}", self.app_role));
+        match v.context {
+            Context::NoneFresh => {
+                out.push_str(", in a new session that never set the context:\nBEGIN;\n")
+            }
+            Context::NoneAfterReset => {
+                out.push_str(", after an earlier transaction set a context:\nBEGIN;\n");
+                out.push_str(&set(&data.keys[0].0));
+                out.push_str("COMMIT;\nBEGIN;\n");
+            }
+            ctx => {
+                out.push_str(":\nBEGIN;\n");
+                out.push_str(&set(&ctx
+                    .key(data)
+                    .map(|k| k.0.clone())
+                    .unwrap_or_default()));
+            }
+        }
+        // The probe's own SELECT returns row ids; a person wants to see the rows.
+        let sql = match v.kind {
+            ProbeKind::Select => format!("SELECT * FROM {}", s.catalog.relation(v.rel).qualified),
+            _ => v.sql.clone(),
+        };
+        out.push_str(&format!("{sql};\n-- observed: {}\nROLLBACK;\n", v.observed));
+        out
+    }
+}
+
+/// Starts a transaction that empties every populated table. Triggers and
+/// foreign keys are off (replica mode) so the reset is order-independent and
+/// loading fires no user triggers.
+fn reset_sql(model: &Model, catalog: &crate::catalog::Catalog, superuser: bool) -> String {
+    let mut sql = String::from("BEGIN;\n");
+    if superuser {
+        sql.push_str("SET LOCAL session_replication_role = replica;\n");
+    }
+    for t in model.tables.iter().rev() {
+        sql.push_str(&format!(
+            "DELETE FROM {};\n",
+            catalog.relation(t.rel).qualified
+        ));
+    }
+    sql
+}
+
+fn context_phrase(c: ContextKind) -> &'static str {
+    match c {
+        ContextKind::Tenant => "a tenant's context",
+        ContextKind::NoneFresh => "no tenant context (a fresh session)",
+        ContextKind::NoneAfterReset => "no tenant context (after an earlier transaction set one)",
+        ContextKind::UnknownTenant => "an unknown tenant key",
+    }
+}

@@ -1,0 +1,217 @@
+//! Docker provider: one PostgreSQL container per run, through testcontainers.
+//!
+//! The image follows the official `postgres` image's contract
+//! (`POSTGRES_PASSWORD`, extra arguments passed to `postgres`), so both the
+//! official image and the offline one from `scripts/build-image.sh` work. We
+//! always connect to `127.0.0.1` and the mapped port, never to the address
+//! testcontainers reports as the host (a bridge address inside containers).
+
+use std::time::Duration;
+
+use bollard::Docker;
+use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+use super::{Endpoint, Host, ProviderKind, ProvisionError, Secret, Server, wait_ready};
+
+/// The image used when neither `--image` nor `ROWFENCE_IMAGE` names one.
+pub const DEFAULT_IMAGE: &str = "postgres:17";
+/// The offline equivalent built by `scripts/build-image.sh`, used when the
+/// default image is neither present nor pullable.
+pub const OFFLINE_IMAGE: &str = "rowfence/postgres:17";
+
+const READY_LINE: &str = "database system is ready to accept connections";
+
+/// A running container; removed on shutdown or drop.
+pub struct DockerServer {
+    container: Option<ContainerAsync<GenericImage>>,
+}
+
+/// Starts a container. With `probing` (auto mode), gives up quickly when no
+/// engine answers or no usable image is present, so the caller can fall back.
+pub async fn start(image: Option<&str>, probing: bool) -> Result<Server, ProvisionError> {
+    let err = ProvisionError::Docker;
+    let docker =
+        Docker::connect_with_local_defaults().map_err(|e| err(format!("no Docker engine: {e}")))?;
+    match tokio::time::timeout(Duration::from_secs(3), docker.ping()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(err(format!("no Docker engine answers ({e})"))),
+        Err(_) => return Err(err("the Docker engine did not answer within 3s".into())),
+    }
+    let image = choose_image(&docker, image, probing).await?;
+    let (name, tag) = split_image(&image);
+    let password = Secret::random();
+    let request = GenericImage::new(name, tag)
+        .with_exposed_port(5432.tcp())
+        .with_wait_for(WaitFor::message_on_stderr(READY_LINE))
+        .with_env_var("POSTGRES_PASSWORD", password.expose())
+        .with_label("org.rowfence.run", std::process::id().to_string())
+        .with_cmd([
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ])
+        .with_startup_timeout(Duration::from_secs(120));
+    let container = request.start().await.map_err(|e| {
+        err(format!(
+            "cannot start a container from image `{image}`: {e}"
+        ))
+    })?;
+    let mut server = DockerServer {
+        container: Some(container),
+    };
+    let port = server
+        .container
+        .as_ref()
+        .expect("container")
+        .get_host_port_ipv4(5432)
+        .await
+        .map_err(|e| err(format!("container has no mapped port for 5432: {e}")))?;
+    let endpoint = Endpoint {
+        host: Host::Tcp("127.0.0.1".into()),
+        port,
+        user: "postgres".into(),
+        password: Some(password),
+        maintenance_db: "postgres".into(),
+    };
+    // The official image prints the ready line once for its init-time server
+    // (socket only) and again for the real one; connecting settles it.
+    if let Err(e) = wait_ready(
+        &endpoint.admin_config("postgres"),
+        Duration::from_secs(60),
+        || Ok(()),
+    )
+    .await
+    {
+        server.shutdown_now().await;
+        return Err(err(e));
+    }
+    Ok(Server {
+        provider: ProviderKind::Docker,
+        endpoint,
+        app_needs_password: true,
+        backend: super::Backend::Docker(Box::new(server)),
+    })
+}
+
+/// `--image`/`ROWFENCE_IMAGE` if given; else the default image when present
+/// (or, outside auto mode, pullable); else the offline image when present.
+async fn choose_image(
+    docker: &Docker,
+    requested: Option<&str>,
+    probing: bool,
+) -> Result<String, ProvisionError> {
+    let present = |name: String| async move { docker.inspect_image(&name).await.is_ok() };
+    if let Some(image) = requested {
+        if probing && !present(image.to_string()).await && !pull(docker, image).await {
+            return Err(ProvisionError::Docker(format!(
+                "image `{image}` is not present and cannot be pulled"
+            )));
+        }
+        return Ok(image.to_string());
+    }
+    if present(DEFAULT_IMAGE.into()).await {
+        return Ok(DEFAULT_IMAGE.into());
+    }
+    if present(OFFLINE_IMAGE.into()).await {
+        return Ok(OFFLINE_IMAGE.into());
+    }
+    if pull(docker, DEFAULT_IMAGE).await {
+        return Ok(DEFAULT_IMAGE.into());
+    }
+    Err(ProvisionError::Docker(format!(
+        "neither `{DEFAULT_IMAGE}` nor `{OFFLINE_IMAGE}` is present and `{DEFAULT_IMAGE}` cannot be pulled \
+         (build the offline image with `bash scripts/build-image.sh`)"
+    )))
+}
+
+/// Tries to pull an image, giving up after a while (offline machines hang on DNS).
+async fn pull(docker: &Docker, image: &str) -> bool {
+    use futures::StreamExt;
+    let (name, tag) = split_image(image);
+    let options = bollard::query_parameters::CreateImageOptionsBuilder::default()
+        .from_image(name)
+        .tag(tag)
+        .build();
+    let attempt = async {
+        let mut stream = docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            if item.is_err() {
+                return false;
+            }
+        }
+        true
+    };
+    tokio::time::timeout(Duration::from_secs(30), attempt)
+        .await
+        .unwrap_or(false)
+}
+
+/// `registry:5000/name:tag` -> (`registry:5000/name`, `tag`); no tag means `latest`.
+pub fn split_image(image: &str) -> (&str, &str) {
+    let slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[slash..].rfind(':') {
+        Some(i) => (&image[..slash + i], &image[slash + i + 1..]),
+        None => (image, "latest"),
+    }
+}
+
+impl DockerServer {
+    /// Removes the container and waits for it.
+    pub async fn shutdown(mut self) {
+        self.shutdown_now().await;
+    }
+
+    async fn shutdown_now(&mut self) {
+        if let Some(c) = self.container.take() {
+            if super::keep_requested() {
+                eprintln!(
+                    "rowfence: ROWFENCE_KEEP=1: container {} left running",
+                    c.id()
+                );
+                std::mem::forget(c);
+                return;
+            }
+            if let Err(e) = c.rm().await {
+                tracing::warn!("failed to remove container: {e}");
+            }
+        }
+    }
+}
+
+impl Drop for DockerServer {
+    fn drop(&mut self) {
+        if super::keep_requested()
+            && let Some(c) = self.container.take()
+        {
+            std::mem::forget(c);
+        }
+        // Otherwise ContainerAsync's own drop removes the container.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_image;
+
+    #[test]
+    fn image_names_split_at_the_tag() {
+        assert_eq!(split_image("postgres:17"), ("postgres", "17"));
+        assert_eq!(
+            split_image("rowfence/postgres:15"),
+            ("rowfence/postgres", "15")
+        );
+        assert_eq!(
+            split_image("localhost:5000/pg"),
+            ("localhost:5000/pg", "latest")
+        );
+        assert_eq!(
+            split_image("localhost:5000/pg:16"),
+            ("localhost:5000/pg", "16")
+        );
+    }
+}

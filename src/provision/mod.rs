@@ -1,0 +1,318 @@
+//! Provisioning: a disposable PostgreSQL server, and a scratch database in it.
+//!
+//! Three providers share one contract: start a server the run may treat as its
+//! own, hand out connection settings, and remove every trace at the end (also
+//! on Ctrl-C and panic, through `Drop`).
+//!
+//! - [`docker`]: a container through testcontainers;
+//! - [`local`]: `initdb` + `postgres` from local binaries, in a temp dir;
+//! - [`url`]: an existing server; only a scratch database and the roles the
+//!   schema creates are touched, and both are dropped at the end.
+
+pub mod docker;
+pub mod local;
+pub mod url;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio_postgres::NoTls;
+
+use crate::db::Db;
+
+/// Which provider to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Docker when an engine answers and the image is there, else local binaries.
+    #[default]
+    Auto,
+    /// A container through testcontainers.
+    Docker,
+    /// Local PostgreSQL binaries.
+    Local,
+    /// An existing server given by URL.
+    Url,
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProviderKind::Auto => "auto",
+            ProviderKind::Docker => "docker",
+            ProviderKind::Local => "local",
+            ProviderKind::Url => "url",
+        })
+    }
+}
+
+/// What the caller asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ProvisionOptions {
+    /// The provider.
+    pub kind: ProviderKind,
+    /// Docker image (`name:tag`); `None` means the default.
+    pub image: Option<String>,
+    /// Server URL for the url provider.
+    pub database_url: Option<String>,
+}
+
+/// A password that never shows up in `Debug` or `Display` output.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A fresh random password, only ever valid in a scratch server.
+    pub fn random() -> Secret {
+        use rand::Rng;
+        use rand::distr::Alphanumeric;
+        Secret(
+            rand::rng()
+                .sample_iter(&Alphanumeric)
+                .take(32)
+                .map(char::from)
+                .collect(),
+        )
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where the server listens.
+#[derive(Debug, Clone)]
+pub enum Host {
+    /// TCP on loopback (docker's mapped port).
+    Tcp(String),
+    /// A Unix socket directory (local clusters: no TCP at all).
+    Socket(PathBuf),
+}
+
+/// How to reach the server as its superuser.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Host or socket directory.
+    pub host: Host,
+    /// Port (also names the socket file).
+    pub port: u16,
+    /// The superuser (or, for URLs, the given user).
+    pub user: String,
+    /// Its password, if the server wants one.
+    pub password: Option<Secret>,
+    /// The maintenance database to connect to before the scratch one exists.
+    pub maintenance_db: String,
+}
+
+impl Endpoint {
+    /// Connection settings for `user` on `dbname`.
+    pub fn config(
+        &self,
+        user: &str,
+        password: Option<&Secret>,
+        dbname: &str,
+    ) -> tokio_postgres::Config {
+        let mut config = tokio_postgres::Config::new();
+        match &self.host {
+            Host::Tcp(h) => config.host(h),
+            Host::Socket(dir) => config.host_path(dir),
+        };
+        config
+            .port(self.port)
+            .user(user)
+            .dbname(dbname)
+            .application_name("rowfence")
+            .connect_timeout(Duration::from_secs(10));
+        if let Some(p) = password {
+            config.password(p.expose());
+        }
+        config
+    }
+
+    /// Settings for the superuser on `dbname`.
+    pub fn admin_config(&self, dbname: &str) -> tokio_postgres::Config {
+        self.config(&self.user, self.password.as_ref(), dbname)
+    }
+}
+
+/// Why no server could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// Neither provider is usable in auto mode.
+    #[error(
+        "no PostgreSQL available: {docker}; {local}.\n  \
+         Start a Docker engine (and make the image available, e.g. `bash scripts/build-image.sh`), \
+         install PostgreSQL server binaries (e.g. `apt-get install postgresql`, or set PG_BINDIR), \
+         or pass --provider url --database-url postgres://..."
+    )]
+    NothingAvailable {
+        /// Why docker was not used.
+        docker: String,
+        /// Why local binaries were not used.
+        local: String,
+    },
+    /// The docker provider failed.
+    #[error("docker provider: {0}")]
+    Docker(String),
+    /// The local provider failed.
+    #[error("local provider: {0}")]
+    Local(String),
+    /// The url provider failed.
+    #[error("url provider: {0}")]
+    Url(String),
+}
+
+/// A running server, owned by this run. Dropping it tears everything down.
+pub struct Server {
+    /// The provider that actually runs it (never `Auto`).
+    pub provider: ProviderKind,
+    /// How to connect.
+    pub endpoint: Endpoint,
+    /// Whether the app may log in with a password over TCP (else trust on a socket).
+    pub app_needs_password: bool,
+    backend: Backend,
+}
+
+enum Backend {
+    Docker(Box<docker::DockerServer>),
+    Local(local::LocalServer),
+    Url(url::UrlServer),
+}
+
+impl Server {
+    /// Starts (or, for URLs, reaches) a server according to `opts`.
+    pub async fn start(opts: &ProvisionOptions) -> Result<Server, ProvisionError> {
+        match opts.kind {
+            ProviderKind::Docker => docker::start(opts.image.as_deref(), false).await,
+            ProviderKind::Local => local::start().await,
+            ProviderKind::Url => {
+                let url = opts.database_url.as_deref().ok_or_else(|| {
+                    ProvisionError::Url(
+                        "--provider url needs --database-url (or ROWFENCE_DATABASE_URL)".into(),
+                    )
+                })?;
+                url::start(url).await
+            }
+            ProviderKind::Auto => {
+                if let Some(url) = opts.database_url.as_deref() {
+                    return url::start(url).await;
+                }
+                let docker_why = match docker::start(opts.image.as_deref(), true).await {
+                    Ok(server) => return Ok(server),
+                    Err(e) => e.to_string(),
+                };
+                match local::start().await {
+                    Ok(server) => {
+                        tracing::info!(
+                            "docker not used ({docker_why}); using local PostgreSQL binaries"
+                        );
+                        eprintln!(
+                            "rowfence: docker not used ({docker_why}); using local PostgreSQL binaries"
+                        );
+                        Ok(server)
+                    }
+                    Err(local) => Err(ProvisionError::NothingAvailable {
+                        docker: docker_why,
+                        local: local.to_string(),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Creates this run's scratch database and connects to it as superuser.
+    pub async fn create_scratch(&mut self) -> Result<(Db, String), ProvisionError> {
+        let name = format!(
+            "rowfence_{}",
+            Secret::random().expose()[..12].to_ascii_lowercase()
+        );
+        let maint = Db::connect(&self.endpoint.admin_config(&self.endpoint.maintenance_db))
+            .await
+            .map_err(|e| self.error(format!("cannot connect to the server: {e}")))?;
+        maint
+            .client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .map_err(|e| {
+                self.error(format!(
+                    "cannot create a scratch database (the user needs CREATEDB): {}",
+                    crate::db::describe(&e)
+                ))
+            })?;
+        if let Backend::Url(u) = &mut self.backend {
+            u.database_created(name.clone(), maint);
+        }
+        let db = Db::connect(&self.endpoint.admin_config(&name))
+            .await
+            .map_err(|e| self.error(format!("cannot connect to the scratch database: {e}")))?;
+        Ok((db, name))
+    }
+
+    /// Remembers roles that exist before the schema runs (url mode drops the new ones).
+    pub async fn note_roles_before(&mut self, db: &Db) -> Result<(), tokio_postgres::Error> {
+        if let Backend::Url(u) = &mut self.backend {
+            u.roles_before = Some(url::role_names(&db.client).await?);
+        }
+        Ok(())
+    }
+
+    /// Tears the server down now (the same happens on drop, but this waits properly).
+    pub async fn shutdown(self) {
+        match self.backend {
+            Backend::Docker(d) => d.shutdown().await,
+            Backend::Local(l) => drop(l),
+            Backend::Url(u) => u.shutdown(&self.endpoint).await,
+        }
+    }
+
+    fn error(&self, msg: String) -> ProvisionError {
+        match self.provider {
+            ProviderKind::Docker => ProvisionError::Docker(msg),
+            ProviderKind::Url => ProvisionError::Url(msg),
+            _ => ProvisionError::Local(msg),
+        }
+    }
+}
+
+/// Connects repeatedly until the server accepts connections or `deadline` passes.
+pub(crate) async fn wait_ready(
+    config: &tokio_postgres::Config,
+    deadline: Duration,
+    mut still_running: impl FnMut() -> Result<(), String>,
+) -> Result<(), String> {
+    let start = Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < deadline {
+        still_running()?;
+        match config.connect(NoTls).await {
+            Ok((client, conn)) => {
+                let task = tokio::spawn(conn);
+                let ok = client.simple_query("SELECT 1").await.is_ok();
+                drop(client);
+                let _ = task.await;
+                if ok {
+                    return Ok(());
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!(
+        "server did not accept connections within {}s (last error: {last})",
+        deadline.as_secs()
+    ))
+}
+
+/// Whether `ROWFENCE_KEEP=1` asks to keep servers for debugging.
+pub(crate) fn keep_requested() -> bool {
+    std::env::var("ROWFENCE_KEEP").is_ok_and(|v| v == "1")
+}

@@ -1,0 +1,230 @@
+//! The report: findings as data, and the emitters that render it.
+//!
+//! Every output format reads the same [`Report`]; the JSON form is a contract
+//! (documented in the README) that other tools script against.
+
+pub mod console;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::Severity;
+
+/// The overall outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No finding of severity high or critical.
+    Isolated,
+    /// At least one finding of severity high or critical.
+    Violated,
+    /// The run could not judge (bad input, no PostgreSQL, internal error).
+    Error,
+}
+
+impl Verdict {
+    /// The documented exit code: 0 isolated, 1 violated, 2 could not judge.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Isolated => 0,
+            Verdict::Violated => 1,
+            Verdict::Error => 2,
+        }
+    }
+}
+
+/// How a finding was established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingKind {
+    /// A probe observed it.
+    Dynamic,
+    /// A catalog query shows it.
+    Static,
+}
+
+/// The statement class a probe used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// SELECT.
+    Select,
+    /// INSERT.
+    Insert,
+    /// UPDATE.
+    Update,
+    /// DELETE.
+    Delete,
+    /// TRUNCATE.
+    Truncate,
+}
+
+impl Operation {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Select => "select",
+            Operation::Insert => "insert",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+            Operation::Truncate => "truncate",
+        }
+    }
+}
+
+/// The kind of tenant context a probe ran under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContextKind {
+    /// A tenant's key was set for the transaction.
+    Tenant,
+    /// No context, on a session that never set the setting.
+    NoneFresh,
+    /// No context, after an earlier transaction had set one (the setting reads '').
+    NoneAfterReset,
+    /// A valid key that belongs to no tenant.
+    UnknownTenant,
+}
+
+impl ContextKind {
+    /// Kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContextKind::Tenant => "tenant",
+            ContextKind::NoneFresh => "none-fresh",
+            ContextKind::NoneAfterReset => "none-after-reset",
+            ContextKind::UnknownTenant => "unknown-tenant",
+        }
+    }
+}
+
+/// What showed a dynamic finding.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The statement the app role ran.
+    pub sql: String,
+    /// What came back, naming rows by key.
+    pub observed: String,
+    /// A minimal script that reproduces it.
+    pub reproduction: String,
+}
+
+/// One finding.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finding {
+    /// Rule id from the registry.
+    pub rule: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Dynamic or static.
+    pub kind: FindingKind,
+    /// The relation, quoted and schema-qualified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation: Option<String>,
+    /// The operation that showed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
+    /// The context it showed under (the first, when several).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<ContextKind>,
+    /// What is wrong, in one or two sentences.
+    pub message: String,
+    /// The probe evidence (dynamic findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+    /// SQL or steps that fix it.
+    pub remediation: String,
+}
+
+/// The server the run used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PostgresInfo {
+    /// `server_version`.
+    pub version: String,
+    /// `docker`, `local` or `url`.
+    pub provider: String,
+}
+
+/// Counters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stats {
+    /// Generated datasets.
+    pub cases: u32,
+    /// Probe statements run (shrinking included).
+    pub probes: u64,
+    /// Wall time of the whole run.
+    pub duration_ms: u64,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// Always `rowfence`.
+    pub tool: String,
+    /// rowfence's version.
+    pub version: String,
+    /// Suite name.
+    pub suite: String,
+    /// Outcome.
+    pub verdict: Verdict,
+    /// Server details (absent when none could be had).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PostgresInfo>,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// Counters.
+    pub stats: Stats,
+    /// Why the run could not judge (verdict `error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Report {
+    /// A report from findings; the verdict follows from their severities.
+    pub fn new(
+        suite: &str,
+        postgres: Option<PostgresInfo>,
+        mut findings: Vec<Finding>,
+        stats: Stats,
+    ) -> Report {
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.relation.cmp(&b.relation))
+                .then_with(|| a.rule.cmp(&b.rule))
+                .then_with(|| a.operation.cmp(&b.operation))
+        });
+        let verdict = if findings.iter().any(|f| f.severity.fails()) {
+            Verdict::Violated
+        } else {
+            Verdict::Isolated
+        };
+        Report {
+            tool: "rowfence".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            suite: suite.into(),
+            verdict,
+            postgres,
+            findings,
+            stats,
+            error: None,
+        }
+    }
+
+    /// The report of a run that could not judge.
+    pub fn error(suite: &str, message: String) -> Report {
+        let mut r = Report::new(suite, None, Vec::new(), Stats::default());
+        r.verdict = Verdict::Error;
+        r.error = Some(message);
+        r
+    }
+
+    /// Findings that fail the verdict.
+    pub fn failing(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.severity.fails())
+    }
+
+    /// Writes the JSON form.
+    pub fn write_json(&self, out: impl std::io::Write) -> serde_json::Result<()> {
+        serde_json::to_writer_pretty(out, self)
+    }
+}

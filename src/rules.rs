@@ -1,0 +1,254 @@
+//! The rule registry: every finding rowfence can report, as data.
+//!
+//! Ids come from the threat catalogue (`threats.md`); a finding always carries
+//! one of these ids. Reports, `rowfence rules` and SARIF read this one list.
+
+use serde::Serialize;
+
+/// How bad a finding is. Ordered: `Critical` is the greatest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational: something the run could not do or decide.
+    Info,
+    /// Statistics or metadata leak.
+    Low,
+    /// Existence or aggregate oracle.
+    Medium,
+    /// Cross-tenant access needing a pattern, or whole-table destruction.
+    High,
+    /// Arbitrary cross-tenant read or write.
+    Critical,
+}
+
+impl Severity {
+    /// Whether a finding of this severity fails the verdict (exit 1).
+    pub fn fails(self) -> bool {
+        self >= Severity::High
+    }
+
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// One rule.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Rule {
+    /// Stable id, from the threat catalogue.
+    pub id: &'static str,
+    /// Default severity.
+    pub severity: Severity,
+    /// One line.
+    pub title: &'static str,
+    /// What goes wrong and why it matters.
+    pub description: &'static str,
+    /// How to fix it. `{relation}`, `{app}`, `{column}`, `{predicate}`, `{policy}`, `{setting}` and
+    /// `{key_type}` are replaced per finding.
+    pub remediation: &'static str,
+}
+
+const TENANT_POLICY: &str = "CREATE POLICY tenant_isolation ON {relation} FOR ALL TO {app}\n  USING ({predicate})\n  WITH CHECK ({predicate});";
+
+macro_rules! rules {
+    ($($id:literal, $sev:ident, $title:literal, $desc:literal, $fix:expr;)*) => {
+        /// Every rule, in catalogue order.
+        pub static RULES: &[Rule] = &[$(Rule { id: $id, severity: Severity::$sev, title: $title, description: $desc, remediation: $fix }),*];
+    };
+}
+
+rules! {
+    "cross_tenant_read", Critical, "The app role reads another tenant's rows",
+        "A probe under one tenant's context (or none) returned rows owned by another tenant, and no more specific cause was identified.",
+        "Review the policies on {relation} that apply to {app} for SELECT; every permissive policy must restrict rows to the tenant in the context.";
+    "cross_tenant_write", Critical, "The app role changes another tenant's rows",
+        "A probe changed, deleted or planted rows of another tenant, and no more specific cause was identified.",
+        "Review the UPDATE/DELETE/INSERT policies on {relation} that apply to {app}; USING and WITH CHECK must both pin the tenant.";
+    "rls_not_enabled", Critical, "Tenant-owned table without row-level security",
+        "The table holds tenant rows and the app role can touch it, but RLS is off: every tenant sees and changes every row.",
+        "ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {relation} FORCE ROW LEVEL SECURITY;\n{policy}";
+    "policy_exists_rls_disabled", Critical, "Policies exist but row-level security is disabled",
+        "Policies are defined on the table, but they are not enforced because RLS is disabled on it.",
+        "ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {relation} FORCE ROW LEVEL SECURITY;";
+    "force_missing", Medium, "RLS enabled without FORCE",
+        "Without FORCE ROW LEVEL SECURITY the table owner bypasses the policies; harmless unless the app is, or inherits, the owner.",
+        "ALTER TABLE {relation} FORCE ROW LEVEL SECURITY;";
+    "partition_direct_access", High, "Partition or inheritance child reachable by name",
+        "Policies on a partitioned parent do not protect its partitions when they are queried directly; each has its own RLS flag.",
+        "REVOKE ALL ON {relation} FROM {app};  -- or enable RLS with the same policies on the partition";
+    "matview_no_rls", High, "Materialized view with tenant rows readable by the app",
+        "Materialized views cannot have RLS; their content was computed with the owner's rights.",
+        "REVOKE ALL ON {relation} FROM {app};  -- expose it through a security_invoker view or a function that filters by the tenant";
+    "app_superuser", Critical, "The app role is a superuser",
+        "Superusers bypass row-level security entirely, FORCE included.",
+        "ALTER ROLE {app} NOSUPERUSER;";
+    "app_bypassrls", Critical, "The app role has BYPASSRLS",
+        "Roles with BYPASSRLS ignore every policy.",
+        "ALTER ROLE {app} NOBYPASSRLS;";
+    "app_owns_table", Critical, "The app role owns the table and RLS is not forced",
+        "Table owners bypass row-level security unless FORCE ROW LEVEL SECURITY is set; the app owns this table (directly or through a role it inherits).",
+        "ALTER TABLE {relation} OWNER TO <migration role>;  -- or at least:\nALTER TABLE {relation} FORCE ROW LEVEL SECURITY;";
+    "app_can_become_bypass_role", High, "The app role can become a bypassing role",
+        "The app is a member of a superuser, BYPASSRLS or table-owning role: SET ROLE, or inherited ownership, escapes the policies.",
+        "REVOKE <role> FROM {app};";
+    "app_privileged_predefined_role", High, "The app role holds a privileged predefined role",
+        "pg_read_all_data, pg_write_all_data and similar roles grant access beyond the tenant's tables.",
+        "REVOKE pg_read_all_data, pg_write_all_data FROM {app};";
+    "policy_wrong_role", High, "No tenant policy applies to the role the app uses",
+        "The policies name other roles: the app either sees nothing (fails closed) or only a broad policy applies (fails open).",
+        "{policy}";
+    "permissive_or_widening", Critical, "A permissive policy widens the tenant policy",
+        "Permissive policies are OR-ed: an extra policy such as USING (true), a visibility flag, or one TO PUBLIC lets rows of other tenants through.",
+        "DROP POLICY <widening policy> ON {relation};  -- or make the tenant policy AS RESTRICTIVE";
+    "blind_write_broader_than_select", High, "Blind UPDATE/DELETE reaches rows SELECT does not",
+        "SELECT policies join an UPDATE/DELETE only when the statement reads a column; `DELETE FROM t` or `UPDATE t SET x = 1` is filtered by the UPDATE/DELETE policy alone.",
+        "Give the UPDATE and DELETE policies on {relation} the same tenant predicate as SELECT, e.g.\n{policy}";
+    "with_check_weak_or_true", Critical, "INSERT/UPDATE check does not pin the tenant",
+        "The WITH CHECK expression is true or weaker than the tenant rule: rows are planted in, or moved to, another tenant.",
+        "Replace the WITH CHECK of the INSERT/UPDATE policies on {relation} with\n  WITH CHECK ({predicate})";
+    "policy_predicate_too_broad", Critical, "The tenant predicate matches more than one tenant",
+        "LIKE/prefix/case-insensitive matching, OR precedence or NULL handling lets one tenant's context match another tenant's key.",
+        "Compare the key with plain equality: USING ({predicate})";
+    "guc_missing_fallback_open", Critical, "No tenant context means all rows",
+        "The policy treats a missing or empty setting (IS NULL, COALESCE, = '') as 'no filter': a session that forgot to set the tenant sees everything.",
+        "Fail closed: USING ({predicate}) and no fallback branch (current_setting without missing_ok errors when no tenant is set).";
+    "guc_empty_string", High, "Empty setting matches rows",
+        "After any SET LOCAL ends the setting reads '' (not NULL); text keys compare against ''.",
+        "Use NULLIF(current_setting('{setting}', true), '') and compare with plain equality.";
+    "guc_bypass_flag", Critical, "A policy honours a settable bypass flag",
+        "Any role can set custom settings, so a policy branch like current_setting('app.bypass_rls') = 'on' is a bypass for everyone.",
+        "Remove the flag branch; give administrative jobs a separate BYPASSRLS role.";
+    "guc_role_or_db_default", High, "The tenant setting has a role or database default",
+        "ALTER ROLE/DATABASE ... SET gives context-less sessions a tenant.",
+        "ALTER ROLE {app} RESET {setting};\nALTER DATABASE <db> RESET {setting};";
+    "policy_lookup_table_unprotected", High, "A policy's lookup table is unprotected",
+        "The membership/lookup table a policy consults has no RLS or is writable by the app.",
+        "Enable RLS on the lookup table and revoke write privileges from {app}.";
+    "immutable_context_function", High, "Tenant helper declared IMMUTABLE",
+        "An IMMUTABLE function reading the setting is folded into cached plans: a prepared statement reused after a tenant switch returns the first tenant's rows.",
+        "ALTER FUNCTION <helper> STABLE;";
+    "helper_search_path_mutable", Medium, "Policy helper without a fixed search_path",
+        "A TEMP table can shadow the lookup table a helper reads.",
+        "ALTER FUNCTION <helper> SET search_path = pg_catalog, public;";
+    "view_owner_rights", Critical, "View runs with its owner's rights",
+        "A view without security_invoker owned by a superuser, BYPASSRLS role or non-FORCE owner shows every tenant.",
+        "ALTER VIEW {relation} SET (security_invoker = true);";
+    "security_definer_function_bypass", Critical, "SECURITY DEFINER function bypasses RLS",
+        "A definer function (EXECUTE is PUBLIC by default) owned by a bypassing role returns or changes foreign rows.",
+        "REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC;  -- or make it SECURITY INVOKER, or filter by the tenant setting inside";
+    "security_definer_trigger_cross_tenant_write", High, "Definer trigger writes across tenants",
+        "A SECURITY DEFINER trigger follows a user-supplied id into another tenant's row.",
+        "Make the trigger function SECURITY INVOKER or check the tenant of every row it touches.";
+    "unique_constraint_oracle", Medium, "UNIQUE constraint without the tenant column",
+        "A unique violation reveals that another tenant has the value.",
+        "Include the tenant column in the constraint: UNIQUE ({column}, ...).";
+    "fk_cross_tenant_reference", Medium, "Foreign key can point at another tenant's row",
+        "A foreign key without the tenant column lets a row reference another tenant's parent; the insert succeeding leaks existence.",
+        "Reference (tenant column, id): FOREIGN KEY ({column}, parent_id) REFERENCES parent ({column}, id).";
+    "fk_cascade_cross_tenant", High, "Cascading foreign key changes another tenant's rows",
+        "With a cross-tenant reference, ON DELETE CASCADE/SET NULL lets one tenant's delete change another's rows.",
+        "Make the foreign key include the tenant column.";
+    "on_conflict_oracle", Medium, "INSERT ... ON CONFLICT reveals foreign keys",
+        "ON CONFLICT against another tenant's key behaves differently from a free key.",
+        "Include the tenant column in unique constraints.";
+    "truncate_privilege", Critical, "The app role can TRUNCATE",
+        "TRUNCATE ignores row-level security: one tenant empties the table for everyone.",
+        "REVOKE TRUNCATE ON {relation} FROM {app};";
+    "trigger_privilege_exfil", High, "The app role has TRIGGER privilege",
+        "TRIGGER privilege plus CREATE somewhere lets the app copy every tenant's future writes.",
+        "REVOKE TRIGGER ON {relation} FROM {app};";
+    "references_privilege_oracle", Medium, "The app role has REFERENCES privilege",
+        "REFERENCES plus CREATE lets the app build a foreign-key existence oracle.",
+        "REVOKE REFERENCES ON {relation} FROM {app};";
+    "shared_table_writable", High, "Shared table writable by the app",
+        "A table the suite declares shared (global by design) was changed by the app role; every tenant sees the change.",
+        "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {relation} FROM {app};";
+    "unpopulated_relation", Info, "Table could not be populated",
+        "rowfence could not generate rows for this table, so probes on it saw no data; its isolation is unjudged by probes.",
+        "Simplify the constraint named in the message, or report the case to rowfence.";
+    "own_rows_invisible", Info, "The app cannot see its own rows",
+        "Under a tenant's context the app saw none of that tenant's rows: the policies fail closed (often policy_wrong_role).",
+        "{policy}";
+}
+
+/// The rule with this id.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// Values substituted into remediation templates.
+pub struct FixContext<'a> {
+    /// Relation, quoted and qualified.
+    pub relation: &'a str,
+    /// App role (quoted as an identifier).
+    pub app: &'a str,
+    /// Tenant column.
+    pub column: &'a str,
+    /// The tenant predicate for this relation (`org_id = current_setting(...)::uuid`,
+    /// or an EXISTS on the parent for child tables).
+    pub predicate: &'a str,
+    /// Tenant setting.
+    pub setting: &'a str,
+    /// SQL type of the key.
+    pub key_type: &'a str,
+}
+
+impl Rule {
+    /// The remediation with the finding's names filled in.
+    pub fn remediation_for(&self, cx: &FixContext<'_>) -> String {
+        self.remediation
+            .replace("{policy}", TENANT_POLICY)
+            .replace("{relation}", cx.relation)
+            .replace("{app}", cx.app)
+            .replace("{predicate}", cx.predicate)
+            .replace("{column}", cx.column)
+            .replace("{setting}", cx.setting)
+            .replace("{key_type}", cx.key_type)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_documented() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in RULES {
+            assert!(seen.insert(r.id), "duplicate rule id {}", r.id);
+            assert!(
+                !r.title.is_empty() && !r.description.is_empty() && !r.remediation.is_empty(),
+                "{}",
+                r.id
+            );
+            assert!(
+                r.id.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{}",
+                r.id
+            );
+        }
+    }
+
+    #[test]
+    fn remediation_fills_every_placeholder() {
+        let cx = FixContext {
+            relation: "public.notes",
+            app: "app",
+            column: "org_id",
+            predicate: "org_id = current_setting('app.org')::uuid",
+            setting: "app.org",
+            key_type: "uuid",
+        };
+        for r in RULES {
+            let fix = r.remediation_for(&cx);
+            assert!(!fix.contains('{') || fix.contains("{0}"), "{}: {fix}", r.id);
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The pipeline: suite -> provision -> schema -> catalog -> ownership ->
+//! generate -> probe -> report.
+
+use std::time::Instant;
+
+use crate::catalog::Catalog;
+use crate::db::{Db, ident, literal};
+use crate::error::Error;
+use crate::generate::Model;
+use crate::ownership::Ownership;
+use crate::probe::runner::Runner;
+use crate::probe::{AppSessions, Schema};
+use crate::provision::{ProviderKind, ProvisionOptions, Secret, Server};
+use crate::report::{Finding, FindingKind, PostgresInfo, Report, Stats};
+use crate::rules;
+use crate::suite::Suite;
+
+/// How to run a suite, beyond what the suite file says.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Where PostgreSQL comes from.
+    pub provision: ProvisionOptions,
+    /// Overrides `probes.cases`.
+    pub cases: Option<u32>,
+    /// Overrides `probes.seed`.
+    pub seed: Option<u64>,
+}
+
+impl RunOptions {
+    /// Options from the environment: `ROWFENCE_PROVIDER`, `ROWFENCE_IMAGE`,
+    /// `ROWFENCE_DATABASE_URL`, `ROWFENCE_CASES`, `ROWFENCE_SEED`.
+    pub fn from_env() -> Result<RunOptions, Error> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let kind = match var("ROWFENCE_PROVIDER").as_deref() {
+            None | Some("auto") => ProviderKind::Auto,
+            Some("docker") => ProviderKind::Docker,
+            Some("local") => ProviderKind::Local,
+            Some("url") => ProviderKind::Url,
+            Some(other) => {
+                return Err(Error::Config(format!(
+                    "ROWFENCE_PROVIDER={other}: expected auto, docker, local or url"
+                )));
+            }
+        };
+        let num = |k: &str| -> Result<Option<u64>, Error> {
+            var(k)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|_| Error::Config(format!("{k}={v}: expected a number")))
+                })
+                .transpose()
+        };
+        Ok(RunOptions {
+            provision: ProvisionOptions {
+                kind,
+                image: var("ROWFENCE_IMAGE"),
+                database_url: var("ROWFENCE_DATABASE_URL"),
+            },
+            cases: num("ROWFENCE_CASES")?.map(|n| n as u32),
+            seed: num("ROWFENCE_SEED")?,
+        })
+    }
+}
+
+/// Runs the whole check of `suite`. The server is torn down before this returns.
+pub async fn check(suite: &Suite, opts: &RunOptions) -> Result<Report, Error> {
+    let started = Instant::now();
+    progress(&format!("starting PostgreSQL ({})", opts.provision.kind));
+    let mut server = Server::start(&opts.provision).await?;
+    let result = check_on(&mut server, suite, opts, started).await;
+    server.shutdown().await;
+    result
+}
+
+async fn check_on(
+    server: &mut Server,
+    suite: &Suite,
+    opts: &RunOptions,
+    started: Instant,
+) -> Result<Report, Error> {
+    let (admin, _dbname) = server.create_scratch().await?;
+    server
+        .note_roles_before(&admin)
+        .await
+        .map_err(|e| Error::Config(format!("cannot list roles: {}", crate::db::describe(&e))))?;
+    let superuser: bool = admin
+        .client
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(false);
+    if !superuser {
+        return Err(Error::Config(
+            "the database user must be a superuser: rowfence reads ground truth past row-level security and creates roles".into(),
+        ));
+    }
+
+    progress(&format!(
+        "applying schema ({} file(s))",
+        suite.schema_files.len()
+    ));
+    crate::schema::apply(&admin, suite).await?;
+
+    let catalog = Catalog::read(&admin, &suite.app.role).await?;
+    let ownership = Ownership::analyse(&catalog, &suite.tenant)?;
+    let mut model = Model::new(&catalog, &ownership);
+    Runner::calibrate(&mut model, &catalog, &admin, superuser).await?;
+
+    let app = login_app(server, &admin, &suite.app.role, &_dbname).await?;
+    let cases = opts.cases.unwrap_or(suite.probes.cases);
+    let seed = opts.seed.unwrap_or(suite.probes.seed);
+    progress(&format!(
+        "probing {} relation(s) over {cases} case(s)",
+        catalog
+            .relations
+            .iter()
+            .filter(|r| r.kind.is_table())
+            .count()
+    ));
+    let schema = Schema {
+        catalog: &catalog,
+        ownership: &ownership,
+        model: &model,
+        setting: &suite.tenant.setting,
+    };
+    let mut runner = Runner::new(schema, &admin, &app, superuser, seed, &suite.app.role);
+    let mut findings = runner.run(cases).await?;
+    findings.extend(unpopulated_findings(&catalog, &model));
+    if let Some(first) = runner.load_failures.first() {
+        findings.push(info(
+            "unpopulated_relation",
+            None,
+            format!(
+                "{} generated case(s) could not be loaded; first error: {first}",
+                runner.load_failures.len()
+            ),
+        ));
+    }
+    let stats = Stats {
+        cases,
+        probes: runner.probes_run,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    let postgres = PostgresInfo {
+        version: catalog.server_version.clone(),
+        provider: server.provider.to_string(),
+    };
+    Ok(Report::new(&suite.name, Some(postgres), findings, stats))
+}
+
+/// Gives the app role a throwaway password (where logins need one) and opens
+/// its two sessions: one that sets contexts, one that never does.
+async fn login_app(
+    server: &Server,
+    admin: &Db,
+    role: &str,
+    dbname: &str,
+) -> Result<AppSessions, Error> {
+    let err = |e: String| Error::AppLogin {
+        role: role.to_string(),
+        error: e,
+    };
+    let password = server.app_needs_password.then(Secret::random);
+    let sql = match &password {
+        Some(p) => format!(
+            "ALTER ROLE {} WITH LOGIN PASSWORD {}",
+            ident(role),
+            literal(p.expose())
+        ),
+        None => format!("ALTER ROLE {} WITH LOGIN", ident(role)),
+    };
+    admin
+        .client
+        .batch_execute(&sql)
+        .await
+        .map_err(|e| err(crate::db::describe(&e)))?;
+    let mut config = server.endpoint.config(role, password.as_ref(), dbname);
+    // A probe must never hang the run (a lock, a slow function).
+    config.options("-c statement_timeout=30000 -c lock_timeout=10000");
+    let main = Db::connect(&config)
+        .await
+        .map_err(|e| err(crate::db::describe(&e)))?;
+    let fresh = Db::connect(&config)
+        .await
+        .map_err(|e| err(crate::db::describe(&e)))?;
+    Ok(AppSessions { main, fresh })
+}
+
+fn unpopulated_findings(catalog: &Catalog, model: &Model) -> Vec<Finding> {
+    model
+        .unpopulated
+        .iter()
+        .map(|(rel, why)| {
+            let rel = catalog.relation(*rel);
+            info(
+                "unpopulated_relation",
+                Some(rel.qualified.clone()),
+                format!("{} could not be populated: {why}", rel.qualified),
+            )
+        })
+        .collect()
+}
+
+fn info(rule: &str, relation: Option<String>, message: String) -> Finding {
+    let r = rules::rule(rule).expect("registered rule");
+    Finding {
+        rule: r.id.into(),
+        severity: r.severity,
+        kind: FindingKind::Dynamic,
+        relation,
+        operation: None,
+        context: None,
+        message,
+        evidence: None,
+        remediation: r.remediation.into(),
+    }
+}
+
+/// A progress line on stderr (the console reporter replaces this later).
+fn progress(msg: &str) {
+    if std::env::var_os("ROWFENCE_QUIET").is_none() {
+        eprintln!("rowfence: {msg}");
+    }
+}

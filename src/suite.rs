@@ -1,0 +1,393 @@
+//! The suite file: what to check and how the application talks to PostgreSQL.
+//!
+//! A suite is a small TOML file (format v1, see the README) whose paths are
+//! relative to the file itself. Loading validates everything that can be
+//! validated without a database, so a typo fails in milliseconds with the file
+//! and line, not after a container has started.
+
+use std::fs;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Default number of generated datasets per run.
+pub const DEFAULT_CASES: u32 = 64;
+/// Default proptest seed, so two runs of the same suite probe the same data.
+pub const DEFAULT_SEED: u64 = 1;
+
+/// A validated suite.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// Display name (the `name` key, or the file stem).
+    pub name: String,
+    /// The suite file itself.
+    pub path: PathBuf,
+    /// SQL files to apply, in order (directories already expanded).
+    pub schema_files: Vec<SchemaFile>,
+    /// The role the application logs in as.
+    pub app: AppRole,
+    /// The migration/backfill role, if the suite names one.
+    pub admin_role: Option<String>,
+    /// How rows are attributed to tenants.
+    pub tenant: TenantSpec,
+    /// How much data to generate.
+    pub probes: ProbeSettings,
+}
+
+/// One SQL file of the schema.
+#[derive(Debug, Clone)]
+pub struct SchemaFile {
+    /// Absolute (or suite-relative joined) path used to read the file.
+    pub path: PathBuf,
+    /// The path as a user wrote it, relative to the current directory when possible.
+    pub display: String,
+}
+
+/// The application role.
+#[derive(Debug, Clone)]
+pub struct AppRole {
+    /// Role name, exactly as in the catalog.
+    pub role: String,
+    /// Create the role (LOGIN, NOSUPERUSER, NOBYPASSRLS) before applying the schema.
+    pub create: bool,
+}
+
+/// Tenant attribution settings.
+#[derive(Debug, Clone)]
+pub struct TenantSpec {
+    /// The tenant key column, matched by exact name in every schema.
+    pub column: String,
+    /// The GUC the application sets per transaction.
+    pub setting: String,
+    /// The table whose rows are the tenants, if not inferred from foreign keys.
+    pub root: Option<String>,
+    /// Global-by-design tables: readable by all tenants, writable by none.
+    pub shared: Vec<String>,
+}
+
+/// Data generation settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeSettings {
+    /// Number of generated datasets.
+    pub cases: u32,
+    /// Seed of the generator.
+    pub seed: u64,
+}
+
+/// Why a suite could not be loaded. Every variant names the suite file.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// The file could not be read at all.
+    #[error("cannot read suite {path}: {source}")]
+    Read {
+        /// The suite path as given.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TOML syntax, a missing key, a wrong type or an unknown key.
+    #[error("invalid suite {path}: {message}")]
+    Parse {
+        /// The suite path as given.
+        path: String,
+        /// The TOML error, with line, column and a snippet.
+        message: String,
+    },
+    /// A value is well-formed TOML but not acceptable.
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        /// The suite path as given.
+        path: String,
+        /// 1-based line of the offending value.
+        line: usize,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSuite {
+    name: Option<String>,
+    schema: Spanned<Vec<Spanned<String>>>,
+    app: RawApp,
+    admin: Option<RawAdmin>,
+    tenant: RawTenant,
+    probes: Option<RawProbes>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    role: Spanned<String>,
+    #[serde(default)]
+    create: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    role: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    column: Spanned<String>,
+    setting: Spanned<String>,
+    root: Option<String>,
+    #[serde(default)]
+    shared: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbes {
+    cases: Option<Spanned<u32>>,
+    seed: Option<u64>,
+}
+
+impl Suite {
+    /// Reads and validates a suite file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Suite, SuiteError> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let text = fs::read_to_string(path).map_err(|source| SuiteError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Suite::parse(&text, path)
+    }
+
+    /// Validates suite text as if it had been read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Suite, SuiteError> {
+        let shown = path.display().to_string();
+        let raw: RawSuite = toml::from_str(text).map_err(|e| SuiteError::Parse {
+            path: shown.clone(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let invalid = |span: Range<usize>, message: String| SuiteError::Invalid {
+            path: shown.clone(),
+            line: line_of(text, span.start),
+            message,
+        };
+        let base = path.parent().unwrap_or(Path::new(""));
+
+        let schema_span = raw.schema.span();
+        let entries = raw.schema.into_inner();
+        if entries.is_empty() {
+            return Err(invalid(
+                schema_span,
+                "`schema` is empty: list the schema files or the migrations folder".into(),
+            ));
+        }
+        let mut schema_files = Vec::new();
+        for entry in entries {
+            let span = entry.span();
+            let rel = entry.into_inner();
+            let full = base.join(&rel);
+            if full.is_dir() {
+                let files = sql_files_in(&full).map_err(|e| {
+                    invalid(
+                        span.clone(),
+                        format!("cannot list schema folder `{rel}`: {e}"),
+                    )
+                })?;
+                if files.is_empty() {
+                    return Err(invalid(
+                        span,
+                        format!(
+                            "schema folder `{rel}` (resolved to {}) has no *.sql files",
+                            full.display()
+                        ),
+                    ));
+                }
+                schema_files.extend(files.into_iter().map(SchemaFile::new));
+            } else if full.is_file() {
+                schema_files.push(SchemaFile::new(full));
+            } else {
+                return Err(invalid(
+                    span,
+                    format!(
+                        "schema file `{rel}` not found (resolved to {}); paths are relative to the suite file",
+                        full.display()
+                    ),
+                ));
+            }
+        }
+
+        let role_span = raw.app.role.span();
+        let role = raw.app.role.into_inner();
+        if role.trim().is_empty() {
+            return Err(invalid(
+                role_span,
+                "`app.role` is empty: name the role the application logs in as".into(),
+            ));
+        }
+        let column_span = raw.tenant.column.span();
+        let column = raw.tenant.column.into_inner();
+        if column.trim().is_empty() {
+            return Err(invalid(
+                column_span,
+                "`tenant.column` is empty: name the tenant key column, e.g. \"org_id\"".into(),
+            ));
+        }
+        let setting_span = raw.tenant.setting.span();
+        let setting = raw.tenant.setting.into_inner();
+        // Custom GUCs must be qualified (PostgreSQL rejects `set_config('tenant', ...)`).
+        if !setting.contains('.') || setting.starts_with('.') || setting.ends_with('.') {
+            return Err(invalid(
+                setting_span,
+                format!(
+                    "`tenant.setting` = \"{setting}\" is not a custom setting name; use a dotted name such as \"app.current_org_id\""
+                ),
+            ));
+        }
+
+        let probes = raw.probes.unwrap_or(RawProbes {
+            cases: None,
+            seed: None,
+        });
+        let cases = match probes.cases {
+            Some(c) if *c.get_ref() == 0 => {
+                return Err(invalid(
+                    c.span(),
+                    "`probes.cases` must be at least 1".into(),
+                ));
+            }
+            Some(c) => c.into_inner(),
+            None => DEFAULT_CASES,
+        };
+
+        let name = raw.name.unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "suite".into())
+        });
+        Ok(Suite {
+            name,
+            path: path.to_path_buf(),
+            schema_files,
+            app: AppRole {
+                role,
+                create: raw.app.create,
+            },
+            admin_role: raw.admin.map(|a| a.role),
+            tenant: TenantSpec {
+                column,
+                setting,
+                root: raw.tenant.root,
+                shared: raw.tenant.shared,
+            },
+            probes: ProbeSettings {
+                cases,
+                seed: probes.seed.unwrap_or(DEFAULT_SEED),
+            },
+        })
+    }
+}
+
+impl SchemaFile {
+    fn new(path: PathBuf) -> SchemaFile {
+        let display = std::env::current_dir()
+            .ok()
+            .and_then(|cwd| relative_to(&path, &cwd))
+            .unwrap_or_else(|| path.display().to_string());
+        SchemaFile { path, display }
+    }
+}
+
+/// `*.sql` files of a folder in name order, as migration tools apply them.
+fn sql_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// A path relative to `base` with `..` normalised away, if it lies below it.
+fn relative_to(path: &Path, base: &Path) -> Option<String> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
+    let mut norm = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                norm.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => norm.push(other),
+        }
+    }
+    norm.strip_prefix(base)
+        .ok()
+        .map(|p| p.display().to_string())
+}
+
+/// 1-based line number of a byte offset.
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Suite, SuiteError> {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("s.sql"), "select 1;").unwrap();
+        Suite::parse(text, &dir.path().join("x.toml"))
+    }
+
+    const MINIMAL: &str = r#"schema = ["s.sql"]
+[app]
+role = "app"
+[tenant]
+column = "org_id"
+setting = "app.org"
+"#;
+
+    #[test]
+    fn minimal_suite_gets_defaults() {
+        let s = parse(MINIMAL).unwrap();
+        assert_eq!(s.name, "x");
+        assert_eq!(s.probes.cases, DEFAULT_CASES);
+        assert!(!s.app.create);
+        assert_eq!(s.schema_files.len(), 1);
+    }
+
+    #[test]
+    fn unknown_key_names_its_line() {
+        let err = parse(&format!("{MINIMAL}colour = \"red\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 7"), "{err}");
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn missing_schema_file_names_entry_and_line() {
+        let err = parse(&MINIMAL.replace("s.sql", "nope.sql"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("x.toml:1: schema file `nope.sql` not found"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unqualified_setting_is_rejected() {
+        let err = parse(&MINIMAL.replace("app.org", "org"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":6:"), "{err}");
+    }
+}
