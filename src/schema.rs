@@ -83,7 +83,15 @@ async fn apply_file(db: &Db, file: &SchemaFile) -> Result<(), SchemaError> {
                     ErrorPosition::Original(pos) => Some(*pos as usize),
                     ErrorPosition::Internal { .. } => None,
                 });
-            let (line, column) = position.map_or((1, 1), |p| line_column(&sql, p));
+            let (line, column) = match position {
+                Some(p) => line_column(&sql, p),
+                // Errors such as a missing referenced table carry no position:
+                // replay the file statement by statement to find the culprit.
+                None => match locate_failing_statement(db, &sql).await {
+                    Some(offset) => line_column(&sql, sql[..offset].chars().count() + 1),
+                    None => (1, 1),
+                },
+            };
             let snippet = sql
                 .lines()
                 .nth(line - 1)
@@ -106,6 +114,110 @@ async fn apply_file(db: &Db, file: &SchemaFile) -> Result<(), SchemaError> {
     }
 }
 
+/// Byte offset of the first statement that fails when the file is replayed one
+/// statement at a time inside a transaction that is rolled back afterwards.
+async fn locate_failing_statement(db: &Db, sql: &str) -> Option<usize> {
+    db.client.batch_execute("BEGIN").await.ok()?;
+    let mut found = None;
+    for (offset, stmt) in split_statements(sql) {
+        let word = stmt
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(';')
+            .to_ascii_uppercase();
+        if matches!(
+            word.as_str(),
+            "BEGIN" | "COMMIT" | "ROLLBACK" | "END" | "START"
+        ) {
+            continue; // transaction control would end the replay's own transaction
+        }
+        if db.client.batch_execute(stmt).await.is_err() {
+            found = Some(offset);
+            break;
+        }
+    }
+    let _ = db.client.batch_execute("ROLLBACK").await;
+    found
+}
+
+/// Splits SQL into statements at top-level semicolons, skipping quotes,
+/// dollar quotes and comments. Yields each statement's byte offset (of its
+/// first significant character) and text.
+pub fn split_statements(sql: &str) -> Vec<(usize, &str)> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let (mut i, mut start) = (0, None::<usize>);
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut depth = 0;
+                while i < b.len() {
+                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                        depth += 1;
+                        i += 2;
+                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            _ => {}
+        }
+        if !c.is_ascii_whitespace() && start.is_none() {
+            start = Some(i);
+        }
+        match c {
+            b'\'' | b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != c {
+                    i += 1;
+                }
+            }
+            b'$' => {
+                // $tag$ ... $tag$ (a tag is empty or an identifier)
+                let tag_end = sql[i + 1..].find('$').map(|j| i + 1 + j);
+                if let Some(end) = tag_end
+                    && sql[i + 1..end]
+                        .chars()
+                        .all(|ch| ch.is_alphanumeric() || ch == '_')
+                    && !sql[i + 1..end].starts_with(|ch: char| ch.is_ascii_digit())
+                {
+                    let tag = &sql[i..=end];
+                    match sql[end + 1..].find(tag) {
+                        Some(j) => i = end + 1 + j + tag.len() - 1,
+                        None => i = b.len(),
+                    }
+                }
+            }
+            b';' => {
+                if let Some(s) = start.take() {
+                    out.push((s, &sql[s..=i]));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if let Some(s) = start {
+        out.push((s, &sql[s..]));
+    }
+    out
+}
+
 /// 1-based line and column of a 1-based character position.
 fn line_column(text: &str, position: usize) -> (usize, usize) {
     let mut line = 1;
@@ -123,7 +235,16 @@ fn line_column(text: &str, position: usize) -> (usize, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::line_column;
+    use super::{line_column, split_statements};
+
+    #[test]
+    fn statements_split_outside_quotes_and_comments() {
+        let sql = "create table a (x text default ';');\n-- c; d\ncreate function f() returns int as $$ select 1; $$ language sql;\n/* x; */ select 2";
+        let parts: Vec<&str> = split_statements(sql).into_iter().map(|(_, s)| s).collect();
+        assert_eq!(parts.len(), 3, "{parts:?}");
+        assert!(parts[1].starts_with("create function") && parts[1].ends_with("sql;"));
+        assert_eq!(parts[2], "select 2");
+    }
 
     #[test]
     fn positions_are_characters_not_bytes() {

@@ -28,17 +28,28 @@ pub struct DockerServer {
     container: Option<ContainerAsync<GenericImage>>,
 }
 
+/// Whether a Docker engine answers (within 3 s), and if not, why.
+pub async fn engine_available() -> Result<(), String> {
+    let docker =
+        Docker::connect_with_local_defaults().map_err(|e| format!("no Docker engine: {e}"))?;
+    ping(&docker).await
+}
+
+async fn ping(docker: &Docker) -> Result<(), String> {
+    match tokio::time::timeout(Duration::from_secs(3), docker.ping()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("no Docker engine answers ({e})")),
+        Err(_) => Err("the Docker engine did not answer within 3s".into()),
+    }
+}
+
 /// Starts a container. With `probing` (auto mode), gives up quickly when no
 /// engine answers or no usable image is present, so the caller can fall back.
 pub async fn start(image: Option<&str>, probing: bool) -> Result<Server, ProvisionError> {
     let err = ProvisionError::Docker;
     let docker =
         Docker::connect_with_local_defaults().map_err(|e| err(format!("no Docker engine: {e}")))?;
-    match tokio::time::timeout(Duration::from_secs(3), docker.ping()).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => return Err(err(format!("no Docker engine answers ({e})"))),
-        Err(_) => return Err(err("the Docker engine did not answer within 3s".into())),
-    }
+    ping(&docker).await.map_err(err)?;
     let image = choose_image(&docker, image, probing).await?;
     let (name, tag) = split_image(&image);
     let password = Secret::random();

@@ -1,0 +1,243 @@
+//! The command line: exit codes and the messages that tell users what to do.
+
+use std::process::{Command, Output};
+
+use crate::common::root;
+
+fn rowfence(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rowfence"));
+    cmd.args(args)
+        .current_dir(root())
+        .env_remove("ROWFENCE_PROVIDER")
+        .env_remove("ROWFENCE_IMAGE");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run rowfence")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A suite in a temp dir with the given schema text.
+fn temp_suite(schema: &str, app_role: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("schema.sql"), schema).unwrap();
+    std::fs::write(
+        dir.path().join("suite.toml"),
+        format!("schema = [\"schema.sql\"]\n[app]\nrole = \"{app_role}\"\n[tenant]\ncolumn = \"org_id\"\nsetting = \"app.org\"\n"),
+    )
+    .unwrap();
+    dir
+}
+
+fn suite_arg(dir: &tempfile::TempDir) -> String {
+    dir.path().join("suite.toml").display().to_string()
+}
+
+#[test]
+fn dexcyjet_as_published_exits_1_and_names_organisations() {
+    let out = rowfence(
+        &[
+            "check",
+            "suites/dexcyjet.toml",
+            "--provider",
+            "local",
+            "--cases",
+            "16",
+        ],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("public.organisations"), "{stdout}");
+    assert!(stdout.contains("rls_not_enabled"), "{stdout}");
+    assert!(stdout.contains("VIOLATED"), "{stdout}");
+}
+
+#[test]
+fn dexcyjet_fixed_exits_0_and_writes_the_json_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = rowfence(
+        &[
+            "check",
+            "suites/dexcyjet-fixed.toml",
+            "--provider",
+            "local",
+            "--cases",
+            "16",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["tool"], "rowfence");
+    assert_eq!(v["verdict"], "isolated");
+    assert_eq!(v["suite"], "dexcyjet-fixed");
+    assert_eq!(v["postgres"]["provider"], "local");
+    assert!(
+        v["postgres"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with(|c: char| c.is_ascii_digit())
+    );
+    assert_eq!(v["stats"]["cases"], 16);
+    assert!(v["stats"]["probes"].as_u64().unwrap() > 100);
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["severity"] != "critical" && f["severity"] != "high")
+    );
+}
+
+#[test]
+fn quiet_prints_only_the_verdict_line() {
+    let out = rowfence(
+        &[
+            "check",
+            "suites/dexcyjet.toml",
+            "--provider",
+            "local",
+            "--cases",
+            "8",
+            "--quiet",
+        ],
+        &[],
+    );
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with("VIOLATED"), "{stdout}");
+}
+
+#[test]
+fn missing_schema_file_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("s.toml");
+    std::fs::write(&suite, "schema = [\"nowhere/schema.sql\"]\n[app]\nrole = \"a\"\n[tenant]\ncolumn = \"org_id\"\nsetting = \"app.org\"\n").unwrap();
+    for provider in ["local", "docker"] {
+        let out = rowfence(
+            &["check", suite.to_str().unwrap(), "--provider", provider],
+            &[],
+        );
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("nowhere/schema.sql"), "{stderr}");
+        assert!(stderr.contains("s.toml:1"), "{stderr}");
+    }
+}
+
+#[test]
+fn unknown_suite_key_exits_2_with_its_line() {
+    let dir = temp_suite("select 1;", "app");
+    let path = dir.path().join("suite.toml");
+    let text_ = std::fs::read_to_string(&path).unwrap() + "[probes]\ncasez = 3\n";
+    std::fs::write(&path, text_).unwrap();
+    let out = rowfence(
+        &["check", path.to_str().unwrap(), "--provider", "local"],
+        &[],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("line 8") && stderr.contains("casez"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn schema_error_exits_2_with_file_line_column_and_sql_error() {
+    let dir = temp_suite(
+        "CREATE TABLE a (id int);\n\nCREATE TABLE b (id int REFERENCES nope(id));\n",
+        "app",
+    );
+    let out = rowfence(&["check", &suite_arg(&dir), "--provider", "local"], &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("schema.sql:3:"), "{stderr}");
+    assert!(
+        stderr.contains("42P01") && stderr.contains("nope"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_app_role_exits_2_and_says_how_to_fix() {
+    let dir = temp_suite("CREATE TABLE t (org_id int);\n", "ghost_app");
+    let out = rowfence(&["check", &suite_arg(&dir), "--provider", "local"], &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ghost_app") && stderr.contains("create = true"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn no_docker_and_no_binaries_exits_2_explaining_both() {
+    let out = rowfence(
+        &["check", "suites/dexcyjet.toml"],
+        &[
+            ("PG_BINDIR", "/nonexistent"),
+            ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        ],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no PostgreSQL available"), "{stderr}");
+    assert!(
+        stderr.contains("Docker") && stderr.contains("PG_BINDIR"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn created_app_role_and_no_leftovers() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_suite(
+        "CREATE TABLE orgs (id int PRIMARY KEY);\nCREATE TABLE t (id int PRIMARY KEY, org_id int NOT NULL REFERENCES orgs(id));\n\
+         ALTER TABLE t ENABLE ROW LEVEL SECURITY; ALTER TABLE t FORCE ROW LEVEL SECURITY;\n\
+         CREATE POLICY p ON t USING (org_id = current_setting('app.org')::int);\nGRANT SELECT ON t TO made_app;\n",
+        "made_app",
+    );
+    let path = dir.path().join("suite.toml");
+    let t = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("role = \"made_app\"", "role = \"made_app\"\ncreate = true");
+    std::fs::write(&path, t).unwrap();
+    // A private TMPDIR (traversable by the postgres user) shows what the run leaves behind.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = rowfence(
+        &[
+            "check",
+            path.to_str().unwrap(),
+            "--provider",
+            "local",
+            "--cases",
+            "8",
+        ],
+        &[("TMPDIR", tmp.path().to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -1,0 +1,143 @@
+//! Helpers shared by the test modules.
+
+use std::path::{Path, PathBuf};
+
+use rowfence::provision::{ProviderKind, ProvisionOptions};
+use rowfence::{Report, RunOptions, Suite, Verdict};
+use serde::Deserialize;
+
+/// Cases per fixture run: enough to find every planted flaw, few enough to be quick.
+pub const CASES: u32 = 32;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What a fixture's `expect.toml` promises.
+#[derive(Debug, Deserialize)]
+pub struct Expect {
+    pub verdict: String,
+    #[serde(default)]
+    pub rules: Vec<String>,
+    #[serde(default)]
+    pub relations: Vec<String>,
+    #[allow(dead_code)]
+    pub description: String,
+}
+
+impl Expect {
+    pub fn load(path: &Path) -> Expect {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+}
+
+/// Run options for a provider.
+pub fn options(kind: ProviderKind) -> RunOptions {
+    RunOptions {
+        provision: ProvisionOptions {
+            kind,
+            image: std::env::var("ROWFENCE_IMAGE").ok(),
+            database_url: None,
+        },
+        cases: Some(CASES),
+        seed: None,
+    }
+}
+
+/// Whether Docker tests should run; panics when CI requires Docker and none answers.
+pub async fn docker_available() -> bool {
+    match rowfence::provision::docker::engine_available().await {
+        Ok(()) => true,
+        Err(why) if std::env::var("ROWFENCE_REQUIRE_DOCKER").is_ok_and(|v| v == "1") => {
+            panic!("ROWFENCE_REQUIRE_DOCKER=1 but {why}")
+        }
+        Err(why) => {
+            eprintln!("skipping docker test: {why}");
+            false
+        }
+    }
+}
+
+/// Checks `suite` and asserts the report matches `expect`.
+pub async fn check_against(suite: &Path, expect: &Path, kind: ProviderKind) -> Report {
+    let suite = Suite::load(suite).unwrap_or_else(|e| panic!("{e}"));
+    let expect = Expect::load(expect);
+    let report = rowfence::check(&suite, &options(kind))
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", suite.name));
+    assert_matches(&report, &expect);
+    report
+}
+
+/// Asserts verdict, rules and relations.
+pub fn assert_matches(report: &Report, expect: &Expect) {
+    let summary: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {} {}",
+                f.severity.as_str(),
+                f.rule,
+                f.relation.as_deref().unwrap_or("-"),
+                f.message
+            )
+        })
+        .collect();
+    let want = match expect.verdict.as_str() {
+        "isolated" => Verdict::Isolated,
+        "violated" => Verdict::Violated,
+        other => panic!("bad expected verdict {other}"),
+    };
+    assert_eq!(
+        report.verdict,
+        want,
+        "suite {}: findings:\n{}",
+        report.suite,
+        summary.join("\n")
+    );
+    let failing: Vec<_> = report.failing().collect();
+    if !expect.rules.is_empty() {
+        assert!(
+            failing.iter().any(|f| expect.rules.contains(&f.rule)),
+            "suite {}: none of {:?} among high/critical findings:\n{}",
+            report.suite,
+            expect.rules,
+            summary.join("\n")
+        );
+    }
+    for rel in &expect.relations {
+        assert!(
+            failing
+                .iter()
+                .any(|f| f.relation.as_deref() == Some(rel.as_str())),
+            "suite {}: no high/critical finding names {rel}:\n{}",
+            report.suite,
+            summary.join("\n")
+        );
+    }
+    // Every dynamic violation carries a reproduction that names its statement.
+    for f in &failing {
+        if let Some(ev) = &f.evidence {
+            assert!(
+                ev.reproduction.contains("BEGIN;"),
+                "{}: reproduction without a transaction",
+                f.rule
+            );
+            assert!(!ev.observed.is_empty());
+        }
+    }
+}
+
+/// The expectation file beside a repo suite (`suites/NAME.toml` -> `fixtures/NAME/expect.toml`).
+pub fn fixture_expect(suite: &Path) -> PathBuf {
+    let name = suite
+        .file_stem()
+        .expect("suite file")
+        .to_string_lossy()
+        .into_owned();
+    root().join("fixtures").join(name).join("expect.toml")
+}

@@ -1,0 +1,9 @@
+//! Integration tests: real PostgreSQL, never a mock.
+//!
+//! Local clusters come from the PostgreSQL binaries on the machine; Docker
+//! tests run when an engine answers (`ROWFENCE_REQUIRE_DOCKER=1` turns a
+//! missing engine into a failure, as CI does).
+
+mod cli;
+mod common;
+mod fixtures;
