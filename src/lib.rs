@@ -14,6 +14,16 @@
 //! ```
 #![warn(missing_docs)]
 
+/// A line on stderr for the user. Unlike `eprintln!`, a closed stderr (a
+/// parent that stopped reading) must not turn clean-up into a panic.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+pub(crate) use note;
+
 pub mod catalog;
 pub mod db;
 mod error;

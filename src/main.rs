@@ -36,10 +36,10 @@ fn main() -> ExitCode {
                 // clusters and temp dirs. A second Ctrl-C skips the clean-up.
                 tokio::spawn(async {
                     let _ = tokio::signal::ctrl_c().await;
-                    eprintln!("rowfence: interrupted again; exiting without clean-up");
+                    let _ = writeln!(std::io::stderr(), "rowfence: interrupted again; exiting without clean-up");
                     std::process::exit(130);
                 });
-                eprintln!("rowfence: interrupted; cleaning up");
+                let _ = writeln!(std::io::stderr(), "rowfence: interrupted; cleaning up");
                 2
             }
         }

@@ -222,6 +222,6 @@ fn info(rule: &str, relation: Option<String>, message: String) -> Finding {
 /// A progress line on stderr (the console reporter replaces this later).
 fn progress(msg: &str) {
     if std::env::var_os("ROWFENCE_QUIET").is_none() {
-        eprintln!("rowfence: {msg}");
+        crate::note!("rowfence: {msg}");
     }
 }

@@ -180,7 +180,7 @@ impl DockerServer {
     async fn shutdown_now(&mut self) {
         if let Some(c) = self.container.take() {
             if super::keep_requested() {
-                eprintln!(
+                crate::note!(
                     "rowfence: ROWFENCE_KEEP=1: container {} left running",
                     c.id()
                 );

@@ -139,7 +139,7 @@ impl Drop for LocalServer {
         if super::keep_requested() {
             if let Some(dir) = self.dir.take() {
                 let path = dir.keep();
-                eprintln!(
+                crate::note!(
                     "rowfence: ROWFENCE_KEEP=1: cluster left running in {}",
                     path.display()
                 );

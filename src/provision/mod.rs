@@ -214,7 +214,7 @@ impl Server {
                         tracing::info!(
                             "docker not used ({docker_why}); using local PostgreSQL binaries"
                         );
-                        eprintln!(
+                        crate::note!(
                             "rowfence: docker not used ({docker_why}); using local PostgreSQL binaries"
                         );
                         Ok(server)

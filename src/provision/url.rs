@@ -76,7 +76,7 @@ impl UrlServer {
     pub(super) async fn shutdown(mut self, endpoint: &Endpoint) {
         if super::keep_requested() {
             if let Some(db) = self.database.take() {
-                eprintln!("rowfence: ROWFENCE_KEEP=1: database {db} left in place");
+                crate::note!("rowfence: ROWFENCE_KEEP=1: database {db} left in place");
             }
             return;
         }
@@ -92,7 +92,7 @@ impl UrlServer {
                 ))
                 .await
         {
-            eprintln!(
+            crate::note!(
                 "rowfence: could not drop scratch database {db}: {}",
                 crate::db::describe(&e)
             );
@@ -106,7 +106,7 @@ impl UrlServer {
                     .batch_execute(&format!("DROP ROLE IF EXISTS {}", ident(role)))
                     .await
                 {
-                    eprintln!(
+                    crate::note!(
                         "rowfence: could not drop role {role} created by the schema: {}",
                         crate::db::describe(&e)
                     );
@@ -120,7 +120,7 @@ impl UrlServer {
 impl Drop for UrlServer {
     fn drop(&mut self) {
         if self.database.is_some() && !super::keep_requested() {
-            eprintln!(
+            crate::note!(
                 "rowfence: scratch database {} was not dropped (interrupted); drop it with DROP DATABASE",
                 self.database.as_deref().unwrap_or_default()
             );

@@ -16,7 +16,7 @@ async fn local(#[files("suites/*.toml")] suite: PathBuf) {
 
 #[rstest]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn docker(#[files("suites/dexcyjet*.toml")] suite: PathBuf) {
+async fn docker(#[files("suites/*.toml")] suite: PathBuf) {
     if !docker_available().await {
         return;
     }

@@ -1,0 +1,173 @@
+//! What a run leaves behind: nothing, also when interrupted, and on a
+//! server given by URL nothing but what was there before.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rowfence::db::Db;
+use rowfence::provision::{Host, ProviderKind, ProvisionOptions, Server};
+use rowfence::{RunOptions, Suite, Verdict};
+
+use crate::common::root;
+
+/// Ctrl-C while probing: exit 2, and the cluster and its temp dir are gone.
+#[test]
+fn interrupt_tears_the_local_cluster_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rowfence"))
+        .args([
+            "check",
+            "suites/dexcyjet-fixed.toml",
+            "--provider",
+            "local",
+            "--cases",
+            "100000",
+        ])
+        .current_dir(root())
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Keep draining stderr in a thread: a closed pipe must not be what ends the run.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        let probing = line.contains("probing");
+        seen.push(line);
+        if probing {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.contains("probing")),
+        "never started probing: {seen:?}"
+    );
+    assert!(
+        std::fs::read_dir(tmp.path()).unwrap().count() > 0,
+        "the cluster should exist while probing"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rowfence did not exit after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(2));
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind after Ctrl-C: {left:?}");
+}
+
+/// URL mode: a scratch database and the schema's roles come and go; what the
+/// server had before is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_provider_touches_only_what_it_created() {
+    let mut server = Server::start(&ProvisionOptions {
+        kind: ProviderKind::Local,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let Host::Socket(dir) = server.endpoint.host.clone() else {
+        panic!("local clusters use sockets")
+    };
+    let (canary, _) = server.create_scratch().await.unwrap();
+    canary
+        .client
+        .batch_execute(
+            "CREATE ROLE canary_role; CREATE TABLE canary (x int); INSERT INTO canary VALUES (1)",
+        )
+        .await
+        .unwrap();
+    let canary_db: String = canary
+        .client
+        .query_one("SELECT current_database()::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    let url = format!(
+        "postgresql:///postgres?user=postgres&host={}&port={}",
+        dir.display(),
+        server.endpoint.port
+    );
+    let suite = Suite::load(root().join("suites/dexcyjet.toml")).unwrap();
+    let opts = RunOptions {
+        provision: ProvisionOptions {
+            kind: ProviderKind::Url,
+            image: None,
+            database_url: Some(url),
+        },
+        cases: Some(8),
+        seed: None,
+    };
+    let report = rowfence::check(&suite, &opts).await.unwrap();
+    assert_eq!(report.verdict, Verdict::Violated);
+    assert_eq!(report.postgres.as_ref().unwrap().provider, "url");
+
+    let admin = Db::connect(&server.endpoint.admin_config("postgres"))
+        .await
+        .unwrap();
+    let dbs: Vec<String> = admin
+        .client
+        .query(
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'rowfence_%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        dbs,
+        vec![canary_db],
+        "only the canary scratch database may remain"
+    );
+    let roles: Vec<String> = admin
+        .client
+        .query("SELECT rolname::text FROM pg_roles WHERE rolname IN ('dexcyjet_app', 'dexcyjet_admin', 'canary_role')", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        roles,
+        vec!["canary_role".to_string()],
+        "the schema's roles are dropped, the canary stays"
+    );
+    let x: i32 = canary
+        .client
+        .query_one("SELECT x FROM canary", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(x, 1);
+    drop((admin, canary));
+    server.shutdown().await;
+}
