@@ -105,15 +105,7 @@ pub fn attribute(
             return "guc_empty_string";
         }
     }
-    if matches!(
-        o.kind,
-        ProbeKind::InsertForeign | ProbeKind::MoveBlind | ProbeKind::MoveKeyed
-    ) {
-        return "with_check_weak_or_true";
-    }
-    if matches!(o.kind, ProbeKind::BlindUpdate | ProbeKind::BlindDelete) && !o.select_leaked {
-        return "blind_write_broader_than_select";
-    }
+    // A predicate that matches several tenants explains reads and writes alike.
     let broad = [
         "~~",
         "like",
@@ -131,6 +123,15 @@ pub fn attribute(
         t.contains(&setting.to_lowercase()) && broad.iter().any(|b| t.contains(b))
     }) {
         return "policy_predicate_too_broad";
+    }
+    if matches!(
+        o.kind,
+        ProbeKind::InsertForeign | ProbeKind::MoveBlind | ProbeKind::MoveKeyed
+    ) {
+        return "with_check_weak_or_true";
+    }
+    if matches!(o.kind, ProbeKind::BlindUpdate | ProbeKind::BlindDelete) && !o.select_leaked {
+        return "blind_write_broader_than_select";
     }
     if policies
         .iter()

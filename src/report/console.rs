@@ -38,20 +38,19 @@ pub fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     for f in &report.findings {
         let what = match (f.operation, f.context) {
-            (Some(op), Some(cx)) => format!("{}/{}", op.as_str(), cx.as_str()),
+            (Some(op), Some(cx)) => format!("{} under {}", op.as_str(), cx.as_str()),
             _ => String::new(),
         };
         writeln!(
             out,
-            "  {:<8} {:<32} {:<28} {:<22} {}",
+            "  {:<8} {:<30} {:<28} {what}",
             f.severity.as_str().to_uppercase(),
             f.rule,
             f.relation.as_deref().unwrap_or("-"),
-            what,
-            f.message
         )?;
-        if let Some(ev) = &f.evidence {
-            writeln!(out, "           observed: {}", ev.observed)?;
+        match &f.evidence {
+            Some(ev) => writeln!(out, "           {}", ev.observed)?,
+            None => writeln!(out, "           {}", f.message)?,
         }
     }
     if !report.findings.is_empty() {
