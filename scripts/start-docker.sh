@@ -91,7 +91,9 @@ if alive /var/run/docker.pid dockerd; then
     log "dockerd already running (pid $(cat /var/run/docker.pid))"
 else
     log "starting dockerd (log: /tmp/dockerd.log)"
-    rm -f "$REAL_SOCK"
+    # A stale pid file whose pid now belongs to another process would make
+    # dockerd refuse to start.
+    rm -f "$REAL_SOCK" /var/run/docker.pid
     # setsid + nohup + own fds: detached from this script and from whatever
     # reads our output, so it survives after we exit.
     # --ip=127.0.0.1: published ports (-p, testcontainers) listen on loopback
