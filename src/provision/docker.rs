@@ -50,6 +50,7 @@ pub async fn start(image: Option<&str>, probing: bool) -> Result<Server, Provisi
     let docker =
         Docker::connect_with_local_defaults().map_err(|e| err(format!("no Docker engine: {e}")))?;
     ping(&docker).await.map_err(err)?;
+    sweep_orphans(&docker).await;
     let image = choose_image(&docker, image, probing).await?;
     let (name, tag) = split_image(&image);
     let password = Secret::random();
@@ -57,7 +58,7 @@ pub async fn start(image: Option<&str>, probing: bool) -> Result<Server, Provisi
         .with_exposed_port(5432.tcp())
         .with_wait_for(WaitFor::message_on_stderr(READY_LINE))
         .with_env_var("POSTGRES_PASSWORD", password.expose())
-        .with_label("org.rowfence.run", std::process::id().to_string())
+        .with_label(RUN_LABEL, run_label_value(std::process::id()))
         .with_cmd([
             "-c",
             "fsync=off",
@@ -107,6 +108,36 @@ pub async fn start(image: Option<&str>, probing: bool) -> Result<Server, Provisi
         app_needs_password: true,
         backend: super::Backend::Docker(Box::new(server)),
     })
+}
+
+/// Label on every container rowfence starts: `host:pid` of the run that owns it.
+pub const RUN_LABEL: &str = "org.rowfence.run";
+
+/// The label value for process `pid` on this host.
+pub fn run_label_value(pid: u32) -> String {
+    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    format!("{host}:{pid}")
+}
+
+/// Removes containers left by runs on this host that were killed outright
+/// (SIGKILL, power loss), where no clean-up code could run.
+async fn sweep_orphans(docker: &Docker) {
+    let host = run_label_value(0).trim_end_matches(":0").to_string();
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&std::collections::HashMap::from([("label", vec![RUN_LABEL])]))
+        .build();
+    let Ok(containers) = docker.list_containers(Some(options)).await else { return };
+    for c in containers {
+        let Some(owner) = c.labels.as_ref().and_then(|l| l.get(RUN_LABEL)) else { continue };
+        let Some((h, pid)) = owner.rsplit_once(':') else { continue };
+        let alive = pid.parse::<i32>().is_ok_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
+        if h == host && !alive && let Some(id) = c.id {
+            tracing::info!("removing container {id} left by an earlier run ({owner})");
+            let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+            let _ = docker.remove_container(&id, Some(opts)).await;
+        }
+    }
 }
 
 /// `--image`/`ROWFENCE_IMAGE` if given; else the default image when present

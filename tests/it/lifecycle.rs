@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rowfence::db::Db;
+use rowfence::provision::docker as docker_mod;
 use rowfence::provision::{Host, ProviderKind, ProvisionOptions, Server};
 use rowfence::{RunOptions, Suite, Verdict};
 
@@ -17,17 +18,51 @@ use crate::common::root;
 fn interrupt_tears_the_local_cluster_down() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    interrupt_while_probing("local", tmp.path(), || {
+        assert!(std::fs::read_dir(tmp.path()).unwrap().count() > 0, "the cluster should exist while probing");
+    });
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "left behind after Ctrl-C: {left:?}");
+}
+
+/// Ctrl-C while probing on Docker: exit 2, and the container is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_removes_the_container() {
+    if !crate::common::docker_available().await {
+        return;
+    }
+    let containers = |pid: u32| async move {
+        let docker = bollard::Docker::connect_with_local_defaults().unwrap();
+        let label = format!("{}={}", docker_mod::RUN_LABEL, docker_mod::run_label_value(pid));
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&std::collections::HashMap::from([("label", vec![label.as_str()])]))
+            .build();
+        docker.list_containers(Some(options)).await.unwrap().len()
+    };
+    let handle = tokio::runtime::Handle::current();
+    let pid = tokio::task::spawn_blocking(move || {
+        let tmp = tempfile::tempdir().unwrap();
+        interrupt_while_probing_pid("docker", tmp.path(), |pid| {
+            assert_eq!(handle.block_on(containers(pid)), 1, "the container should exist while probing");
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(containers(pid).await, 0, "container left behind after Ctrl-C");
+}
+
+fn interrupt_while_probing(provider: &str, tmp: &std::path::Path, while_probing: impl FnOnce()) {
+    interrupt_while_probing_pid(provider, tmp, |_| while_probing());
+}
+
+/// Starts a long check, runs `while_probing` once it probes, interrupts it,
+/// asserts exit code 2 and returns its pid.
+fn interrupt_while_probing_pid(provider: &str, tmp: &std::path::Path, while_probing: impl FnOnce(u32)) -> u32 {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rowfence"))
-        .args([
-            "check",
-            "suites/dexcyjet-fixed.toml",
-            "--provider",
-            "local",
-            "--cases",
-            "100000",
-        ])
+        .args(["check", "suites/dexcyjet-fixed.toml", "--provider", provider, "--cases", "100000"])
         .current_dir(root())
-        .env("TMPDIR", tmp.path())
+        .env("TMPDIR", tmp)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -48,38 +83,19 @@ fn interrupt_tears_the_local_cluster_down() {
             break;
         }
     }
-    assert!(
-        seen.iter().any(|l| l.contains("probing")),
-        "never started probing: {seen:?}"
-    );
-    assert!(
-        std::fs::read_dir(tmp.path()).unwrap().count() > 0,
-        "the cluster should exist while probing"
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    assert!(seen.iter().any(|l| l.contains("probing")), "never started probing: {seen:?}");
+    while_probing(child.id());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            Instant::now() < deadline,
-            "rowfence did not exit after Ctrl-C"
-        );
+        assert!(Instant::now() < deadline, "rowfence did not exit after Ctrl-C");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(2));
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name())
-        .collect();
-    assert!(left.is_empty(), "left behind after Ctrl-C: {left:?}");
+    child.id()
 }
 
 /// URL mode: a scratch database and the schema's roles come and go; what the
