@@ -221,6 +221,10 @@ pub struct Relation {
     pub checks: Vec<Check>,
     /// Policies on this relation.
     pub policies: Vec<Policy>,
+    /// Partition key columns (partitioned tables).
+    pub partition_key: Vec<String>,
+    /// `FOR VALUES ...` or `DEFAULT` (partitions).
+    pub partition_bound: Option<String>,
 }
 
 impl Relation {

@@ -78,7 +78,12 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
                    has_table_privilege($1::text::name, c.oid, 'DELETE'),
                    has_table_privilege($1::text::name, c.oid, 'TRUNCATE'),
                    has_table_privilege($1::text::name, c.oid, 'REFERENCES'),
-                   has_table_privilege($1::text::name, c.oid, 'TRIGGER')
+                   has_table_privilege($1::text::name, c.oid, 'TRIGGER'),
+                   pg_get_expr(c.relpartbound, c.oid),
+                   ARRAY(SELECT a.attname::text FROM pg_partitioned_table pt
+                         CROSS JOIN LATERAL unnest(pt.partattrs::int2[]) WITH ORDINALITY k(n, i)
+                         JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = k.n
+                         WHERE pt.partrelid = c.oid ORDER BY k.i)
                  FROM rels c JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 4"
             ),
             &[&app],
@@ -117,6 +122,8 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
             foreign_keys: Vec::new(),
             checks: Vec::new(),
             policies: Vec::new(),
+            partition_bound: r.get(18),
+            partition_key: r.get(19),
         });
     }
     let index: BTreeMap<RelId, usize> = relations

@@ -7,6 +7,7 @@
 //! tenant), simple CHECKs and enums. Shrinking removes rows and tenants until
 //! the smallest dataset that still shows a violation is left.
 
+mod partitions;
 pub mod values;
 
 use std::fmt;
@@ -381,6 +382,16 @@ impl Model {
                     .get(tc)
                     .ok_or_else(|| format!("parent column {tc} has no generated value"))?;
                 set(&mut values, c, v.to_string());
+            }
+        }
+        // Spread rows of a partitioned table over its partitions.
+        let targets = partitions::targets(catalog, rel);
+        if !targets.is_empty() {
+            let target = &targets[(n as usize) % targets.len()];
+            for (col, v) in rel.partition_key.iter().zip(target) {
+                if let (Some(v), Some(c)) = (v, rel.column(col)) {
+                    set(&mut values, col, format!("{v}::{}", c.sql_type));
+                }
             }
         }
         for col in &rel.columns {

@@ -115,7 +115,9 @@ pub const RUN_LABEL: &str = "org.rowfence.run";
 
 /// The label value for process `pid` on this host.
 pub fn run_label_value(pid: u32) -> String {
-    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let host = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
     format!("{host}:{pid}")
 }
 
@@ -125,16 +127,33 @@ async fn sweep_orphans(docker: &Docker) {
     let host = run_label_value(0).trim_end_matches(":0").to_string();
     let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
         .all(true)
-        .filters(&std::collections::HashMap::from([("label", vec![RUN_LABEL])]))
+        .filters(&std::collections::HashMap::from([(
+            "label",
+            vec![RUN_LABEL],
+        )]))
         .build();
-    let Ok(containers) = docker.list_containers(Some(options)).await else { return };
+    let Ok(containers) = docker.list_containers(Some(options)).await else {
+        return;
+    };
     for c in containers {
-        let Some(owner) = c.labels.as_ref().and_then(|l| l.get(RUN_LABEL)) else { continue };
-        let Some((h, pid)) = owner.rsplit_once(':') else { continue };
-        let alive = pid.parse::<i32>().is_ok_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
-        if h == host && !alive && let Some(id) = c.id {
+        let Some(owner) = c.labels.as_ref().and_then(|l| l.get(RUN_LABEL)) else {
+            continue;
+        };
+        let Some((h, pid)) = owner.rsplit_once(':') else {
+            continue;
+        };
+        let alive = pid
+            .parse::<i32>()
+            .is_ok_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
+        if h == host
+            && !alive
+            && let Some(id) = c.id
+        {
             tracing::info!("removing container {id} left by an earlier run ({owner})");
-            let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+            let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .build();
             let _ = docker.remove_container(&id, Some(opts)).await;
         }
     }

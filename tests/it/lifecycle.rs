@@ -19,9 +19,16 @@ fn interrupt_tears_the_local_cluster_down() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     interrupt_while_probing("local", tmp.path(), || {
-        assert!(std::fs::read_dir(tmp.path()).unwrap().count() > 0, "the cluster should exist while probing");
+        assert!(
+            std::fs::read_dir(tmp.path()).unwrap().count() > 0,
+            "the cluster should exist while probing"
+        );
     });
-    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
     assert!(left.is_empty(), "left behind after Ctrl-C: {left:?}");
 }
 
@@ -33,10 +40,17 @@ async fn interrupt_removes_the_container() {
     }
     let containers = |pid: u32| async move {
         let docker = bollard::Docker::connect_with_local_defaults().unwrap();
-        let label = format!("{}={}", docker_mod::RUN_LABEL, docker_mod::run_label_value(pid));
+        let label = format!(
+            "{}={}",
+            docker_mod::RUN_LABEL,
+            docker_mod::run_label_value(pid)
+        );
         let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
             .all(true)
-            .filters(&std::collections::HashMap::from([("label", vec![label.as_str()])]))
+            .filters(&std::collections::HashMap::from([(
+                "label",
+                vec![label.as_str()],
+            )]))
             .build();
         docker.list_containers(Some(options)).await.unwrap().len()
     };
@@ -44,12 +58,20 @@ async fn interrupt_removes_the_container() {
     let pid = tokio::task::spawn_blocking(move || {
         let tmp = tempfile::tempdir().unwrap();
         interrupt_while_probing_pid("docker", tmp.path(), |pid| {
-            assert_eq!(handle.block_on(containers(pid)), 1, "the container should exist while probing");
+            assert_eq!(
+                handle.block_on(containers(pid)),
+                1,
+                "the container should exist while probing"
+            );
         })
     })
     .await
     .unwrap();
-    assert_eq!(containers(pid).await, 0, "container left behind after Ctrl-C");
+    assert_eq!(
+        containers(pid).await,
+        0,
+        "container left behind after Ctrl-C"
+    );
 }
 
 fn interrupt_while_probing(provider: &str, tmp: &std::path::Path, while_probing: impl FnOnce()) {
@@ -58,9 +80,20 @@ fn interrupt_while_probing(provider: &str, tmp: &std::path::Path, while_probing:
 
 /// Starts a long check, runs `while_probing` once it probes, interrupts it,
 /// asserts exit code 2 and returns its pid.
-fn interrupt_while_probing_pid(provider: &str, tmp: &std::path::Path, while_probing: impl FnOnce(u32)) -> u32 {
+fn interrupt_while_probing_pid(
+    provider: &str,
+    tmp: &std::path::Path,
+    while_probing: impl FnOnce(u32),
+) -> u32 {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rowfence"))
-        .args(["check", "suites/dexcyjet-fixed.toml", "--provider", provider, "--cases", "100000"])
+        .args([
+            "check",
+            "suites/dexcyjet-fixed.toml",
+            "--provider",
+            provider,
+            "--cases",
+            "100000",
+        ])
         .current_dir(root())
         .env("TMPDIR", tmp)
         .stdout(Stdio::null())
@@ -83,15 +116,25 @@ fn interrupt_while_probing_pid(provider: &str, tmp: &std::path::Path, while_prob
             break;
         }
     }
-    assert!(seen.iter().any(|l| l.contains("probing")), "never started probing: {seen:?}");
+    assert!(
+        seen.iter().any(|l| l.contains("probing")),
+        "never started probing: {seen:?}"
+    );
     while_probing(child.id());
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "rowfence did not exit after Ctrl-C");
+        assert!(
+            Instant::now() < deadline,
+            "rowfence did not exit after Ctrl-C"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(2));

@@ -7,4 +7,5 @@
 mod cli;
 mod common;
 mod fixtures;
+mod holdout;
 mod lifecycle;
