@@ -28,6 +28,7 @@ pub mod catalog;
 pub mod db;
 mod error;
 pub mod generate;
+pub mod lint;
 pub mod ownership;
 pub mod probe;
 pub mod provision;
@@ -39,7 +40,7 @@ pub mod suite;
 
 pub use error::Error;
 pub use report::{Finding, Report, Verdict};
-pub use run::{RunOptions, check};
+pub use run::{RunOptions, check, lint};
 pub use suite::Suite;
 
 impl Suite {

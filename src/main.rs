@@ -51,32 +51,76 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Check(args) => {
-            if args.output.quiet {
-                // SAFETY: set before any other thread reads the environment.
-                unsafe { std::env::set_var("ROWFENCE_QUIET", "1") };
+            let opts = args.run_options();
+            judge(&args.suite, &args.output, |suite| async move {
+                rowfence::check(&suite, &opts).await
+            })
+            .await
+        }
+        Command::Lint(args) => {
+            let opts = rowfence::RunOptions {
+                provision: args.provider.options(),
+                ..Default::default()
+            };
+            judge(&args.suite, &args.output, |suite| async move {
+                rowfence::lint(&suite, &opts).await
+            })
+            .await
+        }
+        Command::Rules => {
+            let mut out = std::io::stdout().lock();
+            for r in rowfence::rules::RULES {
+                let _ = writeln!(out, "{:<44} {:<9} {}", r.id, r.severity.as_str(), r.title);
             }
-            let result = async {
-                let suite = Suite::load(&args.suite)?;
-                let report = rowfence::check(&suite, &args.run_options()).await?;
-                Ok::<_, Error>((suite, report))
+            0
+        }
+        Command::Explain { rule } => match rowfence::rules::rule(&rule) {
+            Some(r) => {
+                println!(
+                    "{} ({})\n\n{}\n\n{}\n\nRemediation:\n{}",
+                    r.id,
+                    r.severity.as_str(),
+                    r.title,
+                    r.description,
+                    r.remediation
+                );
+                0
             }
-            .await;
-            match result {
-                Ok((_, report)) => emit(&report, &args.output),
-                Err(e) => {
-                    eprintln!("rowfence: {e}");
-                    let name = args
-                        .suite
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let report = Report::error(&name, e.to_string());
-                    if let Some(path) = &args.output.json {
-                        let _ = write_json(&report, path);
-                    }
-                    Error::EXIT_CODE
-                }
+            None => {
+                eprintln!("rowfence: no rule `{rule}`; `rowfence rules` lists them");
+                Error::EXIT_CODE
             }
+        },
+    }
+}
+
+/// Loads the suite, runs `f`, writes outputs; maps errors to exit 2.
+async fn judge<F, Fut>(path: &std::path::Path, output: &OutputArgs, f: F) -> i32
+where
+    F: FnOnce(Suite) -> Fut,
+    Fut: std::future::Future<Output = Result<Report, Error>>,
+{
+    if output.quiet {
+        // SAFETY: set before any other thread reads the environment.
+        unsafe { std::env::set_var("ROWFENCE_QUIET", "1") };
+    }
+    let result = match Suite::load(path) {
+        Ok(suite) => f(suite).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(report) => emit(&report, output),
+        Err(e) => {
+            eprintln!("rowfence: {e}");
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let report = Report::error(&name, e.to_string());
+            if let Some(json) = &output.json {
+                let _ = write_json(&report, json);
+            }
+            Error::EXIT_CODE
         }
     }
 }

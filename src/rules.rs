@@ -170,6 +170,30 @@ rules! {
     "shared_table_writable", High, "Shared table writable by the app",
         "A table the suite declares shared (global by design) was changed by the app role; every tenant sees the change.",
         "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {relation} FROM {app};";
+    "sequence_counter_leak", Low, "The app can read a tenant table's sequence",
+        "A sequence shared by all tenants reveals how many rows other tenants create (nextval/currval/last_value).",
+        "REVOKE USAGE, SELECT, UPDATE ON SEQUENCE <sequence> FROM {app};  -- or use uuid keys";
+    "leakproof_mislabel", Critical, "A user function is marked LEAKPROOF",
+        "The planner runs LEAKPROOF functions before RLS filters; a function that raises or logs its argument leaks other tenants' values.",
+        "ALTER FUNCTION <function> NOT LEAKPROOF;";
+    "cve_2023_2455", High, "Server affected by CVE-2023-2455",
+        "Row security policies disregard user ID changes after inlining: a cached plan can apply another role's policies (fixed in 13.11, 14.8, 15.3).",
+        "Upgrade PostgreSQL to the latest minor release.";
+    "cve_2023_39418", High, "Server affected by CVE-2023-39418",
+        "MERGE fails to enforce UPDATE and SELECT row security policies (fixed in 15.4).",
+        "Upgrade PostgreSQL to the latest minor release.";
+    "cve_2024_4317", Medium, "Server affected by CVE-2024-4317",
+        "pg_stats_ext and pg_stats_ext_exprs show statistics of tables the user cannot read (fixed in 14.12, 15.7, 16.3; existing clusters also need the documented fix script).",
+        "Upgrade PostgreSQL and run the fix script from the release notes in every database.";
+    "cve_2024_10976", High, "Server affected by CVE-2024-10976",
+        "Row security below subqueries disregards user ID changes (fixed in 13.17, 14.14, 15.9, 16.5, 17.1).",
+        "Upgrade PostgreSQL to the latest minor release.";
+    "cve_2025_8713", Medium, "Server affected by CVE-2025-8713",
+        "Optimizer statistics leak sampled data through partitions and views the user cannot read (fixed in 13.22, 14.19, 15.14, 16.10, 17.6).",
+        "Upgrade PostgreSQL to the latest minor release.";
+    "policy_unclassified", Info, "A policy rowfence could not classify",
+        "The policy's expression neither reads the tenant setting nor consults another relation, a helper, or the current user; rowfence cannot tell whether it pins the tenant.",
+        "Review the policy by hand; the probes of `rowfence check` judge its effect on data.";
     "unpopulated_relation", Info, "Table could not be populated",
         "rowfence could not generate rows for this table, so probes on it saw no data; its isolation is unjudged by probes.",
         "Simplify the constraint named in the message, or report the case to rowfence.";
@@ -229,7 +253,8 @@ mod tests {
                 r.id
             );
             assert!(
-                r.id.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                r.id.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
                 "{}",
                 r.id
             );

@@ -7,12 +7,14 @@ use crate::catalog::Catalog;
 use crate::db::{Db, ident, literal};
 use crate::error::Error;
 use crate::generate::Model;
+use crate::lint::LintContext;
 use crate::ownership::Ownership;
 use crate::probe::runner::Runner;
 use crate::probe::{AppSessions, Schema};
 use crate::provision::{ProviderKind, ProvisionOptions, Secret, Server};
-use crate::report::{Finding, FindingKind, PostgresInfo, Report, Stats};
+use crate::report::{Agreement, Finding, FindingKind, PostgresInfo, Report, Stats};
 use crate::rules;
+use crate::schema::SourceMap;
 use crate::suite::Suite;
 
 /// How to run a suite, beyond what the suite file says.
@@ -62,23 +64,43 @@ impl RunOptions {
     }
 }
 
-/// Runs the whole check of `suite`. The server is torn down before this returns.
+/// What a run does after the schema is in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Static catalog checks only (`rowfence lint`).
+    Lint,
+    /// Static checks and probes (`rowfence check`).
+    Check,
+}
+
+/// Runs the whole check of `suite`: static checks and probes. The server is
+/// torn down before this returns.
 pub async fn check(suite: &Suite, opts: &RunOptions) -> Result<Report, Error> {
+    run(suite, opts, Mode::Check).await
+}
+
+/// Runs only the static catalog checks of `suite` (no data is generated).
+pub async fn lint(suite: &Suite, opts: &RunOptions) -> Result<Report, Error> {
+    run(suite, opts, Mode::Lint).await
+}
+
+async fn run(suite: &Suite, opts: &RunOptions, mode: Mode) -> Result<Report, Error> {
     let started = Instant::now();
     progress(&format!("starting PostgreSQL ({})", opts.provision.kind));
     let mut server = Server::start(&opts.provision).await?;
-    let result = check_on(&mut server, suite, opts, started).await;
+    let result = run_on(&mut server, suite, opts, mode, started).await;
     server.shutdown().await;
     result
 }
 
-async fn check_on(
+async fn run_on(
     server: &mut Server,
     suite: &Suite,
     opts: &RunOptions,
+    mode: Mode,
     started: Instant,
 ) -> Result<Report, Error> {
-    let (admin, _dbname) = server.create_scratch().await?;
+    let (admin, dbname) = server.create_scratch().await?;
     server
         .note_roles_before(&admin)
         .await
@@ -106,10 +128,29 @@ async fn check_on(
 
     let catalog = Catalog::read(&admin, &suite.app.role).await?;
     let ownership = Ownership::analyse(&catalog, &suite.tenant)?;
+    let lint_cx = LintContext {
+        catalog: &catalog,
+        ownership: &ownership,
+        setting: &suite.tenant.setting,
+        app: &suite.app.role,
+    };
+    let mut findings = crate::lint::run(&lint_cx, &SourceMap::build(suite));
+    let postgres = PostgresInfo {
+        version: catalog.server_version.clone(),
+        provider: server.provider.to_string(),
+    };
+    if mode == Mode::Lint {
+        let stats = Stats {
+            cases: 0,
+            probes: 0,
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+        return Ok(Report::new(&suite.name, Some(postgres), findings, stats));
+    }
+
     let mut model = Model::new(&catalog, &ownership);
     Runner::calibrate(&mut model, &catalog, &admin, superuser).await?;
-
-    let app = login_app(server, &admin, &suite.app.role, &_dbname).await?;
+    let app = login_app(server, &admin, &suite.app.role, &dbname).await?;
     let cases = opts.cases.unwrap_or(suite.probes.cases);
     let seed = opts.seed.unwrap_or(suite.probes.seed);
     progress(&format!(
@@ -127,7 +168,9 @@ async fn check_on(
         setting: &suite.tenant.setting,
     };
     let mut runner = Runner::new(schema, &admin, &app, superuser, seed, &suite.app.role);
-    let mut findings = runner.run(cases).await?;
+    let mut dynamic = runner.run(cases).await?;
+    annotate_agreement(&mut findings, &mut dynamic);
+    findings.extend(dynamic);
     findings.extend(unpopulated_findings(&catalog, &model));
     if let Some(first) = runner.load_failures.first() {
         findings.push(info(
@@ -144,11 +187,43 @@ async fn check_on(
         probes: runner.probes_run,
         duration_ms: started.elapsed().as_millis() as u64,
     };
-    let postgres = PostgresInfo {
-        version: catalog.server_version.clone(),
-        provider: server.provider.to_string(),
-    };
     Ok(Report::new(&suite.name, Some(postgres), findings, stats))
+}
+
+/// Marks how static and dynamic findings relate, relation by relation.
+/// Both kinds count toward the verdict; this says which evidence exists.
+fn annotate_agreement(statics: &mut [Finding], dynamic: &mut [Finding]) {
+    // Role-level causes (superuser, BYPASSRLS) have no relation and show on every one.
+    let same = |s: &Finding, d: &Finding| {
+        s.relation.is_none() && s.rule == d.rule || s.relation.is_some() && s.relation == d.relation
+    };
+    let fails = |f: &&mut Finding| f.severity.fails();
+    let static_keys: Vec<Finding> = statics
+        .iter()
+        .filter(|f| f.severity.fails())
+        .cloned()
+        .collect();
+    let dynamic_keys: Vec<Finding> = dynamic
+        .iter()
+        .filter(|f| f.severity.fails())
+        .cloned()
+        .collect();
+    for f in statics.iter_mut().filter(fails) {
+        let seen = dynamic_keys.iter().any(|d| same(f, d));
+        f.agreement = Some(if seen {
+            Agreement::Confirmed
+        } else {
+            Agreement::StaticOnly
+        });
+    }
+    for d in dynamic.iter_mut().filter(fails) {
+        let explained = static_keys.iter().any(|s| same(s, d));
+        d.agreement = Some(if explained {
+            Agreement::Confirmed
+        } else {
+            Agreement::DynamicOnly
+        });
+    }
 }
 
 /// Gives the app role a throwaway password (where logins need one) and opens
@@ -216,6 +291,8 @@ fn info(rule: &str, relation: Option<String>, message: String) -> Finding {
         message,
         evidence: None,
         remediation: r.remediation.into(),
+        location: None,
+        agreement: None,
     }
 }
 

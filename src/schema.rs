@@ -254,3 +254,75 @@ mod tests {
         assert_eq!(line_column(sql, 1), (1, 1));
     }
 }
+
+/// Where objects were created in the suite's schema files, found by scanning
+/// the `CREATE ...` statements (the catalog does not remember files).
+#[derive(Debug, Default, Clone)]
+pub struct SourceMap {
+    entries: Vec<(String, String, crate::report::Location)>,
+}
+
+static CREATE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r#"(?i)\bcreate\s+(?:or\s+replace\s+)?(?:(?:unlogged|temp|temporary)\s+)?(table|view|materialized\s+view|function|procedure|policy|role|sequence|trigger)\s+(?:if\s+not\s+exists\s+)?((?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?)(?:\s+on\s+((?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?))?"#,
+    )
+    .expect("regex")
+});
+
+impl SourceMap {
+    /// Scans every schema file of `suite`.
+    pub fn build(suite: &Suite) -> SourceMap {
+        let mut map = SourceMap::default();
+        for file in &suite.schema_files {
+            let Ok(text) = std::fs::read_to_string(&file.path) else {
+                continue;
+            };
+            for m in CREATE.captures_iter(&text) {
+                let kind = m[1].to_lowercase();
+                let kind = match kind.as_str() {
+                    "table" | "view" | "sequence" => "relation",
+                    k if k.starts_with("materialized") => "relation",
+                    "procedure" => "function",
+                    other => other,
+                };
+                let name = last_part(&m[2]);
+                let name = match (kind, m.get(3)) {
+                    ("policy", Some(on)) => format!("{}.{name}", last_part(on.as_str())),
+                    _ => name,
+                };
+                let line = crate::suite::line_of(&text, m.get(0).expect("match").start());
+                let loc = crate::report::Location {
+                    file: file.display.clone(),
+                    line,
+                };
+                // The first CREATE wins: later ones are usually CREATE OR REPLACE.
+                if map.locate(kind, &name).is_none() {
+                    map.entries.push((kind.to_string(), name, loc));
+                }
+            }
+        }
+        map
+    }
+
+    /// The file and line that created object `name` of `kind`
+    /// (`relation`, `policy` as `table.policy`, `function`, `role`, `trigger`).
+    pub fn locate(&self, kind: &str, name: &str) -> Option<crate::report::Location> {
+        self.entries
+            .iter()
+            .find(|(k, n, _)| k == kind && n == name)
+            .map(|(_, _, l)| l.clone())
+    }
+}
+
+/// `schema."Name"` -> `Name`; unquoted names fold to lower case, as PostgreSQL does.
+fn last_part(qualified: &str) -> String {
+    if let Some(inner) = qualified.strip_suffix('"') {
+        let start = inner.rfind('"').map_or(0, |i| i + 1);
+        return inner[start..].to_string();
+    }
+    qualified
+        .rsplit('.')
+        .next()
+        .unwrap_or(qualified)
+        .to_lowercase()
+}

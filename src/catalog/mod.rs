@@ -4,6 +4,7 @@
 //! Everything later stages need is read here, in a handful of queries, into
 //! plain types; no other stage queries `pg_catalog` for structure.
 
+mod objects;
 mod queries;
 
 use std::collections::BTreeMap;
@@ -166,6 +167,8 @@ impl PolicyCommand {
 /// A row-level security policy.
 #[derive(Debug, Clone, Serialize)]
 pub struct Policy {
+    /// Catalog oid.
+    pub oid: u32,
     /// Name.
     pub name: String,
     /// PERMISSIVE (OR-ed) or RESTRICTIVE (AND-ed).
@@ -180,6 +183,10 @@ pub struct Policy {
     pub with_check: Option<String>,
     /// Whether it applies to the app role (PUBLIC, or a role the app is a member of).
     pub applies_to_app: bool,
+    /// Functions its expressions call (user functions only).
+    pub functions: Vec<u32>,
+    /// Other relations its expressions read.
+    pub relations: Vec<RelId>,
 }
 
 /// A relation of a user schema.
@@ -225,6 +232,76 @@ pub struct Relation {
     pub partition_key: Vec<String>,
     /// `FOR VALUES ...` or `DEFAULT` (partitions).
     pub partition_bound: Option<String>,
+    /// Views: `security_invoker` is set.
+    pub security_invoker: bool,
+    /// Views and materialized views: their definition.
+    pub definition: Option<String>,
+    /// Views and materialized views: relations they read.
+    pub depends_on: Vec<RelId>,
+    /// Sequences owned by this table's columns (serial, identity).
+    pub sequences: Vec<Sequence>,
+    /// Triggers (not internal ones).
+    pub triggers: Vec<Trigger>,
+}
+
+/// A sequence that numbers a table's rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sequence {
+    /// Quoted, qualified name.
+    pub qualified: String,
+    /// The app may call nextval/currval/setval or read it (USAGE, SELECT or UPDATE).
+    pub app_can_use: bool,
+}
+
+/// A trigger on a table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trigger {
+    /// Name.
+    pub name: String,
+    /// The trigger function.
+    pub function: u32,
+}
+
+/// A user-defined function.
+#[derive(Debug, Clone, Serialize)]
+pub struct Function {
+    /// Catalog oid.
+    pub oid: u32,
+    /// `schema.name(argtypes)`.
+    pub signature: String,
+    /// Plain name.
+    pub name: String,
+    /// Owner role.
+    pub owner: String,
+    /// The owner is a superuser or has BYPASSRLS.
+    pub owner_bypasses_rls: bool,
+    /// SECURITY DEFINER.
+    pub security_definer: bool,
+    /// `i` immutable, `s` stable, `v` volatile.
+    pub volatility: String,
+    /// LEAKPROOF.
+    pub leakproof: bool,
+    /// `SET` options (`search_path=...`).
+    pub config: Vec<String>,
+    /// Source text (SQL and PL bodies).
+    pub source: String,
+    /// The app role may EXECUTE it.
+    pub app_can_execute: bool,
+}
+
+/// A role the app is a member of.
+#[derive(Debug, Clone, Serialize)]
+pub struct Membership {
+    /// Role name.
+    pub role: String,
+    /// That role is a superuser.
+    pub superuser: bool,
+    /// That role has BYPASSRLS.
+    pub bypassrls: bool,
+    /// The app inherits its privileges (and ownerships).
+    pub inherits: bool,
+    /// The app may `SET ROLE` to it (always before PostgreSQL 16).
+    pub can_set: bool,
 }
 
 impl Relation {
@@ -269,6 +346,8 @@ pub struct RoleInfo {
     pub member_of: Vec<String>,
     /// Role-level settings (`ALTER ROLE ... SET`), as `name=value`.
     pub settings: Vec<String>,
+    /// Memberships with the attributes that matter for RLS.
+    pub memberships: Vec<Membership>,
 }
 
 /// Everything rowfence knows about the schema under test.
@@ -284,6 +363,10 @@ pub struct Catalog {
     pub app: RoleInfo,
     /// Database-level settings (`ALTER DATABASE ... SET`) as `name=value`.
     pub database_settings: Vec<String>,
+    /// User-defined functions.
+    pub functions: Vec<Function>,
+    /// Roles that bypass row-level security (superusers and BYPASSRLS roles).
+    pub bypass_roles: Vec<String>,
     #[serde(skip)]
     index: BTreeMap<RelId, usize>,
 }
@@ -318,6 +401,11 @@ impl Catalog {
             .iter()
             .find(|r| format!("{}.{}", r.schema, r.name) == name || r.qualified == name)
             .or_else(|| self.relations.iter().find(|r| r.name == name))
+    }
+
+    /// The user function with this oid.
+    pub fn function(&self, oid: u32) -> Option<&Function> {
+        self.functions.iter().find(|f| f.oid == oid)
     }
 
     /// The major version, e.g. 17.

@@ -9,7 +9,7 @@ use super::{
 use crate::db::Db;
 
 /// User relations: not system schemas, not objects that belong to an extension.
-const RELS: &str = "
+pub(super) const RELS: &str = "
 WITH rels AS (
   SELECT c.* FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r','p','v','m','f')
@@ -44,6 +44,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
         login: role.get(3),
         member_of: role.get(4),
         settings: role.get(5),
+        memberships: Vec::new(),
     };
 
     let version = c
@@ -83,7 +84,9 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
                    ARRAY(SELECT a.attname::text FROM pg_partitioned_table pt
                          CROSS JOIN LATERAL unnest(pt.partattrs::int2[]) WITH ORDINALITY k(n, i)
                          JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = k.n
-                         WHERE pt.partrelid = c.oid ORDER BY k.i)
+                         WHERE pt.partrelid = c.oid ORDER BY k.i),
+                   coalesce(c.reloptions && ARRAY['security_invoker=true', 'security_invoker=on', 'security_invoker=1'], false),
+                   CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END
                  FROM rels c JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 4"
             ),
             &[&app],
@@ -124,6 +127,11 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
             policies: Vec::new(),
             partition_bound: r.get(18),
             partition_key: r.get(19),
+            security_invoker: r.get(20),
+            definition: r.get(21),
+            depends_on: Vec::new(),
+            sequences: Vec::new(),
+            triggers: Vec::new(),
         });
     }
     let index: BTreeMap<RelId, usize> = relations
@@ -212,7 +220,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
         .query(
             &format!(
                 "{RELS}
-                 SELECT p.polrelid::int8, p.polname::text, p.polpermissive, p.polcmd::text,
+                 SELECT p.polrelid::int8, p.polname::text, p.oid::int8, p.polpermissive, p.polcmd::text,
                    CASE WHEN p.polroles = '{{0}}' THEN ARRAY['public']
                         ELSE ARRAY(SELECT rolname::text FROM pg_roles WHERE oid = ANY(p.polroles) ORDER BY 1) END,
                    pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid),
@@ -229,21 +237,30 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
         };
         relations[i].policies.push(Policy {
             name: r.get(1),
-            permissive: r.get(2),
-            command: PolicyCommand::from_code(r.get::<_, String>(3).as_str()),
-            roles: r.get(4),
-            using: r.get(5),
-            with_check: r.get(6),
-            applies_to_app: r.get(7),
+            oid: r.get::<_, i64>(2) as u32,
+            permissive: r.get(3),
+            command: PolicyCommand::from_code(r.get::<_, String>(4).as_str()),
+            roles: r.get(5),
+            using: r.get(6),
+            with_check: r.get(7),
+            applies_to_app: r.get(8),
+            functions: Vec::new(),
+            relations: Vec::new(),
         });
     }
 
-    Ok(Catalog {
+    let mut catalog = Catalog {
         server_version: version.get(0),
         server_version_num: version.get(1),
         relations,
         app: app_info,
         database_settings,
+        functions: Vec::new(),
+        bypass_roles: Vec::new(),
         index,
-    })
+    };
+    super::objects::read(db, app, &mut catalog)
+        .await
+        .map_err(q)?;
+    Ok(catalog)
 }

@@ -26,6 +26,27 @@ pub enum Command {
     /// Apply the suite's schema to a disposable PostgreSQL, generate multi-tenant
     /// data and probe it as the app role under every tenant context and none.
     Check(CheckArgs),
+    /// Static catalog checks only: apply the schema and explain every
+    /// catalog-visible failure class, without generating data.
+    Lint(LintArgs),
+    /// List every rule: id, severity, title.
+    Rules,
+    /// Print a rule's long explanation and remediation.
+    Explain {
+        /// Rule id, e.g. rls_not_enabled.
+        rule: String,
+    },
+}
+
+/// `rowfence lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// The suite file (TOML).
+    pub suite: PathBuf,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `rowfence check`.

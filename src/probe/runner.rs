@@ -398,6 +398,8 @@ impl<'a> Runner<'a> {
                 reproduction: self.reproduction(data, v, rule.id, steps),
             }),
             remediation: rule.remediation_for(&fix),
+            location: None,
+            agreement: None,
         }
     }
 

@@ -133,6 +133,36 @@ pub struct Finding {
     pub evidence: Option<Evidence>,
     /// SQL or steps that fix it.
     pub remediation: String,
+    /// Where the object was created, when it came from the suite's files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// How static and dynamic evidence relate (reports of `check`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<Agreement>,
+}
+
+/// A place in a schema file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// The file, as the suite names it (relative to the working directory when possible).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+}
+
+/// How a finding's static and dynamic evidence relate. Every high or
+/// critical finding counts toward the verdict whichever value it has: a
+/// static finding the probes did not reproduce still describes a path that
+/// exists (SET ROLE, a definer function nobody called).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Agreement {
+    /// A probe showed the same problem on the same relation.
+    Confirmed,
+    /// Only the catalog shows it; the probes did not reproduce it.
+    StaticOnly,
+    /// Only a probe shows it; no static rule explains it on this relation.
+    DynamicOnly,
 }
 
 /// The server the run used.

@@ -9,3 +9,4 @@ mod common;
 mod fixtures;
 mod holdout;
 mod lifecycle;
+mod lint;

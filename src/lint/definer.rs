@@ -1,0 +1,144 @@
+//! E. Definer rights, and helper functions used by policies.
+
+use super::{Hit, LintContext};
+use crate::catalog::{Function, RelKind, Relation};
+
+/// Whether `owner`, running a definer object, bypasses RLS on `base`.
+fn owner_bypasses(cx: &LintContext<'_>, owner: &str, base: &Relation) -> bool {
+    cx.catalog.bypass_roles.iter().any(|r| r == owner)
+        || !base.rls_enabled
+        || base.owner == owner && !base.rls_forced
+}
+
+/// Functions used by some policy.
+fn policy_helpers<'a>(cx: &'a LintContext<'_>) -> Vec<&'a Function> {
+    let mut out: Vec<&Function> = Vec::new();
+    for r in &cx.catalog.relations {
+        for p in &r.policies {
+            for f in p.functions.iter().filter_map(|o| cx.catalog.function(*o)) {
+                if !out.iter().any(|x| x.oid == f.oid) {
+                    out.push(f);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An IMMUTABLE function that reads a setting: folded into cached plans.
+pub(super) fn immutable_context_function(cx: &LintContext<'_>) -> Vec<Hit> {
+    cx.catalog
+        .functions
+        .iter()
+        .filter(|f| f.volatility == "i" && f.source.to_lowercase().contains("current_setting"))
+        .map(|f| Hit::global(format!("{} is IMMUTABLE but reads a setting: plans cached under one tenant return its rows to the next", f.signature)).function(f))
+        .collect()
+}
+
+/// A policy helper without a fixed search_path.
+pub(super) fn helper_search_path_mutable(cx: &LintContext<'_>) -> Vec<Hit> {
+    policy_helpers(cx)
+        .into_iter()
+        .filter(|f| !f.config.iter().any(|c| c.starts_with("search_path=")))
+        .map(|f| Hit::global(format!("policy helper {} has no `SET search_path`: a temporary table can shadow what it reads", f.signature)).function(f))
+        .collect()
+}
+
+/// Views without security_invoker whose owner bypasses RLS on a tenant table,
+/// unless the view filters by the tenant setting itself.
+pub(super) fn view_owner_rights(cx: &LintContext<'_>) -> Vec<Hit> {
+    let mut out = Vec::new();
+    for v in cx
+        .catalog
+        .relations
+        .iter()
+        .filter(|v| v.kind == RelKind::View && v.privileges.select && !v.security_invoker)
+    {
+        if v.definition.as_deref().is_some_and(|d| cx.reads_setting(d)) {
+            continue;
+        }
+        let leaking: Vec<&str> = v
+            .depends_on
+            .iter()
+            .map(|b| cx.catalog.relation(*b))
+            .filter(|b| {
+                cx.ownership
+                    .owner(b.oid)
+                    .is_some_and(|o| o.is_tenant_owned())
+            })
+            .filter(|b| owner_bypasses(cx, &v.owner, b))
+            .map(|b| b.qualified.as_str())
+            .collect();
+        if !leaking.is_empty() {
+            out.push(Hit::on(v, format!("view {} runs with the rights of its owner {}, who bypasses row-level security on {}", v.qualified, v.owner, leaking.join(", "))));
+        }
+    }
+    out
+}
+
+/// SECURITY DEFINER functions the app may call, owned by a role that bypasses
+/// RLS, that read tenant tables without filtering by the setting.
+pub(super) fn security_definer_function_bypass(cx: &LintContext<'_>) -> Vec<Hit> {
+    let mut out = Vec::new();
+    for f in cx
+        .catalog
+        .functions
+        .iter()
+        .filter(|f| f.security_definer && f.app_can_execute && !cx.reads_setting(&f.source))
+    {
+        let src = f.source.to_lowercase();
+        let touched: Vec<&str> = cx
+            .tenant_tables()
+            .filter(|t| mentions(&src, &t.name))
+            .filter(|t| owner_bypasses(cx, &f.owner, t))
+            .map(|t| t.qualified.as_str())
+            .collect();
+        if !touched.is_empty() {
+            out.push(Hit::global(format!("SECURITY DEFINER function {} (owner {}, callable by {}) reads or writes {} with its owner's rights", f.signature, f.owner, cx.app, touched.join(", "))).function(f));
+        }
+    }
+    out
+}
+
+/// Definer trigger functions on tenant tables that write other tenant tables.
+pub(super) fn security_definer_trigger_cross_tenant_write(cx: &LintContext<'_>) -> Vec<Hit> {
+    let mut out = Vec::new();
+    for r in cx.tenant_tables().filter(|r| cx.app_touches(r)) {
+        for t in &r.triggers {
+            let Some(f) = cx.catalog.function(t.function) else {
+                continue;
+            };
+            if !f.security_definer || cx.reads_setting(&f.source) {
+                continue;
+            }
+            let src = f.source.to_lowercase();
+            let writes = ["insert into", "update ", "delete from"]
+                .iter()
+                .any(|w| src.contains(w));
+            let targets: Vec<&str> = cx
+                .tenant_tables()
+                .filter(|x| mentions(&src, &x.name) && owner_bypasses(cx, &f.owner, x))
+                .map(|x| x.qualified.as_str())
+                .collect();
+            if writes && !targets.is_empty() {
+                out.push(Hit::on(r, format!("trigger {} on {} runs SECURITY DEFINER function {} (owner {}), which writes {} past row-level security", t.name, r.qualified, f.signature, f.owner, targets.join(", "))).function(f));
+            }
+        }
+    }
+    out
+}
+
+/// User functions marked LEAKPROOF.
+pub(super) fn leakproof_mislabel(cx: &LintContext<'_>) -> Vec<Hit> {
+    cx.catalog
+        .functions
+        .iter()
+        .filter(|f| f.leakproof)
+        .map(|f| Hit::global(format!("{} is marked LEAKPROOF: the planner may run it on other tenants' rows before the policies filter them", f.signature)).function(f))
+        .collect()
+}
+
+/// Whether SQL text `src` (lowercased) names table `name` as a word.
+fn mentions(src: &str, name: &str) -> bool {
+    super::word_in(src, &name.to_lowercase())
+}

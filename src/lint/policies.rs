@@ -1,0 +1,271 @@
+//! C. Policy logic, judged on the policies that apply to the app for each command.
+
+use super::{Hit, LintContext, effective};
+use crate::catalog::{Policy, PolicyCommand, Relation};
+
+/// Tenant tables where policies matter: RLS on, and the app has some access.
+fn guarded<'a>(cx: &'a LintContext<'_>) -> impl Iterator<Item = &'a Relation> {
+    cx.tenant_tables()
+        .filter(|r| r.rls_enabled && cx.app_touches(r))
+}
+
+/// Commands the app holds a privilege for.
+fn granted(r: &Relation) -> Vec<PolicyCommand> {
+    let p = &r.privileges;
+    [
+        (p.select, PolicyCommand::Select),
+        (p.insert, PolicyCommand::Insert),
+        (p.update, PolicyCommand::Update),
+        (p.delete, PolicyCommand::Delete),
+    ]
+    .into_iter()
+    .filter_map(|(g, c)| g.then_some(c))
+    .collect()
+}
+
+fn is_false(expr: &str) -> bool {
+    matches!(expr.trim().to_lowercase().as_str(), "false" | "(false)")
+}
+
+/// No policy applies to the app for a granted command while policies exist
+/// for other roles: the app fails closed (info), or the table is someone else's.
+pub(super) fn policy_wrong_role(cx: &LintContext<'_>) -> Vec<Hit> {
+    let mut out = Vec::new();
+    for r in guarded(cx) {
+        if r.policies.is_empty() || r.app_owns && !r.rls_forced {
+            continue;
+        }
+        let missing: Vec<&str> = granted(r)
+            .into_iter()
+            .filter(|c| r.app_policies(*c).all(|p| !p.permissive))
+            .map(|c| match c {
+                PolicyCommand::Select => "SELECT",
+                PolicyCommand::Insert => "INSERT",
+                PolicyCommand::Update => "UPDATE",
+                _ => "DELETE",
+            })
+            .collect();
+        if missing.len() == granted(r).len() && r.policies.iter().all(|p| !p.applies_to_app) {
+            let roles: Vec<&str> = r
+                .policies
+                .iter()
+                .flat_map(|p| p.roles.iter().map(String::as_str))
+                .collect();
+            out.push(
+                Hit::on(r, format!("no policy on {} applies to {} (they name {}): the app is granted {} but sees nothing (fails closed)", r.qualified, cx.app, roles.join(", "), missing.join(", ")))
+                    .severity(crate::rules::Severity::Info),
+            );
+        }
+    }
+    out
+}
+
+/// A permissive policy that applies to the app and does not pin the tenant,
+/// for reads, unless a restrictive tenant policy fences it.
+pub(super) fn permissive_or_widening(cx: &LintContext<'_>) -> Vec<Hit> {
+    let mut out = Vec::new();
+    for r in guarded(cx) {
+        if !r.privileges.select || cx.fenced(r, PolicyCommand::Select, false) {
+            continue;
+        }
+        for p in cx.permissive(r, PolicyCommand::Select) {
+            let Some(using) = p.using.as_deref() else {
+                continue;
+            };
+            if !cx.scoped(r, p, using)
+                && !is_false(using)
+                && !fallback(cx, using)
+                && !bypass_flag(cx, using)
+            {
+                out.push(Hit::on(r, format!("permissive policy {} on {} (USING {using}) applies to {} and does not pin the tenant; permissive policies are OR-ed", p.name, r.qualified, cx.app)).policy(r, p));
+            }
+        }
+    }
+    out
+}
+
+/// SELECT is tenant-scoped but an UPDATE/DELETE policy is not: blind writes reach foreign rows.
+pub(super) fn blind_write_broader_than_select(cx: &LintContext<'_>) -> Vec<Hit> {
+    let mut out = Vec::new();
+    for r in guarded(cx) {
+        let select_open = cx
+            .permissive(r, PolicyCommand::Select)
+            .iter()
+            .any(|p| p.using.as_deref().is_some_and(|u| !cx.scoped(r, p, u)));
+        if select_open && !cx.fenced(r, PolicyCommand::Select, false) {
+            continue; // permissive_or_widening explains it
+        }
+        for (command, granted, name) in [
+            (PolicyCommand::Update, r.privileges.update, "UPDATE"),
+            (PolicyCommand::Delete, r.privileges.delete, "DELETE"),
+        ] {
+            if !granted || cx.fenced(r, command, false) {
+                continue;
+            }
+            for p in cx.permissive(r, command) {
+                let Some(using) = p.using.as_deref() else {
+                    continue;
+                };
+                if p.command != PolicyCommand::All && !cx.scoped(r, p, using) && !is_false(using) {
+                    out.push(Hit::on(r, format!("{name} policy {} on {} (USING {using}) does not pin the tenant: `{name}` without a WHERE clause is filtered by it alone", p.name, r.qualified)).policy(r, p));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// INSERT/UPDATE checks that do not pin the tenant.
+pub(super) fn with_check_weak_or_true(cx: &LintContext<'_>) -> Vec<Hit> {
+    let mut out = Vec::new();
+    for r in guarded(cx) {
+        for (command, granted, name) in [
+            (PolicyCommand::Insert, r.privileges.insert, "INSERT"),
+            (PolicyCommand::Update, r.privileges.update, "UPDATE"),
+        ] {
+            if !granted || cx.fenced(r, command, true) {
+                continue;
+            }
+            for p in cx.permissive(r, command) {
+                let Some(check) = effective(p, command, true) else {
+                    continue;
+                };
+                if !cx.scoped(r, p, check) && !is_false(check) {
+                    out.push(Hit::on(r, format!("{name} check of policy {} on {} is `{check}`: rows can be planted in, or moved to, another tenant", p.name, r.qualified)).policy(r, p));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `current_setting(..., true) IS NULL OR ...`, COALESCE(..., '') = '' and the like.
+pub(super) fn guc_missing_fallback_open(cx: &LintContext<'_>) -> Vec<Hit> {
+    each_policy_expr(cx, |r, p, e| {
+        fallback(cx, e).then(|| {
+            Hit::on(
+                r,
+                format!(
+                    "policy {} on {} treats a missing or empty {} as 'no filter': {e}",
+                    p.name, r.qualified, cx.setting
+                ),
+            )
+            .policy(r, p)
+        })
+    })
+}
+
+/// A policy honours another custom setting (any role can set custom settings).
+pub(super) fn guc_bypass_flag(cx: &LintContext<'_>) -> Vec<Hit> {
+    each_policy_expr(cx, |r, p, e| {
+        bypass_flag(cx, e).then(|| {
+            Hit::on(
+                r,
+                format!(
+                    "policy {} on {} consults another setting that any session can set: {e}",
+                    p.name, r.qualified
+                ),
+            )
+            .policy(r, p)
+        })
+    })
+}
+
+/// A tenant predicate that can match several tenants: pattern matching,
+/// case folding or prefixes around the setting.
+pub(super) fn policy_predicate_too_broad(cx: &LintContext<'_>) -> Vec<Hit> {
+    each_policy_expr(cx, |r, p, e| {
+        let t = e.to_lowercase();
+        let broad = [
+            "~~",
+            " like ",
+            " ilike ",
+            "lower(",
+            "upper(",
+            "starts_with(",
+            "left(",
+            "strpos(",
+            "position(",
+            " ~ ",
+            "~*",
+            "similar to",
+        ];
+        (cx.reads_setting(e) && broad.iter().any(|b| t.contains(b)))
+            .then(|| Hit::on(r, format!("policy {} on {} compares the tenant with pattern or case-folded matching, so one tenant's key matches others: {e}", p.name, r.qualified)).policy(r, p))
+    })
+}
+
+/// A policy reads a relation that has no RLS and that the app can write.
+pub(super) fn policy_lookup_table_unprotected(cx: &LintContext<'_>) -> Vec<Hit> {
+    let mut out = Vec::new();
+    for r in guarded(cx) {
+        for p in r.policies.iter().filter(|p| p.applies_to_app) {
+            for l in p.relations.iter().map(|o| cx.catalog.relation(*o)) {
+                let writable = l.privileges.insert || l.privileges.update || l.privileges.delete;
+                if !l.rls_enabled && writable {
+                    out.push(Hit::on(r, format!("policy {} on {} consults {}, which has no row-level security and which {} can write: the app can grant itself any tenant", p.name, r.qualified, l.qualified, cx.app)).policy(r, p));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Policies whose expressions rowfence cannot relate to the tenant.
+pub(super) fn policy_unclassified(cx: &LintContext<'_>) -> Vec<Hit> {
+    each_policy_expr(cx, |r, p, e| {
+        let known = cx.scoped(r, p, e)
+            || is_false(e)
+            || e.trim().eq_ignore_ascii_case("true")
+            || fallback(cx, e)
+            || bypass_flag(cx, e);
+        (!known && !p.permissive).then(|| {
+            Hit::on(r, format!("restrictive policy {} on {} (`{e}`) neither reads {} nor consults another table or helper", p.name, r.qualified, cx.setting)).policy(r, p)
+        })
+    })
+}
+
+fn each_policy_expr(
+    cx: &LintContext<'_>,
+    mut f: impl FnMut(&Relation, &Policy, &str) -> Option<Hit>,
+) -> Vec<Hit> {
+    let mut out = Vec::new();
+    for r in guarded(cx) {
+        for p in r.policies.iter().filter(|p| p.applies_to_app) {
+            for e in [p.using.as_deref(), p.with_check.as_deref()]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(h) = f(r, p, e) {
+                    out.push(h);
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An OR branch that opens up when the setting is missing or empty.
+fn fallback(cx: &LintContext<'_>, expr: &str) -> bool {
+    let t = expr.to_lowercase();
+    cx.reads_setting(expr)
+        && t.contains(" or ")
+        && (t.contains("is null")
+            || t.contains("coalesce(")
+            || t.contains("= ''::text")
+            || t.contains("= ''"))
+}
+
+/// Reads a custom setting other than the tenant setting.
+fn bypass_flag(cx: &LintContext<'_>, expr: &str) -> bool {
+    let t = expr.to_lowercase();
+    let own = format!("current_setting('{}'", cx.setting.to_lowercase());
+    t.match_indices("current_setting('").any(|(i, _)| {
+        !t[i..].starts_with(&own)
+            && t[i + 17..]
+                .split('\'')
+                .next()
+                .is_some_and(|n| n.contains('.'))
+    })
+}

@@ -1,0 +1,75 @@
+//! A. RLS not in force.
+
+use super::{Hit, LintContext};
+use crate::catalog::RelKind;
+
+/// Tenant-owned table the app can touch, RLS off, no policies.
+pub(super) fn rls_not_enabled(cx: &LintContext<'_>) -> Vec<Hit> {
+    cx.tenant_tables()
+        .filter(|r| {
+            cx.app_touches(r) && !r.rls_enabled && r.policies.is_empty() && !inherits_rls(cx, r)
+        })
+        .map(|r| {
+            Hit::on(
+                r,
+                format!(
+                    "{} holds tenant rows, {} can access it, and row-level security is off",
+                    r.qualified, cx.app
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Policies defined but RLS disabled.
+pub(super) fn policy_exists_rls_disabled(cx: &LintContext<'_>) -> Vec<Hit> {
+    cx.tenant_tables()
+        .filter(|r| cx.app_touches(r) && !r.rls_enabled && !r.policies.is_empty())
+        .map(|r| {
+            Hit::on(
+                r,
+                format!(
+                    "{} has {} polic(ies) but row-level security is disabled, so none applies",
+                    r.qualified,
+                    r.policies.len()
+                ),
+            )
+        })
+        .collect()
+}
+
+/// ENABLE without FORCE; only matters when the app owns the table, which
+/// `app_owns_table` reports as critical.
+pub(super) fn force_missing(cx: &LintContext<'_>) -> Vec<Hit> {
+    cx.tenant_tables()
+        .filter(|r| r.rls_enabled && !r.rls_forced && !r.app_owns)
+        .map(|r| Hit::on(r, format!("{} enables row-level security without FORCE: its owner {} bypasses the policies", r.qualified, r.owner)))
+        .collect()
+}
+
+/// A partition or inheritance child reachable by name without RLS of its own.
+pub(super) fn partition_direct_access(cx: &LintContext<'_>) -> Vec<Hit> {
+    cx.tenant_tables()
+        .filter(|r| inherits_rls(cx, r) && !r.rls_enabled && cx.app_touches(r))
+        .map(|r| {
+            let parent = cx.catalog.relation(r.parent.expect("inherits_rls checks the parent"));
+            Hit::on(r, format!("{} is a partition/child of {}, is granted to {} directly and has no row-level security of its own", r.qualified, parent.qualified, cx.app))
+        })
+        .collect()
+}
+
+/// Materialized views over tenant tables that the app can read.
+pub(super) fn matview_no_rls(cx: &LintContext<'_>) -> Vec<Hit> {
+    cx.catalog
+        .relations
+        .iter()
+        .filter(|v| v.kind == RelKind::MaterializedView && v.privileges.select)
+        .filter(|v| v.depends_on.iter().any(|b| cx.ownership.owner(*b).is_some_and(|o| o.is_tenant_owned())))
+        .map(|v| Hit::on(v, format!("materialized view {} holds rows of tenant tables, computed with its owner's rights, and {} can read all of it", v.qualified, cx.app)))
+        .collect()
+}
+
+/// Whether `r` is a partition or child of a table that has RLS.
+fn inherits_rls(cx: &LintContext<'_>, r: &crate::catalog::Relation) -> bool {
+    r.parent.is_some_and(|p| cx.catalog.relation(p).rls_enabled)
+}

@@ -1,0 +1,91 @@
+//! Every static rule has a fixture that fires it and a negative control that
+//! stays quiet (`fixtures/lint/RULE.fires.sql`, `RULE.quiet.sql`, each applied
+//! on top of `fixtures/lint/base.sql`), checked with `rowfence lint` on real
+//! PostgreSQL.
+
+use std::path::{Path, PathBuf};
+
+use rowfence::provision::ProviderKind;
+use rowfence::{Report, Suite};
+use rstest::rstest;
+
+use crate::common::{options, root};
+
+async fn lint_with(delta: &Path) -> Report {
+    let dir = tempfile::tempdir().unwrap();
+    let base = root().join("fixtures/lint/base.sql");
+    let suite = format!(
+        "name = \"{}\"\nschema = [{:?}, {:?}]\n[app]\nrole = \"lint_app\"\n[tenant]\ncolumn = \"org_id\"\nsetting = \"app.current_org_id\"\nroot = \"organisations\"\n",
+        delta.file_name().unwrap().to_string_lossy(),
+        base.display().to_string(),
+        delta.display().to_string(),
+    );
+    let path = dir.path().join("suite.toml");
+    std::fs::write(&path, suite).unwrap();
+    let suite = Suite::load(&path).unwrap();
+    rowfence::lint(&suite, &options(ProviderKind::Local))
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", delta.display()))
+}
+
+fn rule_of(path: &Path) -> String {
+    let name = path.file_name().unwrap().to_string_lossy();
+    name.split('.').next().unwrap().to_string()
+}
+
+fn summary(report: &Report) -> String {
+    report
+        .findings
+        .iter()
+        .map(|f| format!("{} {} {}", f.severity.as_str(), f.rule, f.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fires(#[files("fixtures/lint/*.fires.sql")] delta: PathBuf) {
+    let rule = rule_of(&delta);
+    let report = lint_with(&delta).await;
+    let hit = report.findings.iter().find(|f| f.rule == rule);
+    assert!(
+        hit.is_some(),
+        "{rule} did not fire on {}:\n{}",
+        delta.display(),
+        summary(&report)
+    );
+    let hit = hit.unwrap();
+    assert!(
+        !hit.remediation.contains('{'),
+        "{rule}: unfilled remediation {}",
+        hit.remediation
+    );
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stays_quiet(#[files("fixtures/lint/*.quiet.sql")] delta: PathBuf) {
+    let rule = rule_of(&delta);
+    let report = lint_with(&delta).await;
+    assert!(
+        report.findings.iter().all(|f| f.rule != rule),
+        "{rule} fired on its negative control {}:\n{}",
+        delta.display(),
+        summary(&report)
+    );
+}
+
+/// The clean base schema produces no finding of severity medium or above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn base_is_clean() {
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let report = lint_with(empty.path()).await;
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.severity < rowfence::rules::Severity::Medium),
+        "base.sql is not clean:\n{}",
+        summary(&report)
+    );
+}
