@@ -197,9 +197,6 @@ rules! {
     "unpopulated_relation", Info, "Table could not be populated",
         "rowfence could not generate rows for this table, so probes on it saw no data; its isolation is unjudged by probes.",
         "Simplify the constraint named in the message, or report the case to rowfence.";
-    "own_rows_invisible", Info, "The app cannot see its own rows",
-        "Under a tenant's context the app saw none of that tenant's rows: the policies fail closed (often policy_wrong_role).",
-        "{policy}";
 }
 
 /// The rule with this id.

@@ -241,3 +241,93 @@ fn created_app_role_and_no_leftovers() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn rules_lists_every_rule_and_explain_documents_one() {
+    let out = rowfence(&["rules"], &[]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout.lines().count(), rowfence::rules::RULES.len());
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("rls_not_enabled") && l.contains("critical")),
+        "{stdout}"
+    );
+    let out = rowfence(&["explain", "view_owner_rights"], &[]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout.contains("security_invoker") && stdout.contains("Remediation"),
+        "{stdout}"
+    );
+    let out = rowfence(&["explain", "no_such_rule"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn lint_exits_1_on_a_static_problem_with_static_findings_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("lint.json");
+    let out = rowfence(
+        &[
+            "lint",
+            "suites/broken-truncate.toml",
+            "--provider",
+            "local",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert!(findings.iter().all(|f| f["kind"] == "static"));
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "truncate_privilege" && f["location"]["line"].as_u64().is_some())
+    );
+    assert_eq!(v["stats"]["probes"], 0);
+    let out = rowfence(
+        &["lint", "suites/dexcyjet-fixed.toml", "--provider", "local"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+}
+
+#[test]
+fn check_says_how_static_and_dynamic_evidence_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = rowfence(
+        &[
+            "check",
+            "suites/dexcyjet.toml",
+            "--provider",
+            "local",
+            "--cases",
+            "8",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    let statics: Vec<_> = findings
+        .iter()
+        .filter(|f| f["kind"] == "static" && f["rule"] == "rls_not_enabled")
+        .collect();
+    assert_eq!(statics.len(), 1);
+    assert_eq!(statics[0]["agreement"], "confirmed");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["kind"] == "dynamic" && f["agreement"] == "confirmed")
+    );
+}

@@ -89,3 +89,25 @@ async fn base_is_clean() {
         summary(&report)
     );
 }
+
+/// Static findings point at the schema file and line that created the object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_point_at_the_create_statement() {
+    let delta = root().join("fixtures/lint/rls_not_enabled.fires.sql");
+    let report = lint_with(&delta).await;
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "rls_not_enabled")
+        .expect("fires");
+    let loc = f.location.as_ref().expect("a location");
+    assert!(loc.file.ends_with("rls_not_enabled.fires.sql"), "{loc:?}");
+    let text = std::fs::read_to_string(&delta).unwrap();
+    assert!(
+        text.lines()
+            .nth(loc.line - 1)
+            .unwrap()
+            .starts_with("CREATE TABLE comments"),
+        "{loc:?}"
+    );
+}
