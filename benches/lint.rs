@@ -6,12 +6,12 @@
 
 use std::time::{Duration, Instant};
 
+use rowfence::Suite;
 use rowfence::catalog::Catalog;
 use rowfence::lint::{self, LintContext};
 use rowfence::ownership::Ownership;
 use rowfence::provision::{ProviderKind, ProvisionOptions, Server};
 use rowfence::schema::SourceMap;
-use rowfence::Suite;
 
 const RUNS: usize = 20;
 
@@ -23,7 +23,8 @@ async fn main() {
     let mut medians = Vec::new();
     for path in suites {
         let suite = Suite::load(&path).unwrap();
-        let mut server = Server::start(&ProvisionOptions { kind: ProviderKind::Local, ..Default::default() }).await.unwrap();
+        let mut server =
+            Server::start(&ProvisionOptions { kind: ProviderKind::Local, ..Default::default() }).await.unwrap();
         let (db, _) = server.create_scratch().await.unwrap();
         rowfence::schema::apply(&db, &suite).await.unwrap();
         let sources = SourceMap::build(&suite);
@@ -33,7 +34,12 @@ async fn main() {
             let start = Instant::now();
             let catalog = Catalog::read(&db, &suite.app.role).await.unwrap();
             let ownership = Ownership::analyse(&catalog, &suite.tenant).unwrap();
-            let cx = LintContext { catalog: &catalog, ownership: &ownership, setting: &suite.tenant.setting, app: &suite.app.role };
+            let cx = LintContext {
+                catalog: &catalog,
+                ownership: &ownership,
+                setting: &suite.tenant.setting,
+                app: &suite.app.role,
+            };
             findings = lint::run(&cx, &sources).len();
             times.push(start.elapsed());
         }

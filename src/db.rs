@@ -52,11 +52,7 @@ impl Outcome {
         for m in messages {
             match m {
                 SimpleQueryMessage::Row(row) => {
-                    out.rows.push(
-                        (0..row.len())
-                            .map(|i| row.get(i).map(str::to_owned))
-                            .collect(),
-                    );
+                    out.rows.push((0..row.len()).map(|i| row.get(i).map(str::to_owned)).collect());
                 }
                 SimpleQueryMessage::CommandComplete(n) => out.count = n,
                 _ => {}

@@ -17,11 +17,7 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("ROWFENCE_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("rowfence: cannot start the async runtime: {e}");
@@ -52,20 +48,11 @@ async fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Check(args) => {
             let opts = args.run_options();
-            judge(&args.suite, &args.output, |suite| async move {
-                rowfence::check(&suite, &opts).await
-            })
-            .await
+            judge(&args.suite, &args.output, |suite| async move { rowfence::check(&suite, &opts).await }).await
         }
         Command::Lint(args) => {
-            let opts = rowfence::RunOptions {
-                provision: args.provider.options(),
-                ..Default::default()
-            };
-            judge(&args.suite, &args.output, |suite| async move {
-                rowfence::lint(&suite, &opts).await
-            })
-            .await
+            let opts = rowfence::RunOptions { provision: args.provider.options(), ..Default::default() };
+            judge(&args.suite, &args.output, |suite| async move { rowfence::lint(&suite, &opts).await }).await
         }
         Command::Rules => {
             let mut out = std::io::stdout().lock();
@@ -112,10 +99,7 @@ where
         Ok(report) => emit(&report, output),
         Err(e) => {
             eprintln!("rowfence: {e}");
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let report = Report::error(&name, e.to_string());
             if let Some(json) = &output.json {
                 let _ = write_json(&report, json);
@@ -135,11 +119,8 @@ fn emit(report: &Report, out: &OutputArgs) -> i32 {
     }
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    let printed = if out.quiet {
-        console::verdict_line(report, &mut lock)
-    } else {
-        console::summary(report, &mut lock)
-    };
+    let printed =
+        if out.quiet { console::verdict_line(report, &mut lock) } else { console::summary(report, &mut lock) };
     let _ = printed.and_then(|_| lock.flush());
     report.verdict.exit_code()
 }

@@ -86,22 +86,15 @@ pub enum OwnershipError {
 impl Ownership {
     /// Classifies every relation of `catalog`.
     pub fn analyse(catalog: &Catalog, tenant: &TenantSpec) -> Result<Ownership, OwnershipError> {
-        let with_column: Vec<&Relation> = catalog
-            .relations
-            .iter()
-            .filter(|r| r.kind.is_table() && r.column(&tenant.column).is_some())
-            .collect();
-        let first = with_column
-            .first()
-            .ok_or_else(|| OwnershipError::NoTenantColumn(tenant.column.clone()))?;
+        let with_column: Vec<&Relation> =
+            catalog.relations.iter().filter(|r| r.kind.is_table() && r.column(&tenant.column).is_some()).collect();
+        let first = with_column.first().ok_or_else(|| OwnershipError::NoTenantColumn(tenant.column.clone()))?;
         let key_col = first.column(&tenant.column).expect("filtered");
         let (key_type, key_base_type) = (key_col.sql_type.clone(), key_col.base_type.clone());
 
         let root = match &tenant.root {
             Some(name) => {
-                let rel = catalog
-                    .find(name)
-                    .ok_or_else(|| OwnershipError::UnknownRoot(name.clone()))?;
+                let rel = catalog.find(name).ok_or_else(|| OwnershipError::UnknownRoot(name.clone()))?;
                 if rel.primary_key.len() != 1 {
                     return Err(OwnershipError::RootWithoutKey(rel.qualified.clone()));
                 }
@@ -111,12 +104,7 @@ impl Ownership {
         };
         let mut shared = Vec::new();
         for name in &tenant.shared {
-            shared.push(
-                catalog
-                    .find(name)
-                    .ok_or_else(|| OwnershipError::UnknownShared(name.clone()))?
-                    .oid,
-            );
+            shared.push(catalog.find(name).ok_or_else(|| OwnershipError::UnknownShared(name.clone()))?.oid);
         }
 
         let mut owners = BTreeMap::new();
@@ -125,17 +113,11 @@ impl Ownership {
                 continue;
             }
             let owner = if root.as_ref().is_some_and(|(oid, _)| *oid == rel.oid) {
-                Owner::Root {
-                    key: root.as_ref().expect("checked").1.clone(),
-                }
+                Owner::Root { key: root.as_ref().expect("checked").1.clone() }
             } else if rel.column(&tenant.column).is_some() {
-                Owner::Direct {
-                    column: tenant.column.clone(),
-                }
+                Owner::Direct { column: tenant.column.clone() }
             } else {
-                Owner::Global {
-                    shared: shared.contains(&rel.oid),
-                }
+                Owner::Global { shared: shared.contains(&rel.oid) }
             };
             owners.insert(rel.oid, owner);
         }
@@ -152,13 +134,7 @@ impl Ownership {
                         && owners.get(&fk.target).is_some_and(Owner::is_tenant_owned)
                 });
                 if let Some((i, fk)) = found {
-                    owners.insert(
-                        rel.oid,
-                        Owner::Child {
-                            fk: i,
-                            parent: fk.target,
-                        },
-                    );
+                    owners.insert(rel.oid, Owner::Child { fk: i, parent: fk.target });
                     changed = true;
                 }
             }
@@ -166,12 +142,7 @@ impl Ownership {
                 break;
             }
         }
-        Ok(Ownership {
-            owners,
-            key_type,
-            key_base_type,
-            root: root.map(|(oid, _)| oid),
-        })
+        Ok(Ownership { owners, key_type, key_base_type, root: root.map(|(oid, _)| oid) })
     }
 
     /// The owner of a table (views and others are not classified here).
@@ -213,11 +184,7 @@ impl Ownership {
     /// The predicate a policy on `rel` should use to pin rows to the tenant in
     /// `setting` (for child tables: existence of the RLS-protected parent row).
     pub fn tenant_predicate(&self, catalog: &Catalog, rel: RelId, setting: &str) -> String {
-        let current = format!(
-            "current_setting({})::{}",
-            crate::db::literal(setting),
-            self.key_type
-        );
+        let current = format!("current_setting({})::{}", crate::db::literal(setting), self.key_type);
         match self.owners.get(&rel) {
             Some(Owner::Root { key }) => format!("{} = {current}", ident(key)),
             Some(Owner::Direct { column }) => format!("{} = {current}", ident(column)),
@@ -230,11 +197,7 @@ impl Ownership {
                     .zip(&fk.target_columns)
                     .map(|(c, t)| format!("p.{} = {}.{}", ident(t), r.qualified, ident(c)))
                     .collect();
-                format!(
-                    "EXISTS (SELECT 1 FROM {} p WHERE {})",
-                    catalog.relation(*parent).qualified,
-                    cond.join(" AND ")
-                )
+                format!("EXISTS (SELECT 1 FROM {} p WHERE {})", catalog.relation(*parent).qualified, cond.join(" AND "))
             }
             _ => "false".into(),
         }
@@ -244,12 +207,7 @@ impl Ownership {
     pub fn load_order(&self, catalog: &Catalog) -> Vec<RelId> {
         let mut order = Vec::new();
         let mut state: BTreeMap<RelId, u8> = BTreeMap::new();
-        fn visit(
-            catalog: &Catalog,
-            oid: RelId,
-            state: &mut BTreeMap<RelId, u8>,
-            order: &mut Vec<RelId>,
-        ) {
+        fn visit(catalog: &Catalog, oid: RelId, state: &mut BTreeMap<RelId, u8>, order: &mut Vec<RelId>) {
             if state.get(&oid).is_some() {
                 return; // done, or a cycle: the cycle's FKs must be nullable
             }
@@ -284,9 +242,7 @@ impl Ownership {
 }
 
 fn all_not_null(rel: &Relation, fk: &ForeignKey) -> bool {
-    fk.columns
-        .iter()
-        .all(|c| rel.column(c).is_some_and(|col| col.not_null))
+    fk.columns.iter().all(|c| rel.column(c).is_some_and(|col| col.not_null))
 }
 
 /// The table most foreign keys on the tenant column point at.
@@ -295,9 +251,7 @@ fn infer_root(catalog: &Catalog, column: &str) -> Option<(RelId, String)> {
     for rel in &catalog.relations {
         for fk in &rel.foreign_keys {
             if fk.columns.len() == 1 && fk.columns[0] == column && fk.target != rel.oid {
-                *votes
-                    .entry((fk.target, fk.target_columns[0].clone()))
-                    .or_default() += 1;
+                *votes.entry((fk.target, fk.target_columns[0].clone())).or_default() += 1;
             }
         }
     }

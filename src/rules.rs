@@ -55,7 +55,8 @@ pub struct Rule {
     pub remediation: &'static str,
 }
 
-const TENANT_POLICY: &str = "CREATE POLICY tenant_isolation ON {relation} FOR ALL TO {app}\n  USING ({predicate})\n  WITH CHECK ({predicate});";
+const TENANT_POLICY: &str =
+    "CREATE POLICY tenant_isolation ON {relation} FOR ALL TO {app}\n  USING ({predicate})\n  WITH CHECK ({predicate});";
 
 macro_rules! rules {
     ($($id:literal, $sev:ident, $title:literal, $desc:literal, $fix:expr;)*) => {
@@ -244,17 +245,8 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for r in RULES {
             assert!(seen.insert(r.id), "duplicate rule id {}", r.id);
-            assert!(
-                !r.title.is_empty() && !r.description.is_empty() && !r.remediation.is_empty(),
-                "{}",
-                r.id
-            );
-            assert!(
-                r.id.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
-                "{}",
-                r.id
-            );
+            assert!(!r.title.is_empty() && !r.description.is_empty() && !r.remediation.is_empty(), "{}", r.id);
+            assert!(r.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "{}", r.id);
         }
     }
 

@@ -39,17 +39,12 @@ impl RunOptions {
             Some("local") => ProviderKind::Local,
             Some("url") => ProviderKind::Url,
             Some(other) => {
-                return Err(Error::Config(format!(
-                    "ROWFENCE_PROVIDER={other}: expected auto, docker, local or url"
-                )));
+                return Err(Error::Config(format!("ROWFENCE_PROVIDER={other}: expected auto, docker, local or url")));
             }
         };
         let num = |k: &str| -> Result<Option<u64>, Error> {
             var(k)
-                .map(|v| {
-                    v.parse::<u64>()
-                        .map_err(|_| Error::Config(format!("{k}={v}: expected a number")))
-                })
+                .map(|v| v.parse::<u64>().map_err(|_| Error::Config(format!("{k}={v}: expected a number"))))
                 .transpose()
         };
         Ok(RunOptions {
@@ -107,10 +102,7 @@ async fn run_on(
         .map_err(|e| Error::Config(format!("cannot list roles: {}", crate::db::describe(&e))))?;
     let superuser: bool = admin
         .client
-        .query_one(
-            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-            &[],
-        )
+        .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &[])
         .await
         .map(|r| r.get(0))
         .unwrap_or(false);
@@ -120,31 +112,17 @@ async fn run_on(
         ));
     }
 
-    progress(&format!(
-        "applying schema ({} file(s))",
-        suite.schema_files.len()
-    ));
+    progress(&format!("applying schema ({} file(s))", suite.schema_files.len()));
     crate::schema::apply(&admin, suite).await?;
 
     let catalog = Catalog::read(&admin, &suite.app.role).await?;
     let ownership = Ownership::analyse(&catalog, &suite.tenant)?;
-    let lint_cx = LintContext {
-        catalog: &catalog,
-        ownership: &ownership,
-        setting: &suite.tenant.setting,
-        app: &suite.app.role,
-    };
+    let lint_cx =
+        LintContext { catalog: &catalog, ownership: &ownership, setting: &suite.tenant.setting, app: &suite.app.role };
     let mut findings = crate::lint::run(&lint_cx, &SourceMap::build(suite));
-    let postgres = PostgresInfo {
-        version: catalog.server_version.clone(),
-        provider: server.provider.to_string(),
-    };
+    let postgres = PostgresInfo { version: catalog.server_version.clone(), provider: server.provider.to_string() };
     if mode == Mode::Lint {
-        let stats = Stats {
-            cases: 0,
-            probes: 0,
-            duration_ms: started.elapsed().as_millis() as u64,
-        };
+        let stats = Stats { cases: 0, probes: 0, duration_ms: started.elapsed().as_millis() as u64 };
         return Ok(Report::new(&suite.name, Some(postgres), findings, stats));
     }
 
@@ -155,18 +133,9 @@ async fn run_on(
     let seed = opts.seed.unwrap_or(suite.probes.seed);
     progress(&format!(
         "probing {} relation(s) over {cases} case(s)",
-        catalog
-            .relations
-            .iter()
-            .filter(|r| r.kind.is_table())
-            .count()
+        catalog.relations.iter().filter(|r| r.kind.is_table()).count()
     ));
-    let schema = Schema {
-        catalog: &catalog,
-        ownership: &ownership,
-        model: &model,
-        setting: &suite.tenant.setting,
-    };
+    let schema = Schema { catalog: &catalog, ownership: &ownership, model: &model, setting: &suite.tenant.setting };
     let mut runner = Runner::new(schema, &admin, &app, superuser, seed, &suite.app.role);
     let mut dynamic = runner.run(cases).await?;
     annotate_agreement(&mut findings, &mut dynamic);
@@ -176,17 +145,10 @@ async fn run_on(
         findings.push(info(
             "unpopulated_relation",
             None,
-            format!(
-                "{} generated case(s) could not be loaded; first error: {first}",
-                runner.load_failures.len()
-            ),
+            format!("{} generated case(s) could not be loaded; first error: {first}", runner.load_failures.len()),
         ));
     }
-    let stats = Stats {
-        cases,
-        probes: runner.probes_run,
-        duration_ms: started.elapsed().as_millis() as u64,
-    };
+    let stats = Stats { cases, probes: runner.probes_run, duration_ms: started.elapsed().as_millis() as u64 };
     Ok(Report::new(&suite.name, Some(postgres), findings, stats))
 }
 
@@ -198,69 +160,33 @@ fn annotate_agreement(statics: &mut [Finding], dynamic: &mut [Finding]) {
         s.relation.is_none() && s.rule == d.rule || s.relation.is_some() && s.relation == d.relation
     };
     let fails = |f: &&mut Finding| f.severity.fails();
-    let static_keys: Vec<Finding> = statics
-        .iter()
-        .filter(|f| f.severity.fails())
-        .cloned()
-        .collect();
-    let dynamic_keys: Vec<Finding> = dynamic
-        .iter()
-        .filter(|f| f.severity.fails())
-        .cloned()
-        .collect();
+    let static_keys: Vec<Finding> = statics.iter().filter(|f| f.severity.fails()).cloned().collect();
+    let dynamic_keys: Vec<Finding> = dynamic.iter().filter(|f| f.severity.fails()).cloned().collect();
     for f in statics.iter_mut().filter(fails) {
         let seen = dynamic_keys.iter().any(|d| same(f, d));
-        f.agreement = Some(if seen {
-            Agreement::Confirmed
-        } else {
-            Agreement::StaticOnly
-        });
+        f.agreement = Some(if seen { Agreement::Confirmed } else { Agreement::StaticOnly });
     }
     for d in dynamic.iter_mut().filter(fails) {
         let explained = static_keys.iter().any(|s| same(s, d));
-        d.agreement = Some(if explained {
-            Agreement::Confirmed
-        } else {
-            Agreement::DynamicOnly
-        });
+        d.agreement = Some(if explained { Agreement::Confirmed } else { Agreement::DynamicOnly });
     }
 }
 
 /// Gives the app role a throwaway password (where logins need one) and opens
 /// its two sessions: one that sets contexts, one that never does.
-async fn login_app(
-    server: &Server,
-    admin: &Db,
-    role: &str,
-    dbname: &str,
-) -> Result<AppSessions, Error> {
-    let err = |e: String| Error::AppLogin {
-        role: role.to_string(),
-        error: e,
-    };
+async fn login_app(server: &Server, admin: &Db, role: &str, dbname: &str) -> Result<AppSessions, Error> {
+    let err = |e: String| Error::AppLogin { role: role.to_string(), error: e };
     let password = server.app_needs_password.then(Secret::random);
     let sql = match &password {
-        Some(p) => format!(
-            "ALTER ROLE {} WITH LOGIN PASSWORD {}",
-            ident(role),
-            literal(p.expose())
-        ),
+        Some(p) => format!("ALTER ROLE {} WITH LOGIN PASSWORD {}", ident(role), literal(p.expose())),
         None => format!("ALTER ROLE {} WITH LOGIN", ident(role)),
     };
-    admin
-        .client
-        .batch_execute(&sql)
-        .await
-        .map_err(|e| err(crate::db::describe(&e)))?;
+    admin.client.batch_execute(&sql).await.map_err(|e| err(crate::db::describe(&e)))?;
     let mut config = server.endpoint.config(role, password.as_ref(), dbname);
     // A probe must never hang the run (a lock, a slow function).
     config.options("-c statement_timeout=30000 -c lock_timeout=10000");
-    let main = Db::connect(&config)
-        .await
-        .map_err(|e| err(crate::db::describe(&e)))?;
-    let fresh = Db::connect(&config)
-        .await
-        .map_err(|e| err(crate::db::describe(&e)))?;
+    let main = Db::connect(&config).await.map_err(|e| err(crate::db::describe(&e)))?;
+    let fresh = Db::connect(&config).await.map_err(|e| err(crate::db::describe(&e)))?;
     Ok(AppSessions { main, fresh })
 }
 

@@ -49,17 +49,11 @@ pub enum SchemaError {
 /// Creates the app role when the suite asks for it, then applies every schema file.
 pub async fn apply(db: &Db, suite: &Suite) -> Result<(), SchemaError> {
     if suite.app.create {
-        let sql = format!(
-            "CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS",
-            ident(&suite.app.role)
-        );
+        let sql = format!("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS", ident(&suite.app.role));
         db.client
             .batch_execute(&sql)
             .await
-            .map_err(|e| SchemaError::CreateRole {
-                role: suite.app.role.clone(),
-                error: describe(&e),
-            })?;
+            .map_err(|e| SchemaError::CreateRole { role: suite.app.role.clone(), error: describe(&e) })?;
     }
     for file in &suite.schema_files {
         apply_file(db, file).await?;
@@ -68,21 +62,16 @@ pub async fn apply(db: &Db, suite: &Suite) -> Result<(), SchemaError> {
 }
 
 async fn apply_file(db: &Db, file: &SchemaFile) -> Result<(), SchemaError> {
-    let sql = std::fs::read_to_string(&file.path).map_err(|source| SchemaError::Read {
-        file: file.display.clone(),
-        source,
-    })?;
+    let sql = std::fs::read_to_string(&file.path)
+        .map_err(|source| SchemaError::Read { file: file.display.clone(), source })?;
     tracing::debug!(file = %file.display, "applying schema file");
     match db.client.batch_execute(&sql).await {
         Ok(()) => Ok(()),
         Err(e) => {
-            let position = e
-                .as_db_error()
-                .and_then(|d| d.position())
-                .and_then(|p| match p {
-                    ErrorPosition::Original(pos) => Some(*pos as usize),
-                    ErrorPosition::Internal { .. } => None,
-                });
+            let position = e.as_db_error().and_then(|d| d.position()).and_then(|p| match p {
+                ErrorPosition::Original(pos) => Some(*pos as usize),
+                ErrorPosition::Internal { .. } => None,
+            });
             let (line, column) = match position {
                 Some(p) => line_column(&sql, p),
                 // Errors such as a missing referenced table carry no position:
@@ -92,17 +81,9 @@ async fn apply_file(db: &Db, file: &SchemaFile) -> Result<(), SchemaError> {
                     None => (1, 1),
                 },
             };
-            let snippet = sql
-                .lines()
-                .nth(line - 1)
-                .unwrap_or("")
-                .trim_end()
-                .to_string();
-            let where_ = e
-                .as_db_error()
-                .and_then(|d| d.where_())
-                .map(|w| format!(" (context: {w})"))
-                .unwrap_or_default();
+            let snippet = sql.lines().nth(line - 1).unwrap_or("").trim_end().to_string();
+            let where_ =
+                e.as_db_error().and_then(|d| d.where_()).map(|w| format!(" (context: {w})")).unwrap_or_default();
             Err(SchemaError::Apply {
                 file: file.display.clone(),
                 line,
@@ -120,16 +101,8 @@ async fn locate_failing_statement(db: &Db, sql: &str) -> Option<usize> {
     db.client.batch_execute("BEGIN").await.ok()?;
     let mut found = None;
     for (offset, stmt) in split_statements(sql) {
-        let word = stmt
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_end_matches(';')
-            .to_ascii_uppercase();
-        if matches!(
-            word.as_str(),
-            "BEGIN" | "COMMIT" | "ROLLBACK" | "END" | "START"
-        ) {
+        let word = stmt.split_whitespace().next().unwrap_or("").trim_end_matches(';').to_ascii_uppercase();
+        if matches!(word.as_str(), "BEGIN" | "COMMIT" | "ROLLBACK" | "END" | "START") {
             continue; // transaction control would end the replay's own transaction
         }
         if db.client.batch_execute(stmt).await.is_err() {
@@ -191,9 +164,7 @@ pub fn split_statements(sql: &str) -> Vec<(usize, &str)> {
                 // $tag$ ... $tag$ (a tag is empty or an identifier)
                 let tag_end = sql[i + 1..].find('$').map(|j| i + 1 + j);
                 if let Some(end) = tag_end
-                    && sql[i + 1..end]
-                        .chars()
-                        .all(|ch| ch.is_alphanumeric() || ch == '_')
+                    && sql[i + 1..end].chars().all(|ch| ch.is_alphanumeric() || ch == '_')
                     && !sql[i + 1..end].starts_with(|ch: char| ch.is_ascii_digit())
                 {
                     let tag = &sql[i..=end];
@@ -291,10 +262,7 @@ impl SourceMap {
                     _ => name,
                 };
                 let line = crate::suite::line_of(&text, m.get(0).expect("match").start());
-                let loc = crate::report::Location {
-                    file: file.display.clone(),
-                    line,
-                };
+                let loc = crate::report::Location { file: file.display.clone(), line };
                 // The first CREATE wins: later ones are usually CREATE OR REPLACE.
                 if map.locate(kind, &name).is_none() {
                     map.entries.push((kind.to_string(), name, loc));
@@ -307,10 +275,7 @@ impl SourceMap {
     /// The file and line that created object `name` of `kind`
     /// (`relation`, `policy` as `table.policy`, `function`, `role`, `trigger`).
     pub fn locate(&self, kind: &str, name: &str) -> Option<crate::report::Location> {
-        self.entries
-            .iter()
-            .find(|(k, n, _)| k == kind && n == name)
-            .map(|(_, _, l)| l.clone())
+        self.entries.iter().find(|(k, n, _)| k == kind && n == name).map(|(_, _, l)| l.clone())
     }
 }
 
@@ -320,9 +285,5 @@ fn last_part(qualified: &str) -> String {
         let start = inner.rfind('"').map_or(0, |i| i + 1);
         return inner[start..].to_string();
     }
-    qualified
-        .rsplit('.')
-        .next()
-        .unwrap_or(qualified)
-        .to_lowercase()
+    qualified.rsplit('.').next().unwrap_or(qualified).to_lowercase()
 }

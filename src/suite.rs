@@ -154,20 +154,15 @@ impl Suite {
     pub fn load(path: impl AsRef<Path>) -> Result<Suite, SuiteError> {
         let path = path.as_ref();
         let shown = path.display().to_string();
-        let text = fs::read_to_string(path).map_err(|source| SuiteError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        let text = fs::read_to_string(path).map_err(|source| SuiteError::Read { path: shown.clone(), source })?;
         Suite::parse(&text, path)
     }
 
     /// Validates suite text as if it had been read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Suite, SuiteError> {
         let shown = path.display().to_string();
-        let raw: RawSuite = toml::from_str(text).map_err(|e| SuiteError::Parse {
-            path: shown.clone(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
+        let raw: RawSuite = toml::from_str(text)
+            .map_err(|e| SuiteError::Parse { path: shown.clone(), message: e.to_string().trim_end().to_string() })?;
         let invalid = |span: Range<usize>, message: String| SuiteError::Invalid {
             path: shown.clone(),
             line: line_of(text, span.start),
@@ -189,19 +184,12 @@ impl Suite {
             let rel = entry.into_inner();
             let full = base.join(&rel);
             if full.is_dir() {
-                let files = sql_files_in(&full).map_err(|e| {
-                    invalid(
-                        span.clone(),
-                        format!("cannot list schema folder `{rel}`: {e}"),
-                    )
-                })?;
+                let files = sql_files_in(&full)
+                    .map_err(|e| invalid(span.clone(), format!("cannot list schema folder `{rel}`: {e}")))?;
                 if files.is_empty() {
                     return Err(invalid(
                         span,
-                        format!(
-                            "schema folder `{rel}` (resolved to {}) has no *.sql files",
-                            full.display()
-                        ),
+                        format!("schema folder `{rel}` (resolved to {}) has no *.sql files", full.display()),
                     ));
                 }
                 schema_files.extend(files.into_iter().map(SchemaFile::new));
@@ -221,10 +209,7 @@ impl Suite {
         let role_span = raw.app.role.span();
         let role = raw.app.role.into_inner();
         if role.trim().is_empty() {
-            return Err(invalid(
-                role_span,
-                "`app.role` is empty: name the role the application logs in as".into(),
-            ));
+            return Err(invalid(role_span, "`app.role` is empty: name the role the application logs in as".into()));
         }
         let column_span = raw.tenant.column.span();
         let column = raw.tenant.column.into_inner();
@@ -246,45 +231,26 @@ impl Suite {
             ));
         }
 
-        let probes = raw.probes.unwrap_or(RawProbes {
-            cases: None,
-            seed: None,
-        });
+        let probes = raw.probes.unwrap_or(RawProbes { cases: None, seed: None });
         let cases = match probes.cases {
             Some(c) if *c.get_ref() == 0 => {
-                return Err(invalid(
-                    c.span(),
-                    "`probes.cases` must be at least 1".into(),
-                ));
+                return Err(invalid(c.span(), "`probes.cases` must be at least 1".into()));
             }
             Some(c) => c.into_inner(),
             None => DEFAULT_CASES,
         };
 
         let name = raw.name.unwrap_or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "suite".into())
+            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "suite".into())
         });
         Ok(Suite {
             name,
             path: path.to_path_buf(),
             schema_files,
-            app: AppRole {
-                role,
-                create: raw.app.create,
-            },
+            app: AppRole { role, create: raw.app.create },
             admin_role: raw.admin.map(|a| a.role),
-            tenant: TenantSpec {
-                column,
-                setting,
-                root: raw.tenant.root,
-                shared: raw.tenant.shared,
-            },
-            probes: ProbeSettings {
-                cases,
-                seed: probes.seed.unwrap_or(DEFAULT_SEED),
-            },
+            tenant: TenantSpec { column, setting, root: raw.tenant.root, shared: raw.tenant.shared },
+            probes: ProbeSettings { cases, seed: probes.seed.unwrap_or(DEFAULT_SEED) },
         })
     }
 }
@@ -311,11 +277,7 @@ fn sql_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// A path relative to `base` with `..` normalised away, if it lies below it.
 fn relative_to(path: &Path, base: &Path) -> Option<String> {
-    let abs = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    };
+    let abs = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
     let mut norm = PathBuf::new();
     for c in abs.components() {
         match c {
@@ -326,9 +288,7 @@ fn relative_to(path: &Path, base: &Path) -> Option<String> {
             other => norm.push(other),
         }
     }
-    norm.strip_prefix(base)
-        .ok()
-        .map(|p| p.display().to_string())
+    norm.strip_prefix(base).ok().map(|p| p.display().to_string())
 }
 
 /// 1-based line number of a byte offset.
@@ -365,29 +325,20 @@ setting = "app.org"
 
     #[test]
     fn unknown_key_names_its_line() {
-        let err = parse(&format!("{MINIMAL}colour = \"red\"\n"))
-            .unwrap_err()
-            .to_string();
+        let err = parse(&format!("{MINIMAL}colour = \"red\"\n")).unwrap_err().to_string();
         assert!(err.contains("line 7"), "{err}");
         assert!(err.contains("colour"), "{err}");
     }
 
     #[test]
     fn missing_schema_file_names_entry_and_line() {
-        let err = parse(&MINIMAL.replace("s.sql", "nope.sql"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("x.toml:1: schema file `nope.sql` not found"),
-            "{err}"
-        );
+        let err = parse(&MINIMAL.replace("s.sql", "nope.sql")).unwrap_err().to_string();
+        assert!(err.contains("x.toml:1: schema file `nope.sql` not found"), "{err}");
     }
 
     #[test]
     fn unqualified_setting_is_rejected() {
-        let err = parse(&MINIMAL.replace("app.org", "org"))
-            .unwrap_err()
-            .to_string();
+        let err = parse(&MINIMAL.replace("app.org", "org")).unwrap_err().to_string();
         assert!(err.contains(":6:"), "{err}");
     }
 }

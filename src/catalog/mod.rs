@@ -72,13 +72,7 @@ pub struct Privileges {
 impl Privileges {
     /// Whether the app holds any privilege at all.
     pub fn any(&self) -> bool {
-        self.select
-            || self.insert
-            || self.update
-            || self.delete
-            || self.truncate
-            || self.references
-            || self.trigger
+        self.select || self.insert || self.update || self.delete || self.truncate || self.references || self.trigger
     }
 }
 
@@ -312,22 +306,17 @@ impl Relation {
 
     /// Whether `column` is part of the primary key or a unique constraint.
     pub fn is_unique_column(&self, column: &str) -> bool {
-        self.primary_key.iter().any(|c| c == column)
-            || self.uniques.iter().any(|u| u.iter().any(|c| c == column))
+        self.primary_key.iter().any(|c| c == column) || self.uniques.iter().any(|u| u.iter().any(|c| c == column))
     }
 
     /// Whether `column` is part of a foreign key.
     pub fn is_fk_column(&self, column: &str) -> bool {
-        self.foreign_keys
-            .iter()
-            .any(|fk| fk.columns.iter().any(|c| c == column))
+        self.foreign_keys.iter().any(|fk| fk.columns.iter().any(|c| c == column))
     }
 
     /// Policies that apply to the app role for `command`.
     pub fn app_policies(&self, command: PolicyCommand) -> impl Iterator<Item = &Policy> {
-        self.policies
-            .iter()
-            .filter(move |p| p.applies_to_app && p.command.covers(command))
+        self.policies.iter().filter(move |p| p.applies_to_app && p.command.covers(command))
     }
 }
 

@@ -5,18 +5,11 @@ use super::queries::RELS;
 use super::{Catalog, Function, Membership, RelId, Sequence, Trigger};
 use crate::db::Db;
 
-pub(super) async fn read(
-    db: &Db,
-    app: &str,
-    catalog: &mut Catalog,
-) -> Result<(), tokio_postgres::Error> {
+pub(super) async fn read(db: &Db, app: &str, catalog: &mut Catalog) -> Result<(), tokio_postgres::Error> {
     let c = &db.client;
     // GRANT ... WITH SET exists from PostgreSQL 16; before, every member may SET ROLE.
-    let can_set = if catalog.server_version_num >= 160000 {
-        "pg_has_role($1::text::name, b.oid, 'SET')"
-    } else {
-        "true"
-    };
+    let can_set =
+        if catalog.server_version_num >= 160000 { "pg_has_role($1::text::name, b.oid, 'SET')" } else { "true" };
     let rows = c
         .query(
             &format!(
@@ -38,10 +31,7 @@ pub(super) async fn read(
         .collect();
 
     catalog.bypass_roles = c
-        .query(
-            "SELECT rolname::text FROM pg_roles WHERE rolsuper OR rolbypassrls ORDER BY 1",
-            &[],
-        )
+        .query("SELECT rolname::text FROM pg_roles WHERE rolsuper OR rolbypassrls ORDER BY 1", &[])
         .await?
         .iter()
         .map(|r| r.get(0))
@@ -86,20 +76,12 @@ pub(super) async fn read(
         )
         .await?;
     for r in rows {
-        let (rel, pol, is_fn, target) = (
-            r.get::<_, i64>(0) as RelId,
-            r.get::<_, i64>(1) as u32,
-            r.get::<_, bool>(2),
-            r.get::<_, i64>(3) as u32,
-        );
+        let (rel, pol, is_fn, target) =
+            (r.get::<_, i64>(0) as RelId, r.get::<_, i64>(1) as u32, r.get::<_, bool>(2), r.get::<_, i64>(3) as u32);
         let Some(&i) = catalog.index.get(&rel) else {
             continue;
         };
-        if let Some(p) = catalog.relations[i]
-            .policies
-            .iter_mut()
-            .find(|p| p.oid == pol)
-        {
+        if let Some(p) = catalog.relations[i].policies.iter_mut().find(|p| p.oid == pol) {
             if is_fn {
                 p.functions.push(target);
             } else {
@@ -142,10 +124,7 @@ pub(super) async fn read(
         .await?;
     for r in rows {
         if let Some(&i) = catalog.index.get(&(r.get::<_, i64>(0) as RelId)) {
-            catalog.relations[i].triggers.push(Trigger {
-                name: r.get(1),
-                function: r.get::<_, i64>(2) as u32,
-            });
+            catalog.relations[i].triggers.push(Trigger { name: r.get(1), function: r.get::<_, i64>(2) as u32 });
         }
     }
 
@@ -162,10 +141,7 @@ pub(super) async fn read(
         .await?;
     for r in rows {
         if let Some(&i) = catalog.index.get(&(r.get::<_, i64>(0) as RelId)) {
-            catalog.relations[i].sequences.push(Sequence {
-                qualified: r.get(1),
-                app_can_use: r.get(2),
-            });
+            catalog.relations[i].sequences.push(Sequence { qualified: r.get(1), app_can_use: r.get(2) });
         }
     }
     Ok(())

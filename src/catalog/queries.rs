@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Catalog, CatalogError, Check, Column, ForeignKey, Policy, PolicyCommand, Privileges, RelId,
-    RelKind, Relation, RoleInfo,
+    Catalog, CatalogError, Check, Column, ForeignKey, Policy, PolicyCommand, Privileges, RelId, RelKind, Relation,
+    RoleInfo,
 };
 use crate::db::Db;
 
@@ -48,10 +48,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
     };
 
     let version = c
-        .query_one(
-            "SELECT current_setting('server_version'), current_setting('server_version_num')::int4",
-            &[],
-        )
+        .query_one("SELECT current_setting('server_version'), current_setting('server_version_num')::int4", &[])
         .await
         .map_err(q)?;
     let database_settings: Vec<String> = c
@@ -134,11 +131,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
             triggers: Vec::new(),
         });
     }
-    let index: BTreeMap<RelId, usize> = relations
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.oid, i))
-        .collect();
+    let index: BTreeMap<RelId, usize> = relations.iter().enumerate().map(|(i, r)| (r.oid, i)).collect();
 
     let cols = c
         .query(
@@ -208,11 +201,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
                 target_columns: r.get(5),
                 on_delete: r.get(6),
             }),
-            _ => rel.checks.push(Check {
-                name: r.get(1),
-                columns,
-                definition: r.get(7),
-            }),
+            _ => rel.checks.push(Check { name: r.get(1), columns, definition: r.get(7) }),
         }
     }
 
@@ -259,8 +248,6 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
         bypass_roles: Vec::new(),
         index,
     };
-    super::objects::read(db, app, &mut catalog)
-        .await
-        .map_err(q)?;
+    super::objects::read(db, app, &mut catalog).await.map_err(q)?;
     Ok(catalog)
 }

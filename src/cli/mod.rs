@@ -77,12 +77,7 @@ pub struct ProviderArgs {
     pub image: Option<String>,
     /// Server URL for --provider url (the user must be a superuser; only a scratch
     /// database and the roles the schema creates are touched, and dropped at the end).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "ROWFENCE_DATABASE_URL",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "URL", env = "ROWFENCE_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 }
 
@@ -129,10 +124,6 @@ impl ProviderArgs {
 impl CheckArgs {
     /// The library's run options.
     pub fn run_options(&self) -> RunOptions {
-        RunOptions {
-            provision: self.provider.options(),
-            cases: self.cases,
-            seed: self.seed,
-        }
+        RunOptions { provision: self.provider.options(), cases: self.cases, seed: self.seed }
     }
 }

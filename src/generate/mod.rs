@@ -52,30 +52,17 @@ impl fmt::Display for TenantKey {
 /// each other, case and whitespace variants, LIKE wildcards.
 pub fn key_pool(base_type: &str, category: &str) -> Vec<TenantKey> {
     let keys: Vec<String> = match (base_type, category) {
-        ("uuid", _) => [
-            "1a2b3c4d", "5e6f7a8b", "9c0d1e2f", "3a4b5c6d", "7e8f9a0b", "c1d2e3f4", "a5b6c7d8",
-            "e9f0a1b2",
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            format!(
-                "{p}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-                i * 4099 + 17,
-                i * 7 + 1,
-                i * 13 + 5,
-                i * 104729 + 7
-            )
-        })
-        .collect(),
-        (_, "N") => ["1", "2", "3", "10", "12", "21", "100", "11"]
+        ("uuid", _) => ["1a2b3c4d", "5e6f7a8b", "9c0d1e2f", "3a4b5c6d", "7e8f9a0b", "c1d2e3f4", "a5b6c7d8", "e9f0a1b2"]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                format!("{p}-{:04x}-4{:03x}-8{:03x}-{:012x}", i * 4099 + 17, i * 7 + 1, i * 13 + 5, i * 104729 + 7)
+            })
+            .collect(),
+        (_, "N") => ["1", "2", "3", "10", "12", "21", "100", "11"].map(String::from).to_vec(),
+        _ => ["acme", "acme2", "Acme", "acme ", "ac%", "a_me", "ACME", "ac", "globex", "initech"]
             .map(String::from)
             .to_vec(),
-        _ => [
-            "acme", "acme2", "Acme", "acme ", "ac%", "a_me", "ACME", "ac", "globex", "initech",
-        ]
-        .map(String::from)
-        .to_vec(),
     };
     keys.into_iter().map(TenantKey).collect()
 }
@@ -132,10 +119,7 @@ pub struct Row {
 
 impl Row {
     fn get(&self, column: &str) -> Option<&str> {
-        self.values
-            .iter()
-            .find(|(c, _)| c == column)
-            .map(|(_, v)| v.as_str())
+        self.values.iter().find(|(c, _)| c == column).map(|(_, v)| v.as_str())
     }
 }
 
@@ -170,18 +154,10 @@ impl Model {
             .into_iter()
             .filter(|oid| {
                 let rel = catalog.relation(*oid);
-                matches!(
-                    rel.kind,
-                    crate::catalog::RelKind::Table | crate::catalog::RelKind::Partitioned
-                ) && !rel.is_partition
+                matches!(rel.kind, crate::catalog::RelKind::Table | crate::catalog::RelKind::Partitioned)
+                    && !rel.is_partition
             })
-            .map(|rel| TableModel {
-                rel,
-                owner: ownership
-                    .owner(rel)
-                    .cloned()
-                    .expect("tables are classified"),
-            })
+            .map(|rel| TableModel { rel, owner: ownership.owner(rel).cloned().expect("tables are classified") })
             .collect();
         Model {
             tables,
@@ -217,9 +193,7 @@ impl Model {
                 )
             })
             .collect::<Vec<_>>();
-        (subsequence(pool, MIN_TENANTS..=MAX_TENANTS), rows)
-            .prop_map(|(keys, rows)| CasePlan { keys, rows })
-            .boxed()
+        (subsequence(pool, MIN_TENANTS..=MAX_TENANTS), rows).prop_map(|(keys, rows)| CasePlan { keys, rows }).boxed()
     }
 
     /// A plan with one row per tenant in every table: used to find out early
@@ -230,12 +204,7 @@ impl Model {
             rows: self
                 .tables
                 .iter()
-                .map(|_| {
-                    vec![
-                        RowPlan { tenant: 0, pick: 0 },
-                        RowPlan { tenant: 1, pick: 0 },
-                    ]
-                })
+                .map(|_| vec![RowPlan { tenant: 0, pick: 0 }, RowPlan { tenant: 1, pick: 0 }])
                 .collect(),
         }
     }
@@ -243,18 +212,10 @@ impl Model {
     /// Turns a plan into rows.
     pub fn materialize(&self, catalog: &Catalog, plan: &CasePlan) -> Dataset {
         let keys: Vec<TenantKey> = plan.keys.iter().map(|&i| self.pool[i].clone()).collect();
-        let mut unused = (0..self.pool.len())
-            .filter(|i| !plan.keys.contains(i))
-            .map(|i| self.pool[i].clone());
+        let mut unused = (0..self.pool.len()).filter(|i| !plan.keys.contains(i)).map(|i| self.pool[i].clone());
         let unknown = unused.next().expect("pool is larger than MAX_TENANTS + 2");
         let fresh = unused.next().expect("pool is larger than MAX_TENANTS + 2");
-        let mut data = Dataset {
-            keys,
-            unknown,
-            fresh,
-            tables: Vec::new(),
-            skipped: Vec::new(),
-        };
+        let mut data = Dataset { keys, unknown, fresh, tables: Vec::new(), skipped: Vec::new() };
         for (t, table) in self.tables.iter().enumerate() {
             let rel = catalog.relation(table.rel);
             let owners: Vec<Option<usize>> = match &table.owner {
@@ -263,34 +224,17 @@ impl Model {
                 _ => plan
                     .rows
                     .get(t)
-                    .map(|rows| {
-                        rows.iter()
-                            .map(|r| Some(r.tenant % data.keys.len()))
-                            .collect()
-                    })
+                    .map(|rows| rows.iter().map(|r| Some(r.tenant % data.keys.len())).collect())
                     .unwrap_or_default(),
             };
             let picks: Vec<usize> = match &table.owner {
                 Owner::Root { .. } | Owner::Global { .. } => vec![0; owners.len()],
-                _ => plan
-                    .rows
-                    .get(t)
-                    .map(|rows| rows.iter().map(|r| r.pick).collect())
-                    .unwrap_or_default(),
+                _ => plan.rows.get(t).map(|rows| rows.iter().map(|r| r.pick).collect()).unwrap_or_default(),
             };
             let mut rows = Vec::new();
             for (i, (tenant, pick)) in owners.into_iter().zip(picks).enumerate() {
                 let target = tenant.map(|k| data.keys[k].clone());
-                match self.row(
-                    catalog,
-                    &data,
-                    rel,
-                    &table.owner,
-                    tenant,
-                    target.as_ref(),
-                    pick,
-                    i as u64 + 1,
-                ) {
+                match self.row(catalog, &data, rel, &table.owner, tenant, target.as_ref(), pick, i as u64 + 1) {
                     Ok(row) => rows.push(row),
                     Err(why) if !data.skipped.iter().any(|(r, _)| *r == table.rel) => {
                         data.skipped.push((table.rel, why))
@@ -331,23 +275,13 @@ impl Model {
             _ => {}
         }
         for fk in &rel.foreign_keys {
-            if fk
-                .columns
-                .iter()
-                .all(|c| values.iter().any(|(x, _)| x == c))
-            {
+            if fk.columns.iter().all(|c| values.iter().any(|(x, _)| x == c)) {
                 continue;
             }
-            let nullable = fk
-                .columns
-                .iter()
-                .any(|c| rel.column(c).is_some_and(|col| !col.not_null));
+            let nullable = fk.columns.iter().any(|c| rel.column(c).is_some_and(|col| !col.not_null));
             let parent_rows = data.rows(fk.target);
             let tenant_bound = matches!(owner, Owner::Child { fk: i, .. } if rel.foreign_keys[*i].name == fk.name)
-                || fk
-                    .columns
-                    .iter()
-                    .any(|c| matches!(owner, Owner::Direct { column } if column == c));
+                || fk.columns.iter().any(|c| matches!(owner, Owner::Direct { column } if column == c));
             let candidates: Vec<&Row> = parent_rows
                 .iter()
                 .filter(|r| match (tenant, r.tenant) {
@@ -370,17 +304,11 @@ impl Model {
                 if nullable && !tenant_bound {
                     continue; // leave the reference NULL
                 }
-                return Err(format!(
-                    "no parent row in {} for {}",
-                    catalog.relation(fk.target).qualified,
-                    fk.name
-                ));
+                return Err(format!("no parent row in {} for {}", catalog.relation(fk.target).qualified, fk.name));
             }
             let parent = candidates[pick % candidates.len()];
             for (c, tc) in fk.columns.iter().zip(&fk.target_columns) {
-                let v = parent
-                    .get(tc)
-                    .ok_or_else(|| format!("parent column {tc} has no generated value"))?;
+                let v = parent.get(tc).ok_or_else(|| format!("parent column {tc} has no generated value"))?;
                 set(&mut values, c, v.to_string());
             }
         }
@@ -408,10 +336,7 @@ impl Model {
                 }
                 None if !col.not_null => {}
                 None => {
-                    return Err(format!(
-                        "cannot generate a value of type {} for column {}",
-                        col.sql_type, col.name
-                    ));
+                    return Err(format!("cannot generate a value of type {} for column {}", col.sql_type, col.name));
                 }
             }
         }
@@ -422,11 +347,7 @@ impl Model {
 impl Dataset {
     /// Rows generated for `rel`.
     pub fn rows(&self, rel: RelId) -> &[Row] {
-        self.tables
-            .iter()
-            .find(|(r, _)| *r == rel)
-            .map(|(_, rows)| rows.as_slice())
-            .unwrap_or(&[])
+        self.tables.iter().find(|(r, _)| *r == rel).map(|(_, rows)| rows.as_slice()).unwrap_or(&[])
     }
 
     /// One INSERT per non-empty table, parents first.
@@ -455,16 +376,11 @@ pub fn insert_sql(rel: &Relation, rows: &[Row]) -> String {
             }
         }
     }
-    let overriding = cols
-        .iter()
-        .any(|c| rel.column(c).is_some_and(|col| col.identity == "a"));
+    let overriding = cols.iter().any(|c| rel.column(c).is_some_and(|col| col.identity == "a"));
     let tuples: Vec<String> = rows
         .iter()
         .map(|row| {
-            let vals: Vec<&str> = cols
-                .iter()
-                .map(|c| row.get(c).unwrap_or("DEFAULT"))
-                .collect();
+            let vals: Vec<&str> = cols.iter().map(|c| row.get(c).unwrap_or("DEFAULT")).collect();
             format!("({})", vals.join(", "))
         })
         .collect();
@@ -475,11 +391,7 @@ pub fn insert_sql(rel: &Relation, rows: &[Row]) -> String {
         "INSERT INTO {} ({}){} VALUES {}",
         rel.qualified,
         cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "),
-        if overriding {
-            " OVERRIDING SYSTEM VALUE"
-        } else {
-            ""
-        },
+        if overriding { " OVERRIDING SYSTEM VALUE" } else { "" },
         tuples.join(", ")
     )
 }

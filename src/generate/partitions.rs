@@ -23,19 +23,13 @@ pub fn targets(catalog: &Catalog, parent: &Relation) -> Vec<Vec<Option<String>>>
         .map(|b| {
             if let Some((from, _)) = range(b) {
                 from.into_iter().map(|v| literal(&v)).collect()
-            } else if let Some(inner) = b
-                .strip_prefix("FOR VALUES IN (")
-                .and_then(|r| r.strip_suffix(')'))
-            {
+            } else if let Some(inner) = b.strip_prefix("FOR VALUES IN (").and_then(|r| r.strip_suffix(')')) {
                 let first = split_list(inner).into_iter().next();
                 vec![first.and_then(|v| literal(&v))]
             } else if *b == "DEFAULT" {
                 // An upper edge of some range that no other range starts at lies
                 // outside every range partition, so it routes to DEFAULT.
-                let edge = ranges
-                    .iter()
-                    .map(|(_, to)| to)
-                    .find(|to| !ranges.iter().any(|(from, _)| from == *to));
+                let edge = ranges.iter().map(|(_, to)| to).find(|to| !ranges.iter().any(|(from, _)| from == *to));
                 match edge {
                     Some(to) => to.iter().map(|v| literal(v)).collect(),
                     None => vec![None; width],
@@ -85,10 +79,7 @@ mod tests {
     fn bounds_parse() {
         assert_eq!(
             range("FOR VALUES FROM ('2024-01-01 00:00:00+00') TO ('2025-01-01 00:00:00+00')"),
-            Some((
-                vec!["'2024-01-01 00:00:00+00'".into()],
-                vec!["'2025-01-01 00:00:00+00'".into()]
-            ))
+            Some((vec!["'2024-01-01 00:00:00+00'".into()], vec!["'2025-01-01 00:00:00+00'".into()]))
         );
         assert_eq!(split_list("'a, b', 'c'"), vec!["'a, b'", "'c'"]);
         assert_eq!(literal("MINVALUE"), None);

@@ -18,14 +18,8 @@ static QUOTED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"'((?:[^']|'')*)'"
 /// Values a CHECK constraint allows for `column`, when it is a plain IN-list.
 pub fn check_choices(rel: &Relation, column: &str) -> Vec<String> {
     for check in &rel.checks {
-        if check.columns.len() == 1
-            && check.columns[0] == column
-            && check.definition.contains("ANY (ARRAY[")
-        {
-            let found: Vec<String> = QUOTED
-                .captures_iter(&check.definition)
-                .map(|c| c[1].replace("''", "'"))
-                .collect();
+        if check.columns.len() == 1 && check.columns[0] == column && check.definition.contains("ANY (ARRAY[") {
+            let found: Vec<String> = QUOTED.captures_iter(&check.definition).map(|c| c[1].replace("''", "'")).collect();
             if !found.is_empty() {
                 return found;
             }
@@ -52,11 +46,7 @@ pub fn value(rel: &Relation, col: &Column, n: u64) -> Option<String> {
     let raw = match col.base_type.as_str() {
         "uuid" => literal(&format!("00000000-0000-4000-8000-{:012x}", n)),
         "text" | "varchar" | "bpchar" | "citext" | "name" => {
-            let s = if col.name.contains("email") {
-                format!("u{n}@example.com")
-            } else {
-                format!("v{n}")
-            };
+            let s = if col.name.contains("email") { format!("u{n}@example.com") } else { format!("v{n}") };
             literal(&fit(s, &col.sql_type))
         }
         "int2" => (n % 30000).to_string(),
@@ -71,11 +61,7 @@ pub fn value(rel: &Relation, col: &Column, n: u64) -> Option<String> {
         "json" | "jsonb" => literal(&format!("{{\"n\": {n}}}")),
         "bytea" => literal(&format!("\\x{:02x}", n % 256)),
         "inet" | "cidr" => literal(&format!("127.0.{}.{}/32", (n / 250) % 250, n % 250 + 1)),
-        "macaddr" => literal(&format!(
-            "08:00:2b:00:{:02x}:{:02x}",
-            (n / 256) % 256,
-            n % 256
-        )),
+        "macaddr" => literal(&format!("08:00:2b:00:{:02x}:{:02x}", (n / 256) % 256, n % 256)),
         "tsvector" => literal(&format!("v{n}")),
         _ => return None,
     };
@@ -88,18 +74,9 @@ fn cast(expr: &str, col: &Column) -> String {
 
 /// Truncates `s` to a `varchar(n)`/`char(n)` length limit.
 fn fit(s: String, sql_type: &str) -> String {
-    let limit = sql_type
-        .split_once('(')
-        .and_then(|(_, rest)| rest.trim_end_matches(')').parse::<usize>().ok());
+    let limit = sql_type.split_once('(').and_then(|(_, rest)| rest.trim_end_matches(')').parse::<usize>().ok());
     match limit {
-        Some(n) if s.chars().count() > n => s
-            .chars()
-            .rev()
-            .take(n)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect(),
+        Some(n) if s.chars().count() > n => s.chars().rev().take(n).collect::<Vec<_>>().into_iter().rev().collect(),
         _ => s,
     }
 }

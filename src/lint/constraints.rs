@@ -13,10 +13,7 @@ fn tenant_column<'a>(cx: &'a LintContext<'_>, rel: &crate::catalog::Relation) ->
 /// UNIQUE constraints on tenant tables without the tenant column.
 pub(super) fn unique_constraint_oracle(cx: &LintContext<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
-    for r in cx
-        .tenant_tables()
-        .filter(|r| r.privileges.insert || r.privileges.update)
-    {
+    for r in cx.tenant_tables().filter(|r| r.privileges.insert || r.privileges.update) {
         let Some(col) = tenant_column(cx, r) else {
             continue;
         };
@@ -32,10 +29,7 @@ fn cross_tenant_fks<'a>(
     cx: &'a LintContext<'_>,
 ) -> Vec<(&'a crate::catalog::Relation, &'a crate::catalog::ForeignKey)> {
     let mut out = Vec::new();
-    for r in cx
-        .tenant_tables()
-        .filter(|r| r.privileges.insert || r.privileges.update)
-    {
+    for r in cx.tenant_tables().filter(|r| r.privileges.insert || r.privileges.update) {
         let Some(col) = tenant_column(cx, r) else {
             continue;
         };

@@ -5,9 +5,7 @@ use crate::catalog::{Function, RelKind, Relation};
 
 /// Whether `owner`, running a definer object, bypasses RLS on `base`.
 fn owner_bypasses(cx: &LintContext<'_>, owner: &str, base: &Relation) -> bool {
-    cx.catalog.bypass_roles.iter().any(|r| r == owner)
-        || !base.rls_enabled
-        || base.owner == owner && !base.rls_forced
+    cx.catalog.bypass_roles.iter().any(|r| r == owner) || !base.rls_enabled || base.owner == owner && !base.rls_forced
 }
 
 /// Functions used by some policy.
@@ -31,7 +29,13 @@ pub(super) fn immutable_context_function(cx: &LintContext<'_>) -> Vec<Hit> {
         .functions
         .iter()
         .filter(|f| f.volatility == "i" && f.source.to_lowercase().contains("current_setting"))
-        .map(|f| Hit::global(format!("{} is IMMUTABLE but reads a setting: plans cached under one tenant return its rows to the next", f.signature)).function(f))
+        .map(|f| {
+            Hit::global(format!(
+                "{} is IMMUTABLE but reads a setting: plans cached under one tenant return its rows to the next",
+                f.signature
+            ))
+            .function(f)
+        })
         .collect()
 }
 
@@ -40,7 +44,13 @@ pub(super) fn helper_search_path_mutable(cx: &LintContext<'_>) -> Vec<Hit> {
     policy_helpers(cx)
         .into_iter()
         .filter(|f| !f.config.iter().any(|c| c.starts_with("search_path=")))
-        .map(|f| Hit::global(format!("policy helper {} has no `SET search_path`: a temporary table can shadow what it reads", f.signature)).function(f))
+        .map(|f| {
+            Hit::global(format!(
+                "policy helper {} has no `SET search_path`: a temporary table can shadow what it reads",
+                f.signature
+            ))
+            .function(f)
+        })
         .collect()
 }
 
@@ -48,11 +58,8 @@ pub(super) fn helper_search_path_mutable(cx: &LintContext<'_>) -> Vec<Hit> {
 /// unless the view filters by the tenant setting itself.
 pub(super) fn view_owner_rights(cx: &LintContext<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
-    for v in cx
-        .catalog
-        .relations
-        .iter()
-        .filter(|v| v.kind == RelKind::View && v.privileges.select && !v.security_invoker)
+    for v in
+        cx.catalog.relations.iter().filter(|v| v.kind == RelKind::View && v.privileges.select && !v.security_invoker)
     {
         if v.definition.as_deref().is_some_and(|d| cx.reads_setting(d)) {
             continue;
@@ -61,16 +68,20 @@ pub(super) fn view_owner_rights(cx: &LintContext<'_>) -> Vec<Hit> {
             .depends_on
             .iter()
             .map(|b| cx.catalog.relation(*b))
-            .filter(|b| {
-                cx.ownership
-                    .owner(b.oid)
-                    .is_some_and(|o| o.is_tenant_owned())
-            })
+            .filter(|b| cx.ownership.owner(b.oid).is_some_and(|o| o.is_tenant_owned()))
             .filter(|b| owner_bypasses(cx, &v.owner, b))
             .map(|b| b.qualified.as_str())
             .collect();
         if !leaking.is_empty() {
-            out.push(Hit::on(v, format!("view {} runs with the rights of its owner {}, who bypasses row-level security on {}", v.qualified, v.owner, leaking.join(", "))));
+            out.push(Hit::on(
+                v,
+                format!(
+                    "view {} runs with the rights of its owner {}, who bypasses row-level security on {}",
+                    v.qualified,
+                    v.owner,
+                    leaking.join(", ")
+                ),
+            ));
         }
     }
     out
@@ -80,11 +91,8 @@ pub(super) fn view_owner_rights(cx: &LintContext<'_>) -> Vec<Hit> {
 /// RLS, that read tenant tables without filtering by the setting.
 pub(super) fn security_definer_function_bypass(cx: &LintContext<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
-    for f in cx
-        .catalog
-        .functions
-        .iter()
-        .filter(|f| f.security_definer && f.app_can_execute && !cx.reads_setting(&f.source))
+    for f in
+        cx.catalog.functions.iter().filter(|f| f.security_definer && f.app_can_execute && !cx.reads_setting(&f.source))
     {
         let src = f.source.to_lowercase();
         let touched: Vec<&str> = cx
@@ -112,9 +120,7 @@ pub(super) fn security_definer_trigger_cross_tenant_write(cx: &LintContext<'_>) 
                 continue;
             }
             let src = f.source.to_lowercase();
-            let writes = ["insert into", "update ", "delete from"]
-                .iter()
-                .any(|w| src.contains(w));
+            let writes = ["insert into", "update ", "delete from"].iter().any(|w| src.contains(w));
             let targets: Vec<&str> = cx
                 .tenant_tables()
                 .filter(|x| mentions(&src, &x.name) && owner_bypasses(cx, &f.owner, x))
@@ -134,7 +140,13 @@ pub(super) fn leakproof_mislabel(cx: &LintContext<'_>) -> Vec<Hit> {
         .functions
         .iter()
         .filter(|f| f.leakproof)
-        .map(|f| Hit::global(format!("{} is marked LEAKPROOF: the planner may run it on other tenants' rows before the policies filter them", f.signature)).function(f))
+        .map(|f| {
+            Hit::global(format!(
+                "{} is marked LEAKPROOF: the planner may run it on other tenants' rows before the policies filter them",
+                f.signature
+            ))
+            .function(f)
+        })
         .collect()
 }
 

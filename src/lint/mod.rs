@@ -48,22 +48,12 @@ pub struct Hit {
 impl Hit {
     /// A hit on a relation.
     pub fn on(rel: &Relation, message: String) -> Hit {
-        Hit {
-            rel: Some(rel.oid),
-            message,
-            severity: None,
-            object: None,
-        }
+        Hit { rel: Some(rel.oid), message, severity: None, object: None }
     }
 
     /// A hit on no relation in particular.
     pub fn global(message: String) -> Hit {
-        Hit {
-            rel: None,
-            message,
-            severity: None,
-            object: None,
-        }
+        Hit { rel: None, message, severity: None, object: None }
     }
 
     /// Points the hit at a policy's CREATE POLICY line.
@@ -96,85 +86,37 @@ type Check = fn(&LintContext<'_>) -> Vec<Hit>;
 /// Every static check, by rule id.
 pub static LINTS: &[(&str, Check)] = &[
     ("rls_not_enabled", rls::rls_not_enabled),
-    (
-        "policy_exists_rls_disabled",
-        rls::policy_exists_rls_disabled,
-    ),
+    ("policy_exists_rls_disabled", rls::policy_exists_rls_disabled),
     ("force_missing", rls::force_missing),
     ("partition_direct_access", rls::partition_direct_access),
     ("matview_no_rls", rls::matview_no_rls),
     ("app_superuser", roles::app_superuser),
     ("app_bypassrls", roles::app_bypassrls),
     ("app_owns_table", roles::app_owns_table),
-    (
-        "app_can_become_bypass_role",
-        roles::app_can_become_bypass_role,
-    ),
-    (
-        "app_privileged_predefined_role",
-        roles::app_privileged_predefined_role,
-    ),
+    ("app_can_become_bypass_role", roles::app_can_become_bypass_role),
+    ("app_privileged_predefined_role", roles::app_privileged_predefined_role),
     ("guc_role_or_db_default", roles::guc_role_or_db_default),
     ("policy_wrong_role", policies::policy_wrong_role),
     ("permissive_or_widening", policies::permissive_or_widening),
-    (
-        "blind_write_broader_than_select",
-        policies::blind_write_broader_than_select,
-    ),
+    ("blind_write_broader_than_select", policies::blind_write_broader_than_select),
     ("with_check_weak_or_true", policies::with_check_weak_or_true),
-    (
-        "policy_predicate_too_broad",
-        policies::policy_predicate_too_broad,
-    ),
-    (
-        "guc_missing_fallback_open",
-        policies::guc_missing_fallback_open,
-    ),
+    ("policy_predicate_too_broad", policies::policy_predicate_too_broad),
+    ("guc_missing_fallback_open", policies::guc_missing_fallback_open),
     ("guc_bypass_flag", policies::guc_bypass_flag),
-    (
-        "policy_lookup_table_unprotected",
-        policies::policy_lookup_table_unprotected,
-    ),
+    ("policy_lookup_table_unprotected", policies::policy_lookup_table_unprotected),
     ("policy_unclassified", policies::policy_unclassified),
-    (
-        "immutable_context_function",
-        definer::immutable_context_function,
-    ),
-    (
-        "helper_search_path_mutable",
-        definer::helper_search_path_mutable,
-    ),
+    ("immutable_context_function", definer::immutable_context_function),
+    ("helper_search_path_mutable", definer::helper_search_path_mutable),
     ("view_owner_rights", definer::view_owner_rights),
-    (
-        "security_definer_function_bypass",
-        definer::security_definer_function_bypass,
-    ),
-    (
-        "security_definer_trigger_cross_tenant_write",
-        definer::security_definer_trigger_cross_tenant_write,
-    ),
+    ("security_definer_function_bypass", definer::security_definer_function_bypass),
+    ("security_definer_trigger_cross_tenant_write", definer::security_definer_trigger_cross_tenant_write),
     ("leakproof_mislabel", definer::leakproof_mislabel),
-    (
-        "unique_constraint_oracle",
-        constraints::unique_constraint_oracle,
-    ),
-    (
-        "fk_cross_tenant_reference",
-        constraints::fk_cross_tenant_reference,
-    ),
-    (
-        "fk_cascade_cross_tenant",
-        constraints::fk_cascade_cross_tenant,
-    ),
+    ("unique_constraint_oracle", constraints::unique_constraint_oracle),
+    ("fk_cross_tenant_reference", constraints::fk_cross_tenant_reference),
+    ("fk_cascade_cross_tenant", constraints::fk_cascade_cross_tenant),
     ("truncate_privilege", privileges::truncate_privilege),
-    (
-        "trigger_privilege_exfil",
-        privileges::trigger_privilege_exfil,
-    ),
-    (
-        "references_privilege_oracle",
-        privileges::references_privilege_oracle,
-    ),
+    ("trigger_privilege_exfil", privileges::trigger_privilege_exfil),
+    ("references_privilege_oracle", privileges::references_privilege_oracle),
     ("sequence_counter_leak", privileges::sequence_counter_leak),
     ("cve_2023_2455", version::cve_2023_2455),
     ("cve_2023_39418", version::cve_2023_39418),
@@ -215,20 +157,12 @@ pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
 
 /// A rule's remediation with this schema's names filled in.
 pub fn remediation(rule: &rules::Rule, cx: &LintContext<'_>, rel: Option<RelId>) -> String {
-    let column = cx
-        .catalog
-        .relations
-        .iter()
-        .find_map(|r| match cx.ownership.owner(r.oid) {
-            Some(Owner::Direct { column }) => Some(column.clone()),
-            _ => None,
-        });
-    let relation = rel
-        .map(|r| cx.catalog.relation(r).qualified.clone())
-        .unwrap_or_else(|| "<table>".into());
-    let predicate = rel
-        .map(|r| cx.ownership.tenant_predicate(cx.catalog, r, cx.setting))
-        .unwrap_or_default();
+    let column = cx.catalog.relations.iter().find_map(|r| match cx.ownership.owner(r.oid) {
+        Some(Owner::Direct { column }) => Some(column.clone()),
+        _ => None,
+    });
+    let relation = rel.map(|r| cx.catalog.relation(r).qualified.clone()).unwrap_or_else(|| "<table>".into());
+    let predicate = rel.map(|r| cx.ownership.tenant_predicate(cx.catalog, r, cx.setting)).unwrap_or_default();
     rule.remediation_for(&FixContext {
         relation: &relation,
         app: &crate::db::ident(cx.app),
@@ -242,13 +176,10 @@ pub fn remediation(rule: &rules::Rule, cx: &LintContext<'_>, rel: Option<RelId>)
 impl LintContext<'_> {
     /// Tenant-owned tables (root, direct, child).
     pub fn tenant_tables(&self) -> impl Iterator<Item = &Relation> {
-        self.catalog.relations.iter().filter(|r| {
-            r.kind.is_table()
-                && self
-                    .ownership
-                    .owner(r.oid)
-                    .is_some_and(Owner::is_tenant_owned)
-        })
+        self.catalog
+            .relations
+            .iter()
+            .filter(|r| r.kind.is_table() && self.ownership.owner(r.oid).is_some_and(Owner::is_tenant_owned))
     }
 
     /// Whether the app can read or write rows of `rel`.
@@ -310,9 +241,7 @@ pub fn effective(p: &Policy, command: PolicyCommand, check: bool) -> Option<&str
     match (p.with_check.as_deref(), p.command) {
         (Some(c), _) => Some(c),
         (None, PolicyCommand::Insert) => None,
-        (None, _) if command == PolicyCommand::Insert && p.command == PolicyCommand::All => {
-            p.using.as_deref()
-        }
+        (None, _) if command == PolicyCommand::Insert && p.command == PolicyCommand::All => p.using.as_deref(),
         (None, _) => p.using.as_deref(),
     }
 }
@@ -322,10 +251,7 @@ pub(crate) fn word_in(text: &str, word: &str) -> bool {
     let ident = |c: char| c.is_alphanumeric() || c == '_';
     text.match_indices(word).any(|(i, _)| {
         text[..i].chars().next_back().is_none_or(|c| !ident(c))
-            && text[i + word.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !ident(c))
+            && text[i + word.len()..].chars().next().is_none_or(|c| !ident(c))
     })
 }
 

@@ -5,8 +5,7 @@ use crate::catalog::{Policy, PolicyCommand, Relation};
 
 /// Tenant tables where policies matter: RLS on, and the app has some access.
 fn guarded<'a>(cx: &'a LintContext<'_>) -> impl Iterator<Item = &'a Relation> {
-    cx.tenant_tables()
-        .filter(|r| r.rls_enabled && cx.app_touches(r))
+    cx.tenant_tables().filter(|r| r.rls_enabled && cx.app_touches(r))
 }
 
 /// Commands the app holds a privilege for.
@@ -46,11 +45,7 @@ pub(super) fn policy_wrong_role(cx: &LintContext<'_>) -> Vec<Hit> {
             })
             .collect();
         if missing.len() == granted(r).len() && r.policies.iter().all(|p| !p.applies_to_app) {
-            let roles: Vec<&str> = r
-                .policies
-                .iter()
-                .flat_map(|p| p.roles.iter().map(String::as_str))
-                .collect();
+            let roles: Vec<&str> = r.policies.iter().flat_map(|p| p.roles.iter().map(String::as_str)).collect();
             out.push(
                 Hit::on(r, format!("no policy on {} applies to {} (they name {}): the app is granted {} but sees nothing (fails closed)", r.qualified, cx.app, roles.join(", "), missing.join(", ")))
                     .severity(crate::rules::Severity::Info),
@@ -72,11 +67,7 @@ pub(super) fn permissive_or_widening(cx: &LintContext<'_>) -> Vec<Hit> {
             let Some(using) = p.using.as_deref() else {
                 continue;
             };
-            if !cx.scoped(r, p, using)
-                && !is_false(using)
-                && !fallback(cx, using)
-                && !bypass_flag(cx, using)
-            {
+            if !cx.scoped(r, p, using) && !is_false(using) && !fallback(cx, using) && !bypass_flag(cx, using) {
                 out.push(Hit::on(r, format!("permissive policy {} on {} (USING {using}) applies to {} and does not pin the tenant; permissive policies are OR-ed", p.name, r.qualified, cx.app)).policy(r, p));
             }
         }
@@ -161,10 +152,7 @@ pub(super) fn guc_bypass_flag(cx: &LintContext<'_>) -> Vec<Hit> {
         bypass_flag(cx, e).then(|| {
             Hit::on(
                 r,
-                format!(
-                    "policy {} on {} consults another setting that any session can set: {e}",
-                    p.name, r.qualified
-                ),
+                format!("policy {} on {} consults another setting that any session can set: {e}", p.name, r.qualified),
             )
             .policy(r, p)
         })
@@ -220,22 +208,23 @@ pub(super) fn policy_unclassified(cx: &LintContext<'_>) -> Vec<Hit> {
             || fallback(cx, e)
             || bypass_flag(cx, e);
         (!known && !p.permissive).then(|| {
-            Hit::on(r, format!("restrictive policy {} on {} (`{e}`) neither reads {} nor consults another table or helper", p.name, r.qualified, cx.setting)).policy(r, p)
+            Hit::on(
+                r,
+                format!(
+                    "restrictive policy {} on {} (`{e}`) neither reads {} nor consults another table or helper",
+                    p.name, r.qualified, cx.setting
+                ),
+            )
+            .policy(r, p)
         })
     })
 }
 
-fn each_policy_expr(
-    cx: &LintContext<'_>,
-    mut f: impl FnMut(&Relation, &Policy, &str) -> Option<Hit>,
-) -> Vec<Hit> {
+fn each_policy_expr(cx: &LintContext<'_>, mut f: impl FnMut(&Relation, &Policy, &str) -> Option<Hit>) -> Vec<Hit> {
     let mut out = Vec::new();
     for r in guarded(cx) {
         for p in r.policies.iter().filter(|p| p.applies_to_app) {
-            for e in [p.using.as_deref(), p.with_check.as_deref()]
-                .into_iter()
-                .flatten()
-            {
+            for e in [p.using.as_deref(), p.with_check.as_deref()].into_iter().flatten() {
                 if let Some(h) = f(r, p, e) {
                     out.push(h);
                     break;
@@ -251,21 +240,13 @@ fn fallback(cx: &LintContext<'_>, expr: &str) -> bool {
     let t = expr.to_lowercase();
     cx.reads_setting(expr)
         && t.contains(" or ")
-        && (t.contains("is null")
-            || t.contains("coalesce(")
-            || t.contains("= ''::text")
-            || t.contains("= ''"))
+        && (t.contains("is null") || t.contains("coalesce(") || t.contains("= ''::text") || t.contains("= ''"))
 }
 
 /// Reads a custom setting other than the tenant setting.
 fn bypass_flag(cx: &LintContext<'_>, expr: &str) -> bool {
     let t = expr.to_lowercase();
     let own = format!("current_setting('{}'", cx.setting.to_lowercase());
-    t.match_indices("current_setting('").any(|(i, _)| {
-        !t[i..].starts_with(&own)
-            && t[i + 17..]
-                .split('\'')
-                .next()
-                .is_some_and(|n| n.contains('.'))
-    })
+    t.match_indices("current_setting('")
+        .any(|(i, _)| !t[i..].starts_with(&own) && t[i + 17..].split('\'').next().is_some_and(|n| n.contains('.')))
 }

@@ -6,16 +6,11 @@ use crate::catalog::RelKind;
 /// Tenant-owned table the app can touch, RLS off, no policies.
 pub(super) fn rls_not_enabled(cx: &LintContext<'_>) -> Vec<Hit> {
     cx.tenant_tables()
-        .filter(|r| {
-            cx.app_touches(r) && !r.rls_enabled && r.policies.is_empty() && !inherits_rls(cx, r)
-        })
+        .filter(|r| cx.app_touches(r) && !r.rls_enabled && r.policies.is_empty() && !inherits_rls(cx, r))
         .map(|r| {
             Hit::on(
                 r,
-                format!(
-                    "{} holds tenant rows, {} can access it, and row-level security is off",
-                    r.qualified, cx.app
-                ),
+                format!("{} holds tenant rows, {} can access it, and row-level security is off", r.qualified, cx.app),
             )
         })
         .collect()
@@ -43,7 +38,15 @@ pub(super) fn policy_exists_rls_disabled(cx: &LintContext<'_>) -> Vec<Hit> {
 pub(super) fn force_missing(cx: &LintContext<'_>) -> Vec<Hit> {
     cx.tenant_tables()
         .filter(|r| r.rls_enabled && !r.rls_forced && !r.app_owns)
-        .map(|r| Hit::on(r, format!("{} enables row-level security without FORCE: its owner {} bypasses the policies", r.qualified, r.owner)))
+        .map(|r| {
+            Hit::on(
+                r,
+                format!(
+                    "{} enables row-level security without FORCE: its owner {} bypasses the policies",
+                    r.qualified, r.owner
+                ),
+            )
+        })
         .collect()
 }
 
@@ -53,7 +56,13 @@ pub(super) fn partition_direct_access(cx: &LintContext<'_>) -> Vec<Hit> {
         .filter(|r| inherits_rls(cx, r) && !r.rls_enabled && cx.app_touches(r))
         .map(|r| {
             let parent = cx.catalog.relation(r.parent.expect("inherits_rls checks the parent"));
-            Hit::on(r, format!("{} is a partition/child of {}, is granted to {} directly and has no row-level security of its own", r.qualified, parent.qualified, cx.app))
+            Hit::on(
+                r,
+                format!(
+                    "{} is a partition/child of {}, is granted to {} directly and has no row-level security of its own",
+                    r.qualified, parent.qualified, cx.app
+                ),
+            )
         })
         .collect()
 }

@@ -15,26 +15,14 @@ pub(super) fn app_superuser(cx: &LintContext<'_>) -> Vec<Hit> {
     if !cx.catalog.app.superuser {
         return Vec::new();
     }
-    vec![
-        Hit::global(format!(
-            "{} is a superuser: row-level security never applies to it",
-            cx.app
-        ))
-        .role(cx.app),
-    ]
+    vec![Hit::global(format!("{} is a superuser: row-level security never applies to it", cx.app)).role(cx.app)]
 }
 
 pub(super) fn app_bypassrls(cx: &LintContext<'_>) -> Vec<Hit> {
     if !cx.catalog.app.bypassrls || cx.catalog.app.superuser {
         return Vec::new();
     }
-    vec![
-        Hit::global(format!(
-            "{} has BYPASSRLS: every policy is ignored for it",
-            cx.app
-        ))
-        .role(cx.app),
-    ]
+    vec![Hit::global(format!("{} has BYPASSRLS: every policy is ignored for it", cx.app)).role(cx.app)]
 }
 
 /// The app owns (directly or by inheriting the owner) a tenant table without FORCE.
@@ -42,8 +30,18 @@ pub(super) fn app_owns_table(cx: &LintContext<'_>) -> Vec<Hit> {
     cx.tenant_tables()
         .filter(|r| r.app_owns && !r.rls_forced)
         .map(|r| {
-            let how = if r.owner == cx.app { "owns".to_string() } else { format!("inherits ownership (through {}) of", r.owner) };
-            Hit::on(r, format!("{} {how} {} and FORCE ROW LEVEL SECURITY is not set: owners bypass the policies", cx.app, r.qualified))
+            let how = if r.owner == cx.app {
+                "owns".to_string()
+            } else {
+                format!("inherits ownership (through {}) of", r.owner)
+            };
+            Hit::on(
+                r,
+                format!(
+                    "{} {how} {} and FORCE ROW LEVEL SECURITY is not set: owners bypass the policies",
+                    cx.app, r.qualified
+                ),
+            )
         })
         .collect()
 }
@@ -52,11 +50,8 @@ pub(super) fn app_owns_table(cx: &LintContext<'_>) -> Vec<Hit> {
 pub(super) fn app_can_become_bypass_role(cx: &LintContext<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
     for m in cx.catalog.app.memberships.iter().filter(|m| m.can_set) {
-        let owns: Vec<&str> = cx
-            .tenant_tables()
-            .filter(|r| r.owner == m.role && !r.rls_forced)
-            .map(|r| r.qualified.as_str())
-            .collect();
+        let owns: Vec<&str> =
+            cx.tenant_tables().filter(|r| r.owner == m.role && !r.rls_forced).map(|r| r.qualified.as_str()).collect();
         let why = if m.superuser {
             "a superuser".to_string()
         } else if m.bypassrls {
@@ -83,12 +78,7 @@ pub(super) fn app_privileged_predefined_role(cx: &LintContext<'_>) -> Vec<Hit> {
         .memberships
         .iter()
         .filter(|m| PRIVILEGED_PREDEFINED.contains(&m.role.as_str()))
-        .map(|m| {
-            Hit::global(format!(
-                "{} is a member of {}, which reaches beyond row-level security",
-                cx.app, m.role
-            ))
-        })
+        .map(|m| Hit::global(format!("{} is a member of {}, which reaches beyond row-level security", cx.app, m.role)))
         .collect()
 }
 
@@ -96,22 +86,19 @@ pub(super) fn app_privileged_predefined_role(cx: &LintContext<'_>) -> Vec<Hit> {
 pub(super) fn guc_role_or_db_default(cx: &LintContext<'_>) -> Vec<Hit> {
     let prefix = format!("{}=", cx.setting);
     let mut out = Vec::new();
-    for s in cx
-        .catalog
-        .app
-        .settings
-        .iter()
-        .filter(|s| s.starts_with(&prefix))
-    {
-        out.push(Hit::global(format!("role {} has a default `{s}`: a session that forgets to set the tenant gets this one", cx.app)).role(cx.app));
+    for s in cx.catalog.app.settings.iter().filter(|s| s.starts_with(&prefix)) {
+        out.push(
+            Hit::global(format!(
+                "role {} has a default `{s}`: a session that forgets to set the tenant gets this one",
+                cx.app
+            ))
+            .role(cx.app),
+        );
     }
-    for s in cx
-        .catalog
-        .database_settings
-        .iter()
-        .filter(|s| s.starts_with(&prefix))
-    {
-        out.push(Hit::global(format!("the database has a default `{s}`: a session that forgets to set the tenant gets this one")));
+    for s in cx.catalog.database_settings.iter().filter(|s| s.starts_with(&prefix)) {
+        out.push(Hit::global(format!(
+            "the database has a default `{s}`: a session that forgets to set the tenant gets this one"
+        )));
     }
     out
 }

@@ -18,36 +18,19 @@ fn affected(cx: &LintContext<'_>, fixed: &[(i32, i32)], older: bool, what: &str)
         return Vec::new();
     }
     let (major, minor) = (num / 10000, num % 10000);
-    vec![Hit::global(format!(
-        "PostgreSQL {major}.{minor} is affected: {what}"
-    ))]
+    vec![Hit::global(format!("PostgreSQL {major}.{minor} is affected: {what}"))]
 }
 
 pub(super) fn cve_2023_2455(cx: &LintContext<'_>) -> Vec<Hit> {
-    affected(
-        cx,
-        &[(13, 11), (14, 8), (15, 3)],
-        false,
-        "policies may be applied for the wrong role in cached plans",
-    )
+    affected(cx, &[(13, 11), (14, 8), (15, 3)], false, "policies may be applied for the wrong role in cached plans")
 }
 
 pub(super) fn cve_2023_39418(cx: &LintContext<'_>) -> Vec<Hit> {
-    affected(
-        cx,
-        &[(15, 4)],
-        false,
-        "MERGE does not enforce UPDATE and SELECT policies",
-    )
+    affected(cx, &[(15, 4)], false, "MERGE does not enforce UPDATE and SELECT policies")
 }
 
 pub(super) fn cve_2024_4317(cx: &LintContext<'_>) -> Vec<Hit> {
-    affected(
-        cx,
-        &[(14, 12), (15, 7), (16, 3)],
-        false,
-        "pg_stats_ext exposes statistics of unreadable tables",
-    )
+    affected(cx, &[(14, 12), (15, 7), (16, 3)], false, "pg_stats_ext exposes statistics of unreadable tables")
 }
 
 pub(super) fn cve_2024_10976(cx: &LintContext<'_>) -> Vec<Hit> {

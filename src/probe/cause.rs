@@ -26,12 +26,7 @@ pub struct Observed<'a> {
 }
 
 /// The rule id that explains `o`.
-pub fn attribute(
-    catalog: &Catalog,
-    ownership: &Ownership,
-    setting: &str,
-    o: &Observed<'_>,
-) -> &'static str {
+pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Observed<'_>) -> &'static str {
     let rel = o.rel;
     if catalog.app.superuser {
         return "app_superuser";
@@ -51,11 +46,7 @@ pub fn attribute(
         {
             return "partition_direct_access";
         }
-        return if rel.policies.is_empty() {
-            "rls_not_enabled"
-        } else {
-            "policy_exists_rls_disabled"
-        };
+        return if rel.policies.is_empty() { "rls_not_enabled" } else { "policy_exists_rls_disabled" };
     }
     if rel.app_owns && !rel.rls_forced {
         return "app_owns_table";
@@ -77,26 +68,17 @@ pub fn attribute(
     };
     if o.contexts.contains(&ContextKind::NoneFresh) {
         let prefix = format!("{setting}=");
-        if catalog
-            .app
-            .settings
-            .iter()
-            .chain(&catalog.database_settings)
-            .any(|s| s.starts_with(&prefix))
-        {
+        if catalog.app.settings.iter().chain(&catalog.database_settings).any(|s| s.starts_with(&prefix)) {
             return "guc_role_or_db_default";
         }
     }
-    let no_tenant_context = !o.contexts.contains(&ContextKind::Tenant)
-        && !o.contexts.contains(&ContextKind::UnknownTenant);
+    let no_tenant_context =
+        !o.contexts.contains(&ContextKind::Tenant) && !o.contexts.contains(&ContextKind::UnknownTenant);
     if no_tenant_context {
         let fallback = policies.iter().any(|p| {
             let t = texts(p);
             t.contains(&setting.to_lowercase())
-                && (t.contains("is null")
-                    || t.contains("coalesce")
-                    || t.contains("= ''")
-                    || t.contains("nullif"))
+                && (t.contains("is null") || t.contains("coalesce") || t.contains("= ''") || t.contains("nullif"))
         });
         if fallback {
             return "guc_missing_fallback_open";
@@ -106,37 +88,20 @@ pub fn attribute(
         }
     }
     // A predicate that matches several tenants explains reads and writes alike.
-    let broad = [
-        "~~",
-        "like",
-        "lower(",
-        "upper(",
-        "starts_with",
-        "position(",
-        "strpos(",
-        "left(",
-        " ~ ",
-        "~*",
-    ];
+    let broad = ["~~", "like", "lower(", "upper(", "starts_with", "position(", "strpos(", "left(", " ~ ", "~*"];
     if policies.iter().any(|p| {
         let t = texts(p);
         t.contains(&setting.to_lowercase()) && broad.iter().any(|b| t.contains(b))
     }) {
         return "policy_predicate_too_broad";
     }
-    if matches!(
-        o.kind,
-        ProbeKind::InsertForeign | ProbeKind::MoveBlind | ProbeKind::MoveKeyed
-    ) {
+    if matches!(o.kind, ProbeKind::InsertForeign | ProbeKind::MoveBlind | ProbeKind::MoveKeyed) {
         return "with_check_weak_or_true";
     }
     if matches!(o.kind, ProbeKind::BlindUpdate | ProbeKind::BlindDelete) && !o.select_leaked {
         return "blind_write_broader_than_select";
     }
-    if policies
-        .iter()
-        .any(|p| p.permissive && !texts(p).contains(&setting.to_lowercase()))
-    {
+    if policies.iter().any(|p| p.permissive && !texts(p).contains(&setting.to_lowercase())) {
         return "permissive_or_widening";
     }
     match o.kind.operation() {

@@ -62,11 +62,7 @@ impl Context {
     /// app connection has set the context once before `NoneAfterReset`.
     pub fn all(data: &Dataset) -> Vec<Context> {
         let mut v: Vec<Context> = (0..data.keys.len()).map(Context::Tenant).collect();
-        v.extend([
-            Context::Unknown,
-            Context::NoneAfterReset,
-            Context::NoneFresh,
-        ]);
+        v.extend([Context::Unknown, Context::NoneAfterReset, Context::NoneFresh]);
         v
     }
 }
@@ -99,10 +95,9 @@ impl ProbeKind {
     pub fn operation(self) -> Operation {
         match self {
             ProbeKind::Select => Operation::Select,
-            ProbeKind::BlindUpdate
-            | ProbeKind::KeyedUpdate
-            | ProbeKind::MoveBlind
-            | ProbeKind::MoveKeyed => Operation::Update,
+            ProbeKind::BlindUpdate | ProbeKind::KeyedUpdate | ProbeKind::MoveBlind | ProbeKind::MoveKeyed => {
+                Operation::Update
+            }
             ProbeKind::BlindDelete | ProbeKind::KeyedDelete => Operation::Delete,
             ProbeKind::InsertForeign => Operation::Insert,
             ProbeKind::Truncate => Operation::Truncate,
@@ -113,12 +108,8 @@ impl ProbeKind {
     pub fn describe(self) -> &'static str {
         match self {
             ProbeKind::Select => "read rows of another tenant",
-            ProbeKind::BlindUpdate => {
-                "updated rows of another tenant with a blind UPDATE (no WHERE)"
-            }
-            ProbeKind::BlindDelete => {
-                "deleted rows of another tenant with a blind DELETE (no WHERE)"
-            }
+            ProbeKind::BlindUpdate => "updated rows of another tenant with a blind UPDATE (no WHERE)",
+            ProbeKind::BlindDelete => "deleted rows of another tenant with a blind DELETE (no WHERE)",
             ProbeKind::KeyedUpdate => "updated another tenant's row by its key",
             ProbeKind::KeyedDelete => "deleted another tenant's row by its key",
             ProbeKind::InsertForeign => "inserted a row owned by another tenant",
@@ -209,13 +200,7 @@ impl Schema<'_> {
     }
 
     /// Builds the probes for one context.
-    pub fn probes(
-        &self,
-        data: &Dataset,
-        truth: &GroundTruth,
-        ctx: Context,
-        filter: Option<Filter>,
-    ) -> Vec<Probe> {
+    pub fn probes(&self, data: &Dataset, truth: &GroundTruth, ctx: Context, filter: Option<Filter>) -> Vec<Probe> {
         let mut out = Vec::new();
         let own = ctx.key(data);
         let foreign_tenant = match ctx {
@@ -226,28 +211,15 @@ impl Schema<'_> {
             if filter.is_some_and(|f| f.rel != rel.oid) {
                 continue;
             }
-            let owner = self
-                .ownership
-                .owner(rel.oid)
-                .expect("probed relations are classified");
+            let owner = self.ownership.owner(rel.oid).expect("probed relations are classified");
             let p = &rel.privileges;
             let rows = truth.rows(rel.oid);
-            let foreign_row = rows
-                .iter()
-                .find(|r| r.owner.is_some() && r.owner.as_ref() != own.map(|k| &k.0));
-            let own_row = own.and_then(|k| {
-                rows.iter()
-                    .find(|r| r.owner.as_deref() == Some(k.0.as_str()))
-            });
+            let foreign_row = rows.iter().find(|r| r.owner.is_some() && r.owner.as_ref() != own.map(|k| &k.0));
+            let own_row = own.and_then(|k| rows.iter().find(|r| r.owner.as_deref() == Some(k.0.as_str())));
             let blind = blind_assignment(rel, owner, own, &self.model.key_type);
             let mut push = |kind: ProbeKind, sql: String, target: Option<(TenantKey, String)>| {
                 if filter.is_none_or(|f| f.kind == kind) {
-                    out.push(Probe {
-                        rel: rel.oid,
-                        kind,
-                        sql,
-                        target,
-                    });
+                    out.push(Probe { rel: rel.oid, kind, sql, target });
                 }
             };
             let q = &rel.qualified;
@@ -261,11 +233,7 @@ impl Schema<'_> {
             if p.update
                 && let Some(set) = &blind
             {
-                push(
-                    ProbeKind::BlindUpdate,
-                    format!("UPDATE {q} SET {set}"),
-                    None,
-                );
+                push(ProbeKind::BlindUpdate, format!("UPDATE {q} SET {set}"), None);
                 if let Some(row) = foreign_row {
                     push(
                         ProbeKind::KeyedUpdate,
@@ -287,11 +255,7 @@ impl Schema<'_> {
             if p.insert
                 && let Some((sql, key)) = self.foreign_insert(data, rel, owner, foreign_tenant)
             {
-                push(
-                    ProbeKind::InsertForeign,
-                    sql,
-                    Some((key, "a new row".into())),
-                );
+                push(ProbeKind::InsertForeign, sql, Some((key, "a new row".into())));
             }
             if p.update
                 && let Context::Tenant(_) = ctx
@@ -333,21 +297,9 @@ impl Schema<'_> {
         };
         let row = self
             .model
-            .row(
-                self.catalog,
-                data,
-                rel,
-                owner,
-                tenant,
-                Some(&key),
-                0,
-                PROBE_ROW_BASE + rel.oid as u64 % 1000,
-            )
+            .row(self.catalog, data, rel, owner, tenant, Some(&key), 0, PROBE_ROW_BASE + rel.oid as u64 % 1000)
             .ok()?;
-        Some((
-            crate::generate::insert_sql(rel, std::slice::from_ref(&row)),
-            key,
-        ))
+        Some((crate::generate::insert_sql(rel, std::slice::from_ref(&row)), key))
     }
 
     /// `SET` list that hands a row to tenant `foreign`.
@@ -360,20 +312,12 @@ impl Schema<'_> {
     ) -> Option<(String, TenantKey)> {
         let key = data.keys[foreign].clone();
         match owner {
-            Owner::Direct { column } => Some((
-                format!(
-                    "{} = {}",
-                    crate::db::ident(column),
-                    key.sql(&self.model.key_type)
-                ),
-                key,
-            )),
+            Owner::Direct { column } => {
+                Some((format!("{} = {}", crate::db::ident(column), key.sql(&self.model.key_type)), key))
+            }
             Owner::Child { fk, .. } => {
                 let fk = &rel.foreign_keys[*fk];
-                let parent = data
-                    .rows(fk.target)
-                    .iter()
-                    .find(|r| r.tenant == Some(foreign))?;
+                let parent = data.rows(fk.target).iter().find(|r| r.tenant == Some(foreign))?;
                 let sets: Option<Vec<String>> = fk
                     .columns
                     .iter()
@@ -396,12 +340,7 @@ impl Schema<'_> {
 /// `col = <constant>` for blind UPDATEs: a plain column (not key, unique,
 /// foreign key or tenant column) set to a valid constant; failing that, the
 /// tenant column set to the context's own key.
-fn blind_assignment(
-    rel: &Relation,
-    owner: &Owner,
-    own: Option<&TenantKey>,
-    key_type: &str,
-) -> Option<String> {
+fn blind_assignment(rel: &Relation, owner: &Owner, own: Option<&TenantKey>, key_type: &str) -> Option<String> {
     let tenant_col = match owner {
         Owner::Direct { column } => Some(column.as_str()),
         _ => None,
@@ -442,18 +381,10 @@ impl AppSessions {
         ctx: Context,
         probes: &[Probe],
     ) -> Result<Vec<Result<Outcome, tokio_postgres::Error>>, tokio_postgres::Error> {
-        let db = if ctx == Context::NoneFresh {
-            &self.fresh
-        } else {
-            &self.main
-        };
+        let db = if ctx == Context::NoneFresh { &self.fresh } else { &self.main };
         let mut stmts: Vec<String> = vec!["BEGIN".into()];
         if let Some(key) = ctx.key(data) {
-            stmts.push(format!(
-                "SELECT set_config({}, {}, true)",
-                literal(setting),
-                literal(&key.0)
-            ));
+            stmts.push(format!("SELECT set_config({}, {}, true)", literal(setting), literal(&key.0)));
         }
         let first = stmts.len();
         for p in probes {
@@ -470,12 +401,7 @@ impl AppSessions {
         let mut out = Vec::with_capacity(probes.len());
         for _ in probes {
             let _savepoint = results.next();
-            out.push(
-                results
-                    .next()
-                    .expect("one result per statement")
-                    .map(Outcome::from_messages),
-            );
+            out.push(results.next().expect("one result per statement").map(Outcome::from_messages));
             let _rollback_to = results.next();
         }
         if let Some(r) = results.next() {
@@ -498,10 +424,7 @@ pub fn judge(
     let owner = schema.ownership.owner(probe.rel)?;
     let shared = *owner == Owner::Global { shared: true };
     let rows = truth.rows(probe.rel);
-    let own_count = rows
-        .iter()
-        .filter(|r| r.owner.is_some() && r.owner.as_deref() == own)
-        .count() as u64;
+    let own_count = rows.iter().filter(|r| r.owner.is_some() && r.owner.as_deref() == own).count() as u64;
     let observed = match (probe.kind, outcome) {
         (ProbeKind::Select, Ok(out)) if !shared => {
             let foreign: Vec<&TruthRow> = out
@@ -526,25 +449,13 @@ pub fn judge(
             if out.count <= allowed {
                 return None;
             }
-            format!(
-                "{} row(s) affected; the context's tenant owns {allowed}",
-                out.count
-            )
+            format!("{} row(s) affected; the context's tenant owns {allowed}", out.count)
         }
-        (
-            ProbeKind::KeyedUpdate
-            | ProbeKind::KeyedDelete
-            | ProbeKind::MoveBlind
-            | ProbeKind::MoveKeyed,
-            Ok(out),
-        ) => {
+        (ProbeKind::KeyedUpdate | ProbeKind::KeyedDelete | ProbeKind::MoveBlind | ProbeKind::MoveKeyed, Ok(out)) => {
             if out.count == 0 {
                 return None;
             }
-            let (key, what) = probe
-                .target
-                .clone()
-                .unwrap_or((TenantKey(String::new()), String::new()));
+            let (key, what) = probe.target.clone().unwrap_or((TenantKey(String::new()), String::new()));
             match probe.kind {
                 ProbeKind::MoveBlind | ProbeKind::MoveKeyed => {
                     format!("{} row(s) moved to tenant {key} ({what})", out.count)
@@ -553,10 +464,7 @@ pub fn judge(
             }
         }
         (ProbeKind::InsertForeign, Ok(_)) => {
-            let (key, _) = probe
-                .target
-                .clone()
-                .unwrap_or((TenantKey(String::new()), String::new()));
+            let (key, _) = probe.target.clone().unwrap_or((TenantKey(String::new()), String::new()));
             if shared {
                 "the insert into a shared table succeeded".to_string()
             } else {
@@ -566,33 +474,18 @@ pub fn judge(
         (ProbeKind::Truncate, Ok(_)) => "TRUNCATE succeeded".to_string(),
         // Permission checks come before foreign-key checks: the privilege is real.
         (ProbeKind::Truncate, Err(e)) if sqlstate(e) != Some("42501") => {
-            format!(
-                "TRUNCATE passed the permission check and failed later: {}",
-                crate::db::describe(e)
-            )
+            format!("TRUNCATE passed the permission check and failed later: {}", crate::db::describe(e))
         }
         _ => return None,
     };
-    Some(Violation {
-        rel: probe.rel,
-        kind: probe.kind,
-        context: ctx,
-        sql: probe.sql.clone(),
-        observed,
-    })
+    Some(Violation { rel: probe.rel, kind: probe.kind, context: ctx, sql: probe.sql.clone(), observed })
 }
 
 fn describe_rows(rows: &[&TruthRow]) -> String {
     let mut shown: Vec<String> = rows
         .iter()
         .take(5)
-        .map(|r| {
-            format!(
-                "{} of tenant '{}'",
-                r.describe,
-                r.owner.as_deref().unwrap_or("?")
-            )
-        })
+        .map(|r| format!("{} of tenant '{}'", r.describe, r.owner.as_deref().unwrap_or("?")))
         .collect();
     if rows.len() > 5 {
         shown.push(format!("and {} more", rows.len() - 5));

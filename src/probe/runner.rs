@@ -36,10 +36,7 @@ pub enum ProbeError {
 }
 
 fn db_err(doing: &'static str) -> impl Fn(tokio_postgres::Error) -> ProbeError {
-    move |e| ProbeError::Database {
-        doing,
-        error: describe(&e),
-    }
+    move |e| ProbeError::Database { doing, error: describe(&e) }
 }
 
 /// A distinct violation: first seen in `case`, under these contexts.
@@ -73,16 +70,7 @@ impl<'a> Runner<'a> {
         seed: u64,
         app_role: &'a str,
     ) -> Runner<'a> {
-        Runner {
-            schema,
-            admin,
-            app,
-            superuser,
-            seed,
-            app_role,
-            probes_run: 0,
-            load_failures: Vec::new(),
-        }
+        Runner { schema, admin, app, superuser, seed, app_role, probes_run: 0, load_failures: Vec::new() }
     }
 
     /// Finds out which tables cannot be populated, so cases skip them (and say so).
@@ -102,36 +90,17 @@ impl<'a> Runner<'a> {
                 .await
                 .map_err(db_err("resetting data"))?;
             for (rel, insert) in data.insert_statements(schema_catalog) {
-                admin
-                    .client
-                    .batch_execute("SAVEPOINT calibrate")
-                    .await
-                    .map_err(db_err("calibrating"))?;
+                admin.client.batch_execute("SAVEPOINT calibrate").await.map_err(db_err("calibrating"))?;
                 match admin.client.batch_execute(&insert).await {
-                    Ok(()) => {
-                        admin
-                            .client
-                            .batch_execute("RELEASE SAVEPOINT calibrate")
-                            .await
-                    }
+                    Ok(()) => admin.client.batch_execute("RELEASE SAVEPOINT calibrate").await,
                     Err(e) => {
-                        failed.push((
-                            rel,
-                            format!("inserting generated rows failed: {}", describe(&e)),
-                        ));
-                        admin
-                            .client
-                            .batch_execute("ROLLBACK TO SAVEPOINT calibrate")
-                            .await
+                        failed.push((rel, format!("inserting generated rows failed: {}", describe(&e))));
+                        admin.client.batch_execute("ROLLBACK TO SAVEPOINT calibrate").await
                     }
                 }
                 .map_err(db_err("calibrating"))?;
             }
-            admin
-                .client
-                .batch_execute("ROLLBACK")
-                .await
-                .map_err(db_err("calibrating"))?;
+            admin.client.batch_execute("ROLLBACK").await.map_err(db_err("calibrating"))?;
             for (rel, rows) in &data.tables {
                 if rows.is_empty()
                     && let Some((_, why)) = data.skipped.iter().find(|(r, _)| r == rel)
@@ -162,11 +131,7 @@ impl<'a> Runner<'a> {
             for v in violations {
                 found
                     .entry((v.rel, v.kind))
-                    .or_insert_with(|| Found {
-                        case,
-                        first: v.clone(),
-                        contexts: BTreeSet::new(),
-                    })
+                    .or_insert_with(|| Found { case, first: v.clone(), contexts: BTreeSet::new() })
                     .contexts
                     .insert(v.context.kind());
             }
@@ -194,32 +159,16 @@ impl<'a> Runner<'a> {
         seed[8..12].copy_from_slice(&case.to_le_bytes());
         let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed);
         let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-        strategy
-            .new_tree(&mut runner)
-            .map_err(|e| ProbeError::Generate(e.to_string()))
+        strategy.new_tree(&mut runner).map_err(|e| ProbeError::Generate(e.to_string()))
     }
 
     /// Sets the context once in a finished transaction on the main app
     /// session, so later context-less probes there see '' rather than NULL.
     async fn prime(&self) -> Result<(), ProbeError> {
-        let key = self
-            .schema
-            .model
-            .pool
-            .last()
-            .map(|k| k.0.clone())
-            .unwrap_or_default();
-        let sql = format!(
-            "BEGIN; SELECT set_config({}, {}, true); COMMIT",
-            literal(self.schema.setting),
-            literal(&key)
-        );
-        self.app
-            .main
-            .client
-            .batch_execute(&sql)
-            .await
-            .map_err(db_err("setting the tenant context as the app role"))
+        let key = self.schema.model.pool.last().map(|k| k.0.clone()).unwrap_or_default();
+        let sql =
+            format!("BEGIN; SELECT set_config({}, {}, true); COMMIT", literal(self.schema.setting), literal(&key));
+        self.app.main.client.batch_execute(&sql).await.map_err(db_err("setting the tenant context as the app role"))
     }
 
     /// Loads `plan` and runs the probes (all, or those `filter` selects).
@@ -266,12 +215,7 @@ impl<'a> Runner<'a> {
                 .await
                 .map_err(db_err("running probes as the app role"))?;
             self.probes_run += probes.len() as u64;
-            violations.extend(
-                probes
-                    .iter()
-                    .zip(&results)
-                    .filter_map(|(p, r)| judge(schema, &data, &truth, ctx, p, r)),
-            );
+            violations.extend(probes.iter().zip(&results).filter_map(|(p, r)| judge(schema, &data, &truth, ctx, p, r)));
         }
         Ok(Some((data, violations)))
     }
@@ -284,11 +228,7 @@ impl<'a> Runner<'a> {
         f: &Found,
         budget: &mut u32,
     ) -> Result<(CasePlan, Violation, u32), ProbeError> {
-        let filter = Filter {
-            rel: f.first.rel,
-            kind: f.first.kind,
-            context: f.first.context.kind(),
-        };
+        let filter = Filter { rel: f.first.rel, kind: f.first.kind, context: f.first.context.kind() };
         let mut tree = self.plan(strategy, f.case)?;
         let mut best = (tree.current(), f.first.clone());
         let mut steps = 0;
@@ -299,16 +239,10 @@ impl<'a> Runner<'a> {
             steps += 1;
             *budget -= 1;
             let plan = tree.current();
-            let hit = self
-                .evaluate(&plan, Some(filter))
-                .await?
-                .and_then(|(_, vs)| {
-                    vs.into_iter().find(|v| {
-                        v.rel == filter.rel
-                            && v.kind == filter.kind
-                            && v.context.kind() == filter.context
-                    })
-                });
+            let hit = self.evaluate(&plan, Some(filter)).await?.and_then(|(_, vs)| {
+                vs.into_iter()
+                    .find(|v| v.rel == filter.rel && v.kind == filter.kind && v.context.kind() == filter.context)
+            });
             let more = match hit {
                 Some(v) => {
                     best = (plan, v);
@@ -337,38 +271,16 @@ impl<'a> Runner<'a> {
         let select_leaked = found
             .get(&(key.0, ProbeKind::Select))
             .is_some_and(|sel| sel.contexts.intersection(&f.contexts).next().is_some());
-        let observed = Observed {
-            rel,
-            kind: key.1,
-            contexts: &f.contexts,
-            select_leaked,
-        };
+        let observed = Observed { rel, kind: key.1, contexts: &f.contexts, select_leaked };
         let rule = rules::rule(attribute(s.catalog, s.ownership, s.setting, &observed))
             .expect("attribute returns registered ids");
-        let context = if f.contexts.contains(&ContextKind::Tenant) {
-            ContextKind::Tenant
-        } else {
-            v.context.kind()
-        };
-        let also: Vec<&str> = f
-            .contexts
-            .iter()
-            .filter(|c| **c != context)
-            .map(|c| c.as_str())
-            .collect();
-        let also = if also.is_empty() {
-            String::new()
-        } else {
-            format!(" (also under: {})", also.join(", "))
-        };
-        let column = s
-            .catalog
-            .relations
-            .iter()
-            .find_map(|r| match s.ownership.owner(r.oid) {
-                Some(crate::ownership::Owner::Direct { column }) => Some(column.clone()),
-                _ => None,
-            });
+        let context = if f.contexts.contains(&ContextKind::Tenant) { ContextKind::Tenant } else { v.context.kind() };
+        let also: Vec<&str> = f.contexts.iter().filter(|c| **c != context).map(|c| c.as_str()).collect();
+        let also = if also.is_empty() { String::new() } else { format!(" (also under: {})", also.join(", ")) };
+        let column = s.catalog.relations.iter().find_map(|r| match s.ownership.owner(r.oid) {
+            Some(crate::ownership::Owner::Direct { column }) => Some(column.clone()),
+            _ => None,
+        });
         let predicate = s.ownership.tenant_predicate(s.catalog, rel.oid, s.setting);
         let fix = FixContext {
             relation: &rel.qualified,
@@ -416,18 +328,10 @@ impl<'a> Runner<'a> {
             out.push_str(&insert);
             out.push_str(";\n");
         }
-        let set = |key: &str| {
-            format!(
-                "SELECT set_config({}, {}, true);\n",
-                literal(s.setting),
-                literal(key)
-            )
-        };
+        let set = |key: &str| format!("SELECT set_config({}, {}, true);\n", literal(s.setting), literal(key));
         out.push_str(&format!("-- 2. logged in as {}", self.app_role));
         match v.context {
-            Context::NoneFresh => {
-                out.push_str(", in a new session that never set the context:\nBEGIN;\n")
-            }
+            Context::NoneFresh => out.push_str(", in a new session that never set the context:\nBEGIN;\n"),
             Context::NoneAfterReset => {
                 out.push_str(", after an earlier transaction set a context:\nBEGIN;\n");
                 out.push_str(&set(&data.keys[0].0));
@@ -435,10 +339,7 @@ impl<'a> Runner<'a> {
             }
             ctx => {
                 out.push_str(":\nBEGIN;\n");
-                out.push_str(&set(&ctx
-                    .key(data)
-                    .map(|k| k.0.clone())
-                    .unwrap_or_default()));
+                out.push_str(&set(&ctx.key(data).map(|k| k.0.clone()).unwrap_or_default()));
             }
         }
         // The probe's own SELECT returns row ids; a person wants to see the rows.
@@ -460,10 +361,7 @@ fn reset_sql(model: &Model, catalog: &crate::catalog::Catalog, superuser: bool) 
         sql.push_str("SET LOCAL session_replication_role = replica;\n");
     }
     for t in model.tables.iter().rev() {
-        sql.push_str(&format!(
-            "DELETE FROM {};\n",
-            catalog.relation(t.rel).qualified
-        ));
+        sql.push_str(&format!("DELETE FROM {};\n", catalog.relation(t.rel).qualified));
     }
     sql
 }

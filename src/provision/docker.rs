@@ -30,8 +30,7 @@ pub struct DockerServer {
 
 /// Whether a Docker engine answers (within 3 s), and if not, why.
 pub async fn engine_available() -> Result<(), String> {
-    let docker =
-        Docker::connect_with_local_defaults().map_err(|e| format!("no Docker engine: {e}"))?;
+    let docker = Docker::connect_with_local_defaults().map_err(|e| format!("no Docker engine: {e}"))?;
     ping(&docker).await
 }
 
@@ -47,8 +46,7 @@ async fn ping(docker: &Docker) -> Result<(), String> {
 /// engine answers or no usable image is present, so the caller can fall back.
 pub async fn start(image: Option<&str>, probing: bool) -> Result<Server, ProvisionError> {
     let err = ProvisionError::Docker;
-    let docker =
-        Docker::connect_with_local_defaults().map_err(|e| err(format!("no Docker engine: {e}")))?;
+    let docker = Docker::connect_with_local_defaults().map_err(|e| err(format!("no Docker engine: {e}")))?;
     ping(&docker).await.map_err(err)?;
     sweep_orphans(&docker).await;
     let image = choose_image(&docker, image, probing).await?;
@@ -59,23 +57,11 @@ pub async fn start(image: Option<&str>, probing: bool) -> Result<Server, Provisi
         .with_wait_for(WaitFor::message_on_stderr(READY_LINE))
         .with_env_var("POSTGRES_PASSWORD", password.expose())
         .with_label(RUN_LABEL, run_label_value(std::process::id()))
-        .with_cmd([
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-        ])
+        .with_cmd(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
         .with_startup_timeout(Duration::from_secs(120));
-    let container = request.start().await.map_err(|e| {
-        err(format!(
-            "cannot start a container from image `{image}`: {e}"
-        ))
-    })?;
-    let mut server = DockerServer {
-        container: Some(container),
-    };
+    let container =
+        request.start().await.map_err(|e| err(format!("cannot start a container from image `{image}`: {e}")))?;
+    let mut server = DockerServer { container: Some(container) };
     let port = server
         .container
         .as_ref()
@@ -92,13 +78,7 @@ pub async fn start(image: Option<&str>, probing: bool) -> Result<Server, Provisi
     };
     // The official image prints the ready line once for its init-time server
     // (socket only) and again for the real one; connecting settles it.
-    if let Err(e) = wait_ready(
-        &endpoint.admin_config("postgres"),
-        Duration::from_secs(60),
-        || Ok(()),
-    )
-    .await
-    {
+    if let Err(e) = wait_ready(&endpoint.admin_config("postgres"), Duration::from_secs(60), || Ok(())).await {
         server.shutdown_now().await;
         return Err(err(e));
     }
@@ -115,9 +95,7 @@ pub const RUN_LABEL: &str = "org.rowfence.run";
 
 /// The label value for process `pid` on this host.
 pub fn run_label_value(pid: u32) -> String {
-    let host = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
     format!("{host}:{pid}")
 }
 
@@ -127,10 +105,7 @@ async fn sweep_orphans(docker: &Docker) {
     let host = run_label_value(0).trim_end_matches(":0").to_string();
     let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
         .all(true)
-        .filters(&std::collections::HashMap::from([(
-            "label",
-            vec![RUN_LABEL],
-        )]))
+        .filters(&std::collections::HashMap::from([("label", vec![RUN_LABEL])]))
         .build();
     let Ok(containers) = docker.list_containers(Some(options)).await else {
         return;
@@ -142,18 +117,14 @@ async fn sweep_orphans(docker: &Docker) {
         let Some((h, pid)) = owner.rsplit_once(':') else {
             continue;
         };
-        let alive = pid
-            .parse::<i32>()
-            .is_ok_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
+        let alive =
+            pid.parse::<i32>().is_ok_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
         if h == host
             && !alive
             && let Some(id) = c.id
         {
             tracing::info!("removing container {id} left by an earlier run ({owner})");
-            let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-                .force(true)
-                .v(true)
-                .build();
+            let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).v(true).build();
             let _ = docker.remove_container(&id, Some(opts)).await;
         }
     }
@@ -161,17 +132,11 @@ async fn sweep_orphans(docker: &Docker) {
 
 /// `--image`/`ROWFENCE_IMAGE` if given; else the default image when present
 /// (or, outside auto mode, pullable); else the offline image when present.
-async fn choose_image(
-    docker: &Docker,
-    requested: Option<&str>,
-    probing: bool,
-) -> Result<String, ProvisionError> {
+async fn choose_image(docker: &Docker, requested: Option<&str>, probing: bool) -> Result<String, ProvisionError> {
     let present = |name: String| async move { docker.inspect_image(&name).await.is_ok() };
     if let Some(image) = requested {
         if probing && !present(image.to_string()).await && !pull(docker, image).await {
-            return Err(ProvisionError::Docker(format!(
-                "image `{image}` is not present and cannot be pulled"
-            )));
+            return Err(ProvisionError::Docker(format!("image `{image}` is not present and cannot be pulled")));
         }
         return Ok(image.to_string());
     }
@@ -194,10 +159,7 @@ async fn choose_image(
 async fn pull(docker: &Docker, image: &str) -> bool {
     use futures::StreamExt;
     let (name, tag) = split_image(image);
-    let options = bollard::query_parameters::CreateImageOptionsBuilder::default()
-        .from_image(name)
-        .tag(tag)
-        .build();
+    let options = bollard::query_parameters::CreateImageOptionsBuilder::default().from_image(name).tag(tag).build();
     let attempt = async {
         let mut stream = docker.create_image(Some(options), None, None);
         while let Some(item) = stream.next().await {
@@ -207,9 +169,7 @@ async fn pull(docker: &Docker, image: &str) -> bool {
         }
         true
     };
-    tokio::time::timeout(Duration::from_secs(30), attempt)
-        .await
-        .unwrap_or(false)
+    tokio::time::timeout(Duration::from_secs(30), attempt).await.unwrap_or(false)
 }
 
 /// `registry:5000/name:tag` -> (`registry:5000/name`, `tag`); no tag means `latest`.
@@ -230,10 +190,7 @@ impl DockerServer {
     async fn shutdown_now(&mut self) {
         if let Some(c) = self.container.take() {
             if super::keep_requested() {
-                crate::note!(
-                    "rowfence: ROWFENCE_KEEP=1: container {} left running",
-                    c.id()
-                );
+                crate::note!("rowfence: ROWFENCE_KEEP=1: container {} left running", c.id());
                 std::mem::forget(c);
                 return;
             }
@@ -262,17 +219,8 @@ mod tests {
     #[test]
     fn image_names_split_at_the_tag() {
         assert_eq!(split_image("postgres:17"), ("postgres", "17"));
-        assert_eq!(
-            split_image("rowfence/postgres:15"),
-            ("rowfence/postgres", "15")
-        );
-        assert_eq!(
-            split_image("localhost:5000/pg"),
-            ("localhost:5000/pg", "latest")
-        );
-        assert_eq!(
-            split_image("localhost:5000/pg:16"),
-            ("localhost:5000/pg", "16")
-        );
+        assert_eq!(split_image("rowfence/postgres:15"), ("rowfence/postgres", "15"));
+        assert_eq!(split_image("localhost:5000/pg"), ("localhost:5000/pg", "latest"));
+        assert_eq!(split_image("localhost:5000/pg:16"), ("localhost:5000/pg", "16"));
     }
 }

@@ -33,14 +33,9 @@ pub async fn start() -> Result<Server, ProvisionError> {
         .map_err(|e| ProvisionError::Local(format!("cannot create a temp dir: {e}")))?;
     let run_as = unprivileged_user().map_err(ProvisionError::Local)?;
     if let Some((uid, gid)) = run_as {
-        std::os::unix::fs::chown(dir.path(), Some(uid.as_raw()), Some(gid.as_raw())).map_err(
-            |e| {
-                ProvisionError::Local(format!(
-                    "cannot hand {} to the postgres user: {e}",
-                    dir.path().display()
-                ))
-            },
-        )?;
+        std::os::unix::fs::chown(dir.path(), Some(uid.as_raw()), Some(gid.as_raw())).map_err(|e| {
+            ProvisionError::Local(format!("cannot hand {} to the postgres user: {e}", dir.path().display()))
+        })?;
     }
     let data = dir.path().join("data");
     let log = dir.path().join("postgres.log");
@@ -60,22 +55,8 @@ pub async fn start() -> Result<Server, ProvisionError> {
         .arg(dir.path())
         .arg("-p")
         .arg(PORT.to_string())
-        .args([
-            "-c",
-            "listen_addresses=",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-        ])
-        .args([
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "max_connections=50",
-            "-c",
-            "shared_buffers=64MB",
-        ])
+        .args(["-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off"])
+        .args(["-c", "full_page_writes=off", "-c", "max_connections=50", "-c", "shared_buffers=64MB"])
         .stdin(Stdio::null())
         .stdout(open_log(&log)?)
         .stderr(open_log(&log)?)
@@ -85,16 +66,10 @@ pub async fn start() -> Result<Server, ProvisionError> {
     if let Some((uid, gid)) = run_as {
         cmd.uid(uid.as_raw()).gid(gid.as_raw());
     }
-    let child = cmd.spawn().map_err(|e| {
-        ProvisionError::Local(format!(
-            "cannot start {}: {e}",
-            bindir.join("postgres").display()
-        ))
-    })?;
-    let mut server = LocalServer {
-        child: Some(child),
-        dir: Some(dir),
-    };
+    let child = cmd
+        .spawn()
+        .map_err(|e| ProvisionError::Local(format!("cannot start {}: {e}", bindir.join("postgres").display())))?;
+    let mut server = LocalServer { child: Some(child), dir: Some(dir) };
 
     let endpoint = Endpoint {
         host: Host::Socket(server.dir.as_ref().expect("dir").path().to_path_buf()),
@@ -104,10 +79,7 @@ pub async fn start() -> Result<Server, ProvisionError> {
         maintenance_db: "postgres".into(),
     };
     let config = endpoint.admin_config("postgres");
-    let ready = wait_ready(&config, Duration::from_secs(60), || {
-        server.check_running(&log)
-    })
-    .await;
+    let ready = wait_ready(&config, Duration::from_secs(60), || server.check_running(&log)).await;
     if let Err(e) = ready {
         return Err(ProvisionError::Local(format!("{e}\n{}", log_tail(&log))));
     }
@@ -125,10 +97,7 @@ impl LocalServer {
             && let Ok(Some(status)) = child.try_wait()
         {
             self.child = None;
-            return Err(format!(
-                "postgres exited during start-up ({status})\n{}",
-                log_tail(log)
-            ));
+            return Err(format!("postgres exited during start-up ({status})\n{}", log_tail(log)));
         }
         Ok(())
     }
@@ -139,10 +108,7 @@ impl Drop for LocalServer {
         if super::keep_requested() {
             if let Some(dir) = self.dir.take() {
                 let path = dir.keep();
-                crate::note!(
-                    "rowfence: ROWFENCE_KEEP=1: cluster left running in {}",
-                    path.display()
-                );
+                crate::note!("rowfence: ROWFENCE_KEEP=1: cluster left running in {}", path.display());
             }
             return;
         }
@@ -170,33 +136,18 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-fn initdb(
-    bindir: &Path,
-    data: &Path,
-    log: &Path,
-    run_as: Option<(Uid, Gid)>,
-) -> Result<(), String> {
+fn initdb(bindir: &Path, data: &Path, log: &Path, run_as: Option<(Uid, Gid)>) -> Result<(), String> {
     let mut cmd = Command::new(bindir.join("initdb"));
     cmd.arg("-D")
         .arg(data)
-        .args([
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-            "--locale=C",
-        ])
+        .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
         .stdin(Stdio::null())
         .stdout(open_log(log).map_err(|e| e.to_string())?)
         .stderr(open_log(log).map_err(|e| e.to_string())?);
     if let Some((uid, gid)) = run_as {
         cmd.uid(uid.as_raw()).gid(gid.as_raw());
     }
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", bindir.join("initdb").display()))?;
+    let status = cmd.status().map_err(|e| format!("cannot run {}: {e}", bindir.join("initdb").display()))?;
     if !status.success() {
         return Err(format!("initdb failed ({status})\n{}", log_tail(log)));
     }
@@ -228,10 +179,7 @@ fn unprivileged_user() -> Result<Option<(Uid, Gid)>, String> {
             return Ok(Some((user.uid, user.gid)));
         }
     }
-    Err(
-        "running as root and neither a `postgres` nor a `nobody` user exists to run initdb as"
-            .into(),
-    )
+    Err("running as root and neither a `postgres` nor a `nobody` user exists to run initdb as".into())
 }
 
 /// `PG_BINDIR`, `pg_config --bindir`, `PATH`, then the highest `/usr/lib/postgresql/*/bin`.
@@ -242,10 +190,7 @@ pub fn find_bindir() -> Result<PathBuf, String> {
         return if has_initdb(&dir) {
             Ok(dir)
         } else {
-            Err(format!(
-                "PG_BINDIR={} has no initdb and postgres",
-                dir.display()
-            ))
+            Err(format!("PG_BINDIR={} has no initdb and postgres", dir.display()))
         };
     }
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output()

@@ -67,13 +67,7 @@ impl Secret {
     pub fn random() -> Secret {
         use rand::Rng;
         use rand::distr::Alphanumeric;
-        Secret(
-            rand::rng()
-                .sample_iter(&Alphanumeric)
-                .take(32)
-                .map(char::from)
-                .collect(),
-        )
+        Secret(rand::rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect())
     }
 
     /// The secret itself, for the one place that needs it.
@@ -114,12 +108,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Connection settings for `user` on `dbname`.
-    pub fn config(
-        &self,
-        user: &str,
-        password: Option<&Secret>,
-        dbname: &str,
-    ) -> tokio_postgres::Config {
+    pub fn config(&self, user: &str, password: Option<&Secret>, dbname: &str) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
         match &self.host {
             Host::Tcp(h) => config.host(h),
@@ -195,9 +184,7 @@ impl Server {
             ProviderKind::Local => local::start().await,
             ProviderKind::Url => {
                 let url = opts.database_url.as_deref().ok_or_else(|| {
-                    ProvisionError::Url(
-                        "--provider url needs --database-url (or ROWFENCE_DATABASE_URL)".into(),
-                    )
+                    ProvisionError::Url("--provider url needs --database-url (or ROWFENCE_DATABASE_URL)".into())
                 })?;
                 url::start(url).await
             }
@@ -211,18 +198,13 @@ impl Server {
                 };
                 match local::start().await {
                     Ok(server) => {
-                        tracing::info!(
-                            "docker not used ({docker_why}); using local PostgreSQL binaries"
-                        );
-                        crate::note!(
-                            "rowfence: docker not used ({docker_why}); using local PostgreSQL binaries"
-                        );
+                        tracing::info!("docker not used ({docker_why}); using local PostgreSQL binaries");
+                        crate::note!("rowfence: docker not used ({docker_why}); using local PostgreSQL binaries");
                         Ok(server)
                     }
-                    Err(local) => Err(ProvisionError::NothingAvailable {
-                        docker: docker_why,
-                        local: local.to_string(),
-                    }),
+                    Err(local) => {
+                        Err(ProvisionError::NothingAvailable { docker: docker_why, local: local.to_string() })
+                    }
                 }
             }
         }
@@ -230,23 +212,16 @@ impl Server {
 
     /// Creates this run's scratch database and connects to it as superuser.
     pub async fn create_scratch(&mut self) -> Result<(Db, String), ProvisionError> {
-        let name = format!(
-            "rowfence_{}",
-            Secret::random().expose()[..12].to_ascii_lowercase()
-        );
+        let name = format!("rowfence_{}", Secret::random().expose()[..12].to_ascii_lowercase());
         let maint = Db::connect(&self.endpoint.admin_config(&self.endpoint.maintenance_db))
             .await
             .map_err(|e| self.error(format!("cannot connect to the server: {e}")))?;
-        maint
-            .client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .map_err(|e| {
-                self.error(format!(
-                    "cannot create a scratch database (the user needs CREATEDB): {}",
-                    crate::db::describe(&e)
-                ))
-            })?;
+        maint.client.batch_execute(&format!("CREATE DATABASE {name}")).await.map_err(|e| {
+            self.error(format!(
+                "cannot create a scratch database (the user needs CREATEDB): {}",
+                crate::db::describe(&e)
+            ))
+        })?;
         if let Backend::Url(u) = &mut self.backend {
             u.database_created(name.clone(), maint);
         }
@@ -306,10 +281,7 @@ pub(crate) async fn wait_ready(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(format!(
-        "server did not accept connections within {}s (last error: {last})",
-        deadline.as_secs()
-    ))
+    Err(format!("server did not accept connections within {}s (last error: {last})", deadline.as_secs()))
 }
 
 /// Whether `ROWFENCE_KEEP=1` asks to keep servers for debugging.

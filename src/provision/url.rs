@@ -23,8 +23,8 @@ pub struct UrlServer {
 /// Reaches the server named by `url`.
 pub async fn start(url: &str) -> Result<Server, ProvisionError> {
     let err = ProvisionError::Url;
-    let config = tokio_postgres::Config::from_str(url)
-        .map_err(|e| err(format!("cannot parse the database URL: {e}")))?;
+    let config =
+        tokio_postgres::Config::from_str(url).map_err(|e| err(format!("cannot parse the database URL: {e}")))?;
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(h)) => Host::Tcp(h.clone()),
         Some(tokio_postgres::config::Host::Unix(p)) => Host::Socket(p.clone()),
@@ -34,35 +34,23 @@ pub async fn start(url: &str) -> Result<Server, ProvisionError> {
         host,
         port: config.get_ports().first().copied().unwrap_or(5432),
         user: config.get_user().unwrap_or("postgres").to_string(),
-        password: config
-            .get_password()
-            .map(|p| Secret(String::from_utf8_lossy(p).into_owned())),
+        password: config.get_password().map(|p| Secret(String::from_utf8_lossy(p).into_owned())),
         maintenance_db: config.get_dbname().unwrap_or("postgres").to_string(),
     };
-    wait_ready(
-        &endpoint.admin_config(&endpoint.maintenance_db),
-        Duration::from_secs(10),
-        || Ok(()),
-    )
-    .await
-    .map_err(err)?;
+    wait_ready(&endpoint.admin_config(&endpoint.maintenance_db), Duration::from_secs(10), || Ok(()))
+        .await
+        .map_err(err)?;
     Ok(Server {
         provider: ProviderKind::Url,
         endpoint,
         app_needs_password: true,
-        backend: super::Backend::Url(UrlServer {
-            database: None,
-            maintenance: None,
-            roles_before: None,
-        }),
+        backend: super::Backend::Url(UrlServer { database: None, maintenance: None, roles_before: None }),
     })
 }
 
 /// Every role name on the server.
 pub async fn role_names(client: &Client) -> Result<BTreeSet<String>, tokio_postgres::Error> {
-    let rows = client
-        .query("SELECT rolname::text FROM pg_roles", &[])
-        .await?;
+    let rows = client.query("SELECT rolname::text FROM pg_roles", &[]).await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -84,28 +72,16 @@ impl UrlServer {
             return;
         };
         if let Some(db) = self.database.take()
-            && let Err(e) = maint
-                .client
-                .batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    ident(&db)
-                ))
-                .await
+            && let Err(e) =
+                maint.client.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&db))).await
         {
-            crate::note!(
-                "rowfence: could not drop scratch database {db}: {}",
-                crate::db::describe(&e)
-            );
+            crate::note!("rowfence: could not drop scratch database {db}: {}", crate::db::describe(&e));
         }
         if let Some(before) = self.roles_before.take()
             && let Ok(now) = role_names(&maint.client).await
         {
             for role in now.difference(&before) {
-                if let Err(e) = maint
-                    .client
-                    .batch_execute(&format!("DROP ROLE IF EXISTS {}", ident(role)))
-                    .await
-                {
+                if let Err(e) = maint.client.batch_execute(&format!("DROP ROLE IF EXISTS {}", ident(role))).await {
                     crate::note!(
                         "rowfence: could not drop role {role} created by the schema: {}",
                         crate::db::describe(&e)

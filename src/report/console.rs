@@ -13,11 +13,7 @@ pub fn verdict_line(report: &Report, out: &mut impl Write) -> io::Result<()> {
             "ISOLATED: {} — no high or critical finding ({} cases, {} probes)",
             report.suite, report.stats.cases, report.stats.probes
         ),
-        Verdict::Violated => writeln!(
-            out,
-            "VIOLATED: {} — {failing} high/critical finding(s)",
-            report.suite
-        ),
+        Verdict::Violated => writeln!(out, "VIOLATED: {} — {failing} high/critical finding(s)", report.suite),
         Verdict::Error => writeln!(
             out,
             "ERROR: {} — could not judge: {}",

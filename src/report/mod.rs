@@ -210,12 +210,7 @@ pub struct Report {
 
 impl Report {
     /// A report from findings; the verdict follows from their severities.
-    pub fn new(
-        suite: &str,
-        postgres: Option<PostgresInfo>,
-        mut findings: Vec<Finding>,
-        stats: Stats,
-    ) -> Report {
+    pub fn new(suite: &str, postgres: Option<PostgresInfo>, mut findings: Vec<Finding>, stats: Stats) -> Report {
         findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
@@ -223,11 +218,7 @@ impl Report {
                 .then_with(|| a.rule.cmp(&b.rule))
                 .then_with(|| a.operation.cmp(&b.operation))
         });
-        let verdict = if findings.iter().any(|f| f.severity.fails()) {
-            Verdict::Violated
-        } else {
-            Verdict::Isolated
-        };
+        let verdict = if findings.iter().any(|f| f.severity.fails()) { Verdict::Violated } else { Verdict::Isolated };
         Report {
             tool: "rowfence".into(),
             version: env!("CARGO_PKG_VERSION").into(),

@@ -6,10 +6,7 @@ use crate::common::root;
 
 fn rowfence(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rowfence"));
-    cmd.args(args)
-        .current_dir(root())
-        .env_remove("ROWFENCE_PROVIDER")
-        .env_remove("ROWFENCE_IMAGE");
+    cmd.args(args).current_dir(root()).env_remove("ROWFENCE_PROVIDER").env_remove("ROWFENCE_IMAGE");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -17,10 +14,7 @@ fn rowfence(args: &[&str], envs: &[(&str, &str)]) -> Output {
 }
 
 fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 /// A suite in a temp dir with the given schema text.
@@ -41,23 +35,9 @@ fn suite_arg(dir: &tempfile::TempDir) -> String {
 
 #[test]
 fn dexcyjet_as_published_exits_1_and_names_organisations() {
-    let out = rowfence(
-        &[
-            "check",
-            "suites/dexcyjet.toml",
-            "--provider",
-            "local",
-            "--cases",
-            "16",
-        ],
-        &[],
-    );
+    let out = rowfence(&["check", "suites/dexcyjet.toml", "--provider", "local", "--cases", "16"], &[]);
     let (stdout, stderr) = text(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("public.organisations"), "{stdout}");
     assert!(stdout.contains("rls_not_enabled"), "{stdout}");
     assert!(stdout.contains("VIOLATED"), "{stdout}");
@@ -81,43 +61,20 @@ fn dexcyjet_fixed_exits_0_and_writes_the_json_contract() {
         &[],
     );
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["tool"], "rowfence");
     assert_eq!(v["verdict"], "isolated");
     assert_eq!(v["suite"], "dexcyjet-fixed");
     assert_eq!(v["postgres"]["provider"], "local");
-    assert!(
-        v["postgres"]["version"]
-            .as_str()
-            .unwrap()
-            .starts_with(|c: char| c.is_ascii_digit())
-    );
+    assert!(v["postgres"]["version"].as_str().unwrap().starts_with(|c: char| c.is_ascii_digit()));
     assert_eq!(v["stats"]["cases"], 16);
     assert!(v["stats"]["probes"].as_u64().unwrap() > 100);
-    assert!(
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["severity"] != "critical" && f["severity"] != "high")
-    );
+    assert!(v["findings"].as_array().unwrap().iter().all(|f| f["severity"] != "critical" && f["severity"] != "high"));
 }
 
 #[test]
 fn quiet_prints_only_the_verdict_line() {
-    let out = rowfence(
-        &[
-            "check",
-            "suites/dexcyjet.toml",
-            "--provider",
-            "local",
-            "--cases",
-            "8",
-            "--quiet",
-        ],
-        &[],
-    );
+    let out = rowfence(&["check", "suites/dexcyjet.toml", "--provider", "local", "--cases", "8", "--quiet"], &[]);
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
@@ -130,10 +87,7 @@ fn missing_schema_file_exits_2_naming_it() {
     let suite = dir.path().join("s.toml");
     std::fs::write(&suite, "schema = [\"nowhere/schema.sql\"]\n[app]\nrole = \"a\"\n[tenant]\ncolumn = \"org_id\"\nsetting = \"app.org\"\n").unwrap();
     for provider in ["local", "docker"] {
-        let out = rowfence(
-            &["check", suite.to_str().unwrap(), "--provider", provider],
-            &[],
-        );
+        let out = rowfence(&["check", suite.to_str().unwrap(), "--provider", provider], &[]);
         let (_, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains("nowhere/schema.sql"), "{stderr}");
@@ -147,32 +101,20 @@ fn unknown_suite_key_exits_2_with_its_line() {
     let path = dir.path().join("suite.toml");
     let text_ = std::fs::read_to_string(&path).unwrap() + "[probes]\ncasez = 3\n";
     std::fs::write(&path, text_).unwrap();
-    let out = rowfence(
-        &["check", path.to_str().unwrap(), "--provider", "local"],
-        &[],
-    );
+    let out = rowfence(&["check", path.to_str().unwrap(), "--provider", "local"], &[]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr.contains("line 8") && stderr.contains("casez"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("line 8") && stderr.contains("casez"), "{stderr}");
 }
 
 #[test]
 fn schema_error_exits_2_with_file_line_column_and_sql_error() {
-    let dir = temp_suite(
-        "CREATE TABLE a (id int);\n\nCREATE TABLE b (id int REFERENCES nope(id));\n",
-        "app",
-    );
+    let dir = temp_suite("CREATE TABLE a (id int);\n\nCREATE TABLE b (id int REFERENCES nope(id));\n", "app");
     let out = rowfence(&["check", &suite_arg(&dir), "--provider", "local"], &[]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("schema.sql:3:"), "{stderr}");
-    assert!(
-        stderr.contains("42P01") && stderr.contains("nope"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("42P01") && stderr.contains("nope"), "{stderr}");
 }
 
 #[test]
@@ -181,28 +123,19 @@ fn missing_app_role_exits_2_and_says_how_to_fix() {
     let out = rowfence(&["check", &suite_arg(&dir), "--provider", "local"], &[]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("ghost_app") && stderr.contains("create = true"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("ghost_app") && stderr.contains("create = true"), "{stderr}");
 }
 
 #[test]
 fn no_docker_and_no_binaries_exits_2_explaining_both() {
     let out = rowfence(
         &["check", "suites/dexcyjet.toml"],
-        &[
-            ("PG_BINDIR", "/nonexistent"),
-            ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
-        ],
+        &[("PG_BINDIR", "/nonexistent"), ("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
     );
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no PostgreSQL available"), "{stderr}");
-    assert!(
-        stderr.contains("Docker") && stderr.contains("PG_BINDIR"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("Docker") && stderr.contains("PG_BINDIR"), "{stderr}");
 }
 
 #[test]
@@ -215,30 +148,18 @@ fn created_app_role_and_no_leftovers() {
         "made_app",
     );
     let path = dir.path().join("suite.toml");
-    let t = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("role = \"made_app\"", "role = \"made_app\"\ncreate = true");
+    let t =
+        std::fs::read_to_string(&path).unwrap().replace("role = \"made_app\"", "role = \"made_app\"\ncreate = true");
     std::fs::write(&path, t).unwrap();
     // A private TMPDIR (traversable by the postgres user) shows what the run leaves behind.
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = rowfence(
-        &[
-            "check",
-            path.to_str().unwrap(),
-            "--provider",
-            "local",
-            "--cases",
-            "8",
-        ],
+        &["check", path.to_str().unwrap(), "--provider", "local", "--cases", "8"],
         &[("TMPDIR", tmp.path().to_str().unwrap())],
     );
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name())
-        .collect();
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
@@ -248,19 +169,11 @@ fn rules_lists_every_rule_and_explain_documents_one() {
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout.lines().count(), rowfence::rules::RULES.len());
-    assert!(
-        stdout
-            .lines()
-            .any(|l| l.starts_with("rls_not_enabled") && l.contains("critical")),
-        "{stdout}"
-    );
+    assert!(stdout.lines().any(|l| l.starts_with("rls_not_enabled") && l.contains("critical")), "{stdout}");
     let out = rowfence(&["explain", "view_owner_rights"], &[]);
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(0));
-    assert!(
-        stdout.contains("security_invoker") && stdout.contains("Remediation"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("security_invoker") && stdout.contains("Remediation"), "{stdout}");
     let out = rowfence(&["explain", "no_such_rule"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -270,31 +183,16 @@ fn lint_exits_1_on_a_static_problem_with_static_findings_only() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("lint.json");
     let out = rowfence(
-        &[
-            "lint",
-            "suites/broken-truncate.toml",
-            "--provider",
-            "local",
-            "--json",
-            json.to_str().unwrap(),
-        ],
+        &["lint", "suites/broken-truncate.toml", "--provider", "local", "--json", json.to_str().unwrap()],
         &[],
     );
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let findings = v["findings"].as_array().unwrap();
     assert!(findings.iter().all(|f| f["kind"] == "static"));
-    assert!(
-        findings
-            .iter()
-            .any(|f| f["rule"] == "truncate_privilege" && f["location"]["line"].as_u64().is_some())
-    );
+    assert!(findings.iter().any(|f| f["rule"] == "truncate_privilege" && f["location"]["line"].as_u64().is_some()));
     assert_eq!(v["stats"]["probes"], 0);
-    let out = rowfence(
-        &["lint", "suites/dexcyjet-fixed.toml", "--provider", "local"],
-        &[],
-    );
+    let out = rowfence(&["lint", "suites/dexcyjet-fixed.toml", "--provider", "local"], &[]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
@@ -303,31 +201,14 @@ fn check_says_how_static_and_dynamic_evidence_agree() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
     let out = rowfence(
-        &[
-            "check",
-            "suites/dexcyjet.toml",
-            "--provider",
-            "local",
-            "--cases",
-            "8",
-            "--json",
-            json.to_str().unwrap(),
-        ],
+        &["check", "suites/dexcyjet.toml", "--provider", "local", "--cases", "8", "--json", json.to_str().unwrap()],
         &[],
     );
     assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let findings = v["findings"].as_array().unwrap();
-    let statics: Vec<_> = findings
-        .iter()
-        .filter(|f| f["kind"] == "static" && f["rule"] == "rls_not_enabled")
-        .collect();
+    let statics: Vec<_> = findings.iter().filter(|f| f["kind"] == "static" && f["rule"] == "rls_not_enabled").collect();
     assert_eq!(statics.len(), 1);
     assert_eq!(statics[0]["agreement"], "confirmed");
-    assert!(
-        findings
-            .iter()
-            .any(|f| f["kind"] == "dynamic" && f["agreement"] == "confirmed")
-    );
+    assert!(findings.iter().any(|f| f["kind"] == "dynamic" && f["agreement"] == "confirmed"));
 }

@@ -28,8 +28,7 @@ pub struct Expect {
 
 impl Expect {
     pub fn load(path: &Path) -> Expect {
-        let text =
-            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 }
@@ -37,11 +36,7 @@ impl Expect {
 /// Run options for a provider.
 pub fn options(kind: ProviderKind) -> RunOptions {
     RunOptions {
-        provision: ProvisionOptions {
-            kind,
-            image: std::env::var("ROWFENCE_IMAGE").ok(),
-            database_url: None,
-        },
+        provision: ProvisionOptions { kind, image: std::env::var("ROWFENCE_IMAGE").ok(), database_url: None },
         cases: Some(CASES),
         seed: None,
     }
@@ -65,9 +60,7 @@ pub async fn docker_available() -> bool {
 pub async fn check_against(suite: &Path, expect: &Path, kind: ProviderKind) -> Report {
     let suite = Suite::load(suite).unwrap_or_else(|e| panic!("{e}"));
     let expect = Expect::load(expect);
-    let report = rowfence::check(&suite, &options(kind))
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", suite.name));
+    let report = rowfence::check(&suite, &options(kind)).await.unwrap_or_else(|e| panic!("{}: {e}", suite.name));
     assert_matches(&report, &expect);
     report
 }
@@ -77,28 +70,14 @@ pub fn assert_matches(report: &Report, expect: &Expect) {
     let summary: Vec<String> = report
         .findings
         .iter()
-        .map(|f| {
-            format!(
-                "{} {} {} {}",
-                f.severity.as_str(),
-                f.rule,
-                f.relation.as_deref().unwrap_or("-"),
-                f.message
-            )
-        })
+        .map(|f| format!("{} {} {} {}", f.severity.as_str(), f.rule, f.relation.as_deref().unwrap_or("-"), f.message))
         .collect();
     let want = match expect.verdict.as_str() {
         "isolated" => Verdict::Isolated,
         "violated" => Verdict::Violated,
         other => panic!("bad expected verdict {other}"),
     };
-    assert_eq!(
-        report.verdict,
-        want,
-        "suite {}: findings:\n{}",
-        report.suite,
-        summary.join("\n")
-    );
+    assert_eq!(report.verdict, want, "suite {}: findings:\n{}", report.suite, summary.join("\n"));
     let failing: Vec<_> = report.failing().collect();
     if !expect.rules.is_empty() {
         assert!(
@@ -111,9 +90,7 @@ pub fn assert_matches(report: &Report, expect: &Expect) {
     }
     for rel in &expect.relations {
         assert!(
-            failing
-                .iter()
-                .any(|f| f.relation.as_deref() == Some(rel.as_str())),
+            failing.iter().any(|f| f.relation.as_deref() == Some(rel.as_str())),
             "suite {}: no high/critical finding names {rel}:\n{}",
             report.suite,
             summary.join("\n")
@@ -122,11 +99,7 @@ pub fn assert_matches(report: &Report, expect: &Expect) {
     // Every dynamic violation carries a reproduction that names its statement.
     for f in &failing {
         if let Some(ev) = &f.evidence {
-            assert!(
-                ev.reproduction.contains("BEGIN;"),
-                "{}: reproduction without a transaction",
-                f.rule
-            );
+            assert!(ev.reproduction.contains("BEGIN;"), "{}: reproduction without a transaction", f.rule);
             assert!(!ev.observed.is_empty());
         }
     }
@@ -134,10 +107,6 @@ pub fn assert_matches(report: &Report, expect: &Expect) {
 
 /// The expectation file beside a repo suite (`suites/NAME.toml` -> `fixtures/NAME/expect.toml`).
 pub fn fixture_expect(suite: &Path) -> PathBuf {
-    let name = suite
-        .file_stem()
-        .expect("suite file")
-        .to_string_lossy()
-        .into_owned();
+    let name = suite.file_stem().expect("suite file").to_string_lossy().into_owned();
     root().join("fixtures").join(name).join("expect.toml")
 }

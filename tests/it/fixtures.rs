@@ -21,8 +21,5 @@ async fn docker(#[files("suites/*.toml")] suite: PathBuf) {
         return;
     }
     let report = check_against(&suite, &fixture_expect(&suite), ProviderKind::Docker).await;
-    assert_eq!(
-        report.postgres.as_ref().map(|p| p.provider.as_str()),
-        Some("docker")
-    );
+    assert_eq!(report.postgres.as_ref().map(|p| p.provider.as_str()), Some("docker"));
 }

@@ -19,16 +19,9 @@ fn interrupt_tears_the_local_cluster_down() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     interrupt_while_probing("local", tmp.path(), || {
-        assert!(
-            std::fs::read_dir(tmp.path()).unwrap().count() > 0,
-            "the cluster should exist while probing"
-        );
+        assert!(std::fs::read_dir(tmp.path()).unwrap().count() > 0, "the cluster should exist while probing");
     });
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name())
-        .collect();
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     assert!(left.is_empty(), "left behind after Ctrl-C: {left:?}");
 }
 
@@ -40,17 +33,10 @@ async fn interrupt_removes_the_container() {
     }
     let containers = |pid: u32| async move {
         let docker = bollard::Docker::connect_with_local_defaults().unwrap();
-        let label = format!(
-            "{}={}",
-            docker_mod::RUN_LABEL,
-            docker_mod::run_label_value(pid)
-        );
+        let label = format!("{}={}", docker_mod::RUN_LABEL, docker_mod::run_label_value(pid));
         let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
             .all(true)
-            .filters(&std::collections::HashMap::from([(
-                "label",
-                vec![label.as_str()],
-            )]))
+            .filters(&std::collections::HashMap::from([("label", vec![label.as_str()])]))
             .build();
         docker.list_containers(Some(options)).await.unwrap().len()
     };
@@ -58,20 +44,12 @@ async fn interrupt_removes_the_container() {
     let pid = tokio::task::spawn_blocking(move || {
         let tmp = tempfile::tempdir().unwrap();
         interrupt_while_probing_pid("docker", tmp.path(), |pid| {
-            assert_eq!(
-                handle.block_on(containers(pid)),
-                1,
-                "the container should exist while probing"
-            );
+            assert_eq!(handle.block_on(containers(pid)), 1, "the container should exist while probing");
         })
     })
     .await
     .unwrap();
-    assert_eq!(
-        containers(pid).await,
-        0,
-        "container left behind after Ctrl-C"
-    );
+    assert_eq!(containers(pid).await, 0, "container left behind after Ctrl-C");
 }
 
 fn interrupt_while_probing(provider: &str, tmp: &std::path::Path, while_probing: impl FnOnce()) {
@@ -80,20 +58,9 @@ fn interrupt_while_probing(provider: &str, tmp: &std::path::Path, while_probing:
 
 /// Starts a long check, runs `while_probing` once it probes, interrupts it,
 /// asserts exit code 2 and returns its pid.
-fn interrupt_while_probing_pid(
-    provider: &str,
-    tmp: &std::path::Path,
-    while_probing: impl FnOnce(u32),
-) -> u32 {
+fn interrupt_while_probing_pid(provider: &str, tmp: &std::path::Path, while_probing: impl FnOnce(u32)) -> u32 {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rowfence"))
-        .args([
-            "check",
-            "suites/dexcyjet-fixed.toml",
-            "--provider",
-            provider,
-            "--cases",
-            "100000",
-        ])
+        .args(["check", "suites/dexcyjet-fixed.toml", "--provider", provider, "--cases", "100000"])
         .current_dir(root())
         .env("TMPDIR", tmp)
         .stdout(Stdio::null())
@@ -116,25 +83,15 @@ fn interrupt_while_probing_pid(
             break;
         }
     }
-    assert!(
-        seen.iter().any(|l| l.contains("probing")),
-        "never started probing: {seen:?}"
-    );
+    assert!(seen.iter().any(|l| l.contains("probing")), "never started probing: {seen:?}");
     while_probing(child.id());
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            Instant::now() < deadline,
-            "rowfence did not exit after Ctrl-C"
-        );
+        assert!(Instant::now() < deadline, "rowfence did not exit after Ctrl-C");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(2));
@@ -145,42 +102,21 @@ fn interrupt_while_probing_pid(
 /// server had before is untouched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn url_provider_touches_only_what_it_created() {
-    let mut server = Server::start(&ProvisionOptions {
-        kind: ProviderKind::Local,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let Host::Socket(dir) = server.endpoint.host.clone() else {
-        panic!("local clusters use sockets")
-    };
+    let mut server =
+        Server::start(&ProvisionOptions { kind: ProviderKind::Local, ..Default::default() }).await.unwrap();
+    let Host::Socket(dir) = server.endpoint.host.clone() else { panic!("local clusters use sockets") };
     let (canary, _) = server.create_scratch().await.unwrap();
     canary
         .client
-        .batch_execute(
-            "CREATE ROLE canary_role; CREATE TABLE canary (x int); INSERT INTO canary VALUES (1)",
-        )
+        .batch_execute("CREATE ROLE canary_role; CREATE TABLE canary (x int); INSERT INTO canary VALUES (1)")
         .await
         .unwrap();
-    let canary_db: String = canary
-        .client
-        .query_one("SELECT current_database()::text", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let canary_db: String = canary.client.query_one("SELECT current_database()::text", &[]).await.unwrap().get(0);
 
-    let url = format!(
-        "postgresql:///postgres?user=postgres&host={}&port={}",
-        dir.display(),
-        server.endpoint.port
-    );
+    let url = format!("postgresql:///postgres?user=postgres&host={}&port={}", dir.display(), server.endpoint.port);
     let suite = Suite::load(root().join("suites/dexcyjet.toml")).unwrap();
     let opts = RunOptions {
-        provision: ProvisionOptions {
-            kind: ProviderKind::Url,
-            image: None,
-            database_url: Some(url),
-        },
+        provision: ProvisionOptions { kind: ProviderKind::Url, image: None, database_url: Some(url) },
         cases: Some(8),
         seed: None,
     };
@@ -188,13 +124,20 @@ async fn url_provider_touches_only_what_it_created() {
     assert_eq!(report.verdict, Verdict::Violated);
     assert_eq!(report.postgres.as_ref().unwrap().provider, "url");
 
-    let admin = Db::connect(&server.endpoint.admin_config("postgres"))
-        .await
-        .unwrap();
+    let admin = Db::connect(&server.endpoint.admin_config("postgres")).await.unwrap();
     let dbs: Vec<String> = admin
         .client
+        .query("SELECT datname::text FROM pg_database WHERE datname LIKE 'rowfence_%'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(dbs, vec![canary_db], "only the canary scratch database may remain");
+    let roles: Vec<String> = admin
+        .client
         .query(
-            "SELECT datname::text FROM pg_database WHERE datname LIKE 'rowfence_%'",
+            "SELECT rolname::text FROM pg_roles WHERE rolname IN ('dexcyjet_app', 'dexcyjet_admin', 'canary_role')",
             &[],
         )
         .await
@@ -202,30 +145,8 @@ async fn url_provider_touches_only_what_it_created() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(
-        dbs,
-        vec![canary_db],
-        "only the canary scratch database may remain"
-    );
-    let roles: Vec<String> = admin
-        .client
-        .query("SELECT rolname::text FROM pg_roles WHERE rolname IN ('dexcyjet_app', 'dexcyjet_admin', 'canary_role')", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert_eq!(
-        roles,
-        vec!["canary_role".to_string()],
-        "the schema's roles are dropped, the canary stays"
-    );
-    let x: i32 = canary
-        .client
-        .query_one("SELECT x FROM canary", &[])
-        .await
-        .unwrap()
-        .get(0);
+    assert_eq!(roles, vec!["canary_role".to_string()], "the schema's roles are dropped, the canary stays");
+    let x: i32 = canary.client.query_one("SELECT x FROM canary", &[]).await.unwrap().get(0);
     assert_eq!(x, 1);
     drop((admin, canary));
     server.shutdown().await;

@@ -23,9 +23,7 @@ async fn lint_with(delta: &Path) -> Report {
     let path = dir.path().join("suite.toml");
     std::fs::write(&path, suite).unwrap();
     let suite = Suite::load(&path).unwrap();
-    rowfence::lint(&suite, &options(ProviderKind::Local))
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", delta.display()))
+    rowfence::lint(&suite, &options(ProviderKind::Local)).await.unwrap_or_else(|e| panic!("{}: {e}", delta.display()))
 }
 
 fn rule_of(path: &Path) -> String {
@@ -48,18 +46,9 @@ async fn fires(#[files("fixtures/lint/*.fires.sql")] delta: PathBuf) {
     let rule = rule_of(&delta);
     let report = lint_with(&delta).await;
     let hit = report.findings.iter().find(|f| f.rule == rule);
-    assert!(
-        hit.is_some(),
-        "{rule} did not fire on {}:\n{}",
-        delta.display(),
-        summary(&report)
-    );
+    assert!(hit.is_some(), "{rule} did not fire on {}:\n{}", delta.display(), summary(&report));
     let hit = hit.unwrap();
-    assert!(
-        !hit.remediation.contains('{'),
-        "{rule}: unfilled remediation {}",
-        hit.remediation
-    );
+    assert!(!hit.remediation.contains('{'), "{rule}: unfilled remediation {}", hit.remediation);
 }
 
 #[rstest]
@@ -81,10 +70,7 @@ async fn base_is_clean() {
     let empty = tempfile::NamedTempFile::new().unwrap();
     let report = lint_with(empty.path()).await;
     assert!(
-        report
-            .findings
-            .iter()
-            .all(|f| f.severity < rowfence::rules::Severity::Medium),
+        report.findings.iter().all(|f| f.severity < rowfence::rules::Severity::Medium),
         "base.sql is not clean:\n{}",
         summary(&report)
     );
@@ -95,19 +81,9 @@ async fn base_is_clean() {
 async fn findings_point_at_the_create_statement() {
     let delta = root().join("fixtures/lint/rls_not_enabled.fires.sql");
     let report = lint_with(&delta).await;
-    let f = report
-        .findings
-        .iter()
-        .find(|f| f.rule == "rls_not_enabled")
-        .expect("fires");
+    let f = report.findings.iter().find(|f| f.rule == "rls_not_enabled").expect("fires");
     let loc = f.location.as_ref().expect("a location");
     assert!(loc.file.ends_with("rls_not_enabled.fires.sql"), "{loc:?}");
     let text = std::fs::read_to_string(&delta).unwrap();
-    assert!(
-        text.lines()
-            .nth(loc.line - 1)
-            .unwrap()
-            .starts_with("CREATE TABLE comments"),
-        "{loc:?}"
-    );
+    assert!(text.lines().nth(loc.line - 1).unwrap().starts_with("CREATE TABLE comments"), "{loc:?}");
 }
