@@ -62,6 +62,8 @@ pub struct Ownership {
     pub key_base_type: String,
     /// The root table, if there is one.
     pub root: Option<RelId>,
+    /// The tenant column's name.
+    pub column: String,
 }
 
 /// Why ownership could not be established.
@@ -142,7 +144,7 @@ impl Ownership {
                 break;
             }
         }
-        Ok(Ownership { owners, key_type, key_base_type, root: root.map(|(oid, _)| oid) })
+        Ok(Ownership { owners, key_type, key_base_type, root: root.map(|(oid, _)| oid), column: tenant.column.clone() })
     }
 
     /// The owner of a table (views and others are not classified here).

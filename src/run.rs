@@ -182,12 +182,20 @@ async fn login_app(server: &Server, admin: &Db, role: &str, dbname: &str) -> Res
         None => format!("ALTER ROLE {} WITH LOGIN", ident(role)),
     };
     admin.client.batch_execute(&sql).await.map_err(|e| err(crate::db::describe(&e)))?;
-    let mut config = server.endpoint.config(role, password.as_ref(), dbname);
-    // A probe must never hang the run (a lock, a slow function).
-    config.options("-c statement_timeout=30000 -c lock_timeout=10000");
-    let main = Db::connect(&config).await.map_err(|e| err(crate::db::describe(&e)))?;
-    let fresh = Db::connect(&config).await.map_err(|e| err(crate::db::describe(&e)))?;
-    Ok(AppSessions { main, fresh })
+    let config = server.endpoint.config(role, password.as_ref(), dbname);
+    // A probe must never hang the run (a lock, a slow function): timeouts on every session.
+    let connect = |options: &str| {
+        let mut c = config.clone();
+        c.options(options);
+        async move { Db::connect(&c).await.map_err(|e| err(crate::db::describe(&e))) }
+    };
+    let base = "-c statement_timeout=30000 -c lock_timeout=10000";
+    Ok(AppSessions::new(
+        connect(base).await?,
+        connect(base).await?,
+        connect(&format!("{base} -c plan_cache_mode=force_generic_plan")).await?,
+        connect(base).await?,
+    ))
 }
 
 fn unpopulated_findings(catalog: &Catalog, model: &Model) -> Vec<Finding> {

@@ -281,6 +281,20 @@ pub struct Function {
     pub source: String,
     /// The app role may EXECUTE it.
     pub app_can_execute: bool,
+    /// Quoted, schema-qualified name, to call it.
+    pub qualified: String,
+    /// A plain function (not a procedure, aggregate or window function).
+    pub plain: bool,
+    /// Returns a set.
+    pub returns_set: bool,
+    /// Returns `trigger` (or `event_trigger`).
+    pub is_trigger: bool,
+    /// Returns the row type of this relation.
+    pub return_rel: Option<RelId>,
+    /// Names of OUT/TABLE result columns.
+    pub result_columns: Vec<String>,
+    /// Types of the IN arguments (`format_type`).
+    pub arg_types: Vec<String>,
 }
 
 /// A role the app is a member of.

@@ -41,7 +41,13 @@ pub(super) async fn read(db: &Db, app: &str, catalog: &mut Catalog) -> Result<()
         .query(
             "SELECT p.oid::int8, p.oid::regprocedure::text, p.proname::text, o.rolname::text, o.rolsuper OR o.rolbypassrls,
                p.prosecdef, p.provolatile::text, p.proleakproof, coalesce(p.proconfig, '{}'), coalesce(p.prosrc, ''),
-               has_function_privilege($1::text::name, p.oid, 'EXECUTE')
+               has_function_privilege($1::text::name, p.oid, 'EXECUTE'),
+               quote_ident(n.nspname) || '.' || quote_ident(p.proname), p.prokind = 'f', p.proretset,
+               p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype),
+               (SELECT t.typrelid::int8 FROM pg_type t WHERE t.oid = p.prorettype AND t.typrelid <> 0),
+               ARRAY(SELECT a.n FROM unnest(coalesce(p.proargnames, '{}'), coalesce(p.proargmodes, '{}')) a(n, m)
+                     WHERE a.m IN ('o', 't', 'b')),
+               ARRAY(SELECT format_type(x, NULL) FROM unnest(p.proargtypes::oid[]) x)
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_roles o ON o.oid = p.proowner
              WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
                AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
@@ -63,6 +69,13 @@ pub(super) async fn read(db: &Db, app: &str, catalog: &mut Catalog) -> Result<()
             config: r.get(8),
             source: r.get(9),
             app_can_execute: r.get(10),
+            qualified: r.get(11),
+            plain: r.get(12),
+            returns_set: r.get(13),
+            is_trigger: r.get(14),
+            return_rel: r.get::<_, Option<i64>>(15).map(|o| o as RelId),
+            result_columns: r.get(16),
+            arg_types: r.get(17),
         })
         .collect();
 

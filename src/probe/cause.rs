@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::catalog::{Catalog, PolicyCommand, Relation};
+use crate::catalog::{Catalog, PolicyCommand, RelKind, Relation};
 use crate::ownership::{Owner, Ownership};
 use crate::report::{ContextKind, Operation};
 
@@ -23,6 +23,8 @@ pub struct Observed<'a> {
     pub contexts: &'a BTreeSet<ContextKind>,
     /// Whether SELECT on the same relation also leaked under one of those contexts.
     pub select_leaked: bool,
+    /// The statement that showed it.
+    pub sql: &'a str,
 }
 
 /// The rule id that explains `o`.
@@ -34,8 +36,48 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     if catalog.app.bypassrls {
         return "app_bypassrls";
     }
-    if o.kind == ProbeKind::Truncate {
-        return "truncate_privilege";
+    // Paths with a cause of their own.
+    match o.kind {
+        ProbeKind::Truncate => return "truncate_privilege",
+        ProbeKind::UniqueOracle => return "unique_constraint_oracle",
+        ProbeKind::ConflictOracle => return "on_conflict_oracle",
+        ProbeKind::CrossReference => return "fk_cross_tenant_reference",
+        ProbeKind::SideEffect => {
+            let cascades = rel.foreign_keys.iter().any(|fk| matches!(fk.on_delete.as_str(), "c" | "n" | "d"));
+            let definer_trigger = catalog.relations.iter().flat_map(|r| &r.triggers).any(|t| {
+                catalog.function(t.function).is_some_and(|f| f.security_definer)
+            });
+            return if definer_trigger {
+                "security_definer_trigger_cross_tenant_write"
+            } else if cascades {
+                "fk_cascade_cross_tenant"
+            } else {
+                "cross_tenant_write"
+            };
+        }
+        ProbeKind::ViewSelect => {
+            return match rel.kind {
+                RelKind::MaterializedView => "matview_no_rls",
+                _ if !rel.security_invoker => "view_owner_rights",
+                _ => "cross_tenant_read",
+            };
+        }
+        ProbeKind::FunctionCall => {
+            let definer = catalog.functions.iter().any(|f| f.security_definer && o.sql.contains(&format!("{}(", f.qualified)));
+            return if definer { "security_definer_function_bypass" } else { "cross_tenant_read" };
+        }
+        ProbeKind::PreparedSelect => {
+            let immutable = rel
+                .policies
+                .iter()
+                .flat_map(|p| &p.functions)
+                .filter_map(|f| catalog.function(*f))
+                .any(|f| f.volatility == "i");
+            if immutable {
+                return "immutable_context_function";
+            }
+        }
+        _ => {}
     }
     if ownership.owner(rel.oid) == Some(&Owner::Global { shared: true }) {
         return "shared_table_writable";

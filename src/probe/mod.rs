@@ -10,19 +10,22 @@
 //! connection, and is rolled back.
 
 pub mod cause;
+mod effects;
+mod paths;
 pub mod runner;
+mod session;
 mod truth;
 
 use std::fmt;
 
-use futures::future::join_all;
 
 use crate::catalog::{Catalog, RelId, Relation};
-use crate::db::{Db, Outcome, literal, sqlstate};
+use crate::db::{Outcome, sqlstate};
 use crate::generate::{Dataset, Model, PROBE_ROW_BASE, TenantKey, values};
 use crate::ownership::{Owner, Ownership};
 use crate::report::{ContextKind, Operation};
 
+pub use session::AppSessions;
 pub use truth::{GroundTruth, TruthRow};
 
 /// The tenant context a probe runs under.
@@ -88,6 +91,30 @@ pub enum ProbeKind {
     MoveKeyed,
     /// TRUNCATE.
     Truncate,
+    /// SELECT from a view or materialized view.
+    ViewSelect,
+    /// A function call returning rows or a value.
+    FunctionCall,
+    /// `COPY (SELECT ...) TO STDOUT`.
+    Copy,
+    /// A prepared SELECT reused after a tenant switch (generic plan).
+    PreparedSelect,
+    /// SELECT without context after a transaction that set one committed.
+    AfterCommit,
+    /// SELECT without context after a transaction that set one rolled back.
+    AfterRollback,
+    /// SELECT after `ROLLBACK TO SAVEPOINT` undid a `set_config` in the same transaction.
+    AfterSavepointRollback,
+    /// SELECT after `set_config(..., true)` ran in autocommit (it ends at once).
+    AfterAutocommitSet,
+    /// INSERT of an own row whose unique value another tenant already has.
+    UniqueOracle,
+    /// INSERT ... ON CONFLICT DO NOTHING against another tenant's unique value.
+    ConflictOracle,
+    /// A committed insert referencing another tenant's row.
+    CrossReference,
+    /// Another tenant's rows changed after this tenant's committed writes.
+    SideEffect,
 }
 
 impl ProbeKind {
@@ -101,6 +128,16 @@ impl ProbeKind {
             ProbeKind::BlindDelete | ProbeKind::KeyedDelete => Operation::Delete,
             ProbeKind::InsertForeign => Operation::Insert,
             ProbeKind::Truncate => Operation::Truncate,
+            ProbeKind::ViewSelect
+            | ProbeKind::PreparedSelect
+            | ProbeKind::AfterCommit
+            | ProbeKind::AfterRollback
+            | ProbeKind::AfterSavepointRollback
+            | ProbeKind::AfterAutocommitSet => Operation::Select,
+            ProbeKind::FunctionCall => Operation::Execute,
+            ProbeKind::Copy => Operation::Copy,
+            ProbeKind::UniqueOracle | ProbeKind::ConflictOracle | ProbeKind::CrossReference => Operation::Insert,
+            ProbeKind::SideEffect => Operation::Write,
         }
     }
 
@@ -116,6 +153,20 @@ impl ProbeKind {
             ProbeKind::MoveBlind => "moved rows to another tenant with a blind UPDATE",
             ProbeKind::MoveKeyed => "moved its own row to another tenant",
             ProbeKind::Truncate => "truncated the table (TRUNCATE ignores row-level security)",
+            ProbeKind::ViewSelect => "read rows of another tenant through a view",
+            ProbeKind::FunctionCall => "got data of another tenant from a function",
+            ProbeKind::Copy => "copied rows of another tenant out with COPY",
+            ProbeKind::PreparedSelect => "read rows of another tenant with a prepared statement planned under that tenant",
+            ProbeKind::AfterCommit => "read rows of another tenant after a transaction that set the context committed",
+            ProbeKind::AfterRollback => "read rows of another tenant after a transaction that set the context rolled back",
+            ProbeKind::AfterSavepointRollback => {
+                "read rows of another tenant after ROLLBACK TO SAVEPOINT undid set_config in the same transaction"
+            }
+            ProbeKind::AfterAutocommitSet => "read rows of another tenant after set_config(..., true) ran outside a transaction",
+            ProbeKind::UniqueOracle => "learned that another tenant has a unique value (duplicate-key error)",
+            ProbeKind::ConflictOracle => "learned that another tenant has a unique value (ON CONFLICT DO NOTHING skipped)",
+            ProbeKind::CrossReference => "inserted a row referencing another tenant's row",
+            ProbeKind::SideEffect => "changed another tenant's rows through its own committed writes",
         }
     }
 }
@@ -132,6 +183,18 @@ impl fmt::Display for ProbeKind {
             ProbeKind::MoveBlind => "move-blind",
             ProbeKind::MoveKeyed => "move-keyed",
             ProbeKind::Truncate => "truncate",
+            ProbeKind::ViewSelect => "view-select",
+            ProbeKind::FunctionCall => "function-call",
+            ProbeKind::Copy => "copy",
+            ProbeKind::PreparedSelect => "prepared-select",
+            ProbeKind::AfterCommit => "after-commit",
+            ProbeKind::AfterRollback => "after-rollback",
+            ProbeKind::AfterSavepointRollback => "after-savepoint-rollback",
+            ProbeKind::AfterAutocommitSet => "after-autocommit-set",
+            ProbeKind::UniqueOracle => "unique-oracle",
+            ProbeKind::ConflictOracle => "conflict-oracle",
+            ProbeKind::CrossReference => "cross-reference",
+            ProbeKind::SideEffect => "side-effect",
         };
         f.write_str(s)
     }
@@ -148,6 +211,19 @@ pub struct Probe {
     pub sql: String,
     /// For keyed probes: the foreign row's owner and key description.
     pub target: Option<(TenantKey, String)>,
+    /// For reads: what the first column of each returned row identifies.
+    pub reads: Option<RowRef>,
+}
+
+/// What a read probe's first column identifies, so its owner can be looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowRef {
+    /// `tableoid:ctid` of a row of this relation.
+    RowId(RelId),
+    /// The owning tenant's key itself.
+    TenantKey,
+    /// The single-column primary key of a row of this relation.
+    BaseKey(RelId),
 }
 
 /// A probe that saw or changed what it must not.
@@ -217,9 +293,12 @@ impl Schema<'_> {
             let foreign_row = rows.iter().find(|r| r.owner.is_some() && r.owner.as_ref() != own.map(|k| &k.0));
             let own_row = own.and_then(|k| rows.iter().find(|r| r.owner.as_deref() == Some(k.0.as_str())));
             let blind = blind_assignment(rel, owner, own, &self.model.key_type);
+            let shared = *owner == Owner::Global { shared: true };
             let mut push = |kind: ProbeKind, sql: String, target: Option<(TenantKey, String)>| {
                 if filter.is_none_or(|f| f.kind == kind) {
-                    out.push(Probe { rel: rel.oid, kind, sql, target });
+                    // Shared tables are readable by design; only their writes are judged.
+                    let reads = (kind == ProbeKind::Select && !shared).then_some(RowRef::RowId(rel.oid));
+                    out.push(Probe { rel: rel.oid, kind, sql, target, reads });
                 }
             };
             let q = &rel.qualified;
@@ -364,53 +443,6 @@ fn blind_assignment(rel: &Relation, owner: &Owner, own: Option<&TenantKey>, key_
     }
 }
 
-/// The app role's connections: one that sets contexts, one that never does.
-pub struct AppSessions {
-    /// Runs tenant contexts, the unknown key and none-after-reset.
-    pub main: Db,
-    /// Never sets the context: none-fresh.
-    pub fresh: Db,
-}
-
-impl AppSessions {
-    /// Runs `probes` under `ctx` in one rolled-back transaction, pipelined.
-    pub async fn run(
-        &self,
-        setting: &str,
-        data: &Dataset,
-        ctx: Context,
-        probes: &[Probe],
-    ) -> Result<Vec<Result<Outcome, tokio_postgres::Error>>, tokio_postgres::Error> {
-        let db = if ctx == Context::NoneFresh { &self.fresh } else { &self.main };
-        let mut stmts: Vec<String> = vec!["BEGIN".into()];
-        if let Some(key) = ctx.key(data) {
-            stmts.push(format!("SELECT set_config({}, {}, true)", literal(setting), literal(&key.0)));
-        }
-        let first = stmts.len();
-        for p in probes {
-            stmts.push("SAVEPOINT rowfence_probe".into());
-            stmts.push(p.sql.clone());
-            stmts.push("ROLLBACK TO SAVEPOINT rowfence_probe".into());
-        }
-        stmts.push("ROLLBACK".into());
-        let results = join_all(stmts.iter().map(|s| db.client.simple_query(s))).await;
-        let mut results = results.into_iter();
-        for r in results.by_ref().take(first) {
-            r?; // BEGIN and set_config must work
-        }
-        let mut out = Vec::with_capacity(probes.len());
-        for _ in probes {
-            let _savepoint = results.next();
-            out.push(results.next().expect("one result per statement").map(Outcome::from_messages));
-            let _rollback_to = results.next();
-        }
-        if let Some(r) = results.next() {
-            r?;
-        }
-        Ok(out)
-    }
-}
-
 /// Judges one probe's outcome under `ctx`. `None` means it stayed inside its tenant.
 pub fn judge(
     schema: &Schema<'_>,
@@ -421,28 +453,21 @@ pub fn judge(
     outcome: &Result<Outcome, tokio_postgres::Error>,
 ) -> Option<Violation> {
     let own = ctx.key(data).map(|k| k.0.as_str());
-    let owner = schema.ownership.owner(probe.rel)?;
-    let shared = *owner == Owner::Global { shared: true };
+    if let Some(reads) = probe.reads {
+        let observed = judge_read(schema, truth, own, reads, outcome.as_ref().ok()?)?;
+        return Some(Violation { rel: probe.rel, kind: probe.kind, context: ctx, sql: probe.sql.clone(), observed });
+    }
+    let owner = schema.ownership.owner(probe.rel);
+    let shared = owner == Some(&Owner::Global { shared: true });
     let rows = truth.rows(probe.rel);
     let own_count = rows.iter().filter(|r| r.owner.is_some() && r.owner.as_deref() == own).count() as u64;
     let observed = match (probe.kind, outcome) {
-        (ProbeKind::Select, Ok(out)) if !shared => {
-            let foreign: Vec<&TruthRow> = out
-                .rows
-                .iter()
-                .filter_map(|r| r.first().cloned().flatten())
-                .filter_map(|id| truth.by_id(probe.rel, &id))
-                .filter(|t| t.owner.is_some() && t.owner.as_deref() != own)
-                .collect();
-            if foreign.is_empty() {
-                return None;
-            }
-            format!(
-                "{} row(s) returned, {} owned by other tenants: {}",
-                out.rows.len(),
-                foreign.len(),
-                describe_rows(&foreign)
-            )
+        // Oracles: the other tenant's value made a difference.
+        (ProbeKind::UniqueOracle, Err(e)) if sqlstate(e) == Some("23505") => {
+            format!("duplicate-key error for a value only another tenant has: {}", crate::db::describe(e))
+        }
+        (ProbeKind::ConflictOracle, Ok(out)) if out.count == 0 => {
+            "0 rows inserted: the conflict came from a value only another tenant has".to_string()
         }
         (ProbeKind::BlindUpdate | ProbeKind::BlindDelete, Ok(out)) => {
             let allowed = if shared { 0 } else { own_count };
@@ -481,12 +506,29 @@ pub fn judge(
     Some(Violation { rel: probe.rel, kind: probe.kind, context: ctx, sql: probe.sql.clone(), observed })
 }
 
-fn describe_rows(rows: &[&TruthRow]) -> String {
-    let mut shown: Vec<String> = rows
+/// Judges a read: which returned rows belong to tenants other than `own`.
+fn judge_read(schema: &Schema<'_>, truth: &GroundTruth, own: Option<&str>, reads: RowRef, out: &Outcome) -> Option<String> {
+    let foreign: Vec<(String, String)> = out
+        .rows
         .iter()
-        .take(5)
-        .map(|r| format!("{} of tenant '{}'", r.describe, r.owner.as_deref().unwrap_or("?")))
+        .filter_map(|r| r.first().cloned().flatten())
+        .filter_map(|v| match reads {
+            RowRef::RowId(rel) => truth.by_id(rel, &v).map(|t| (t.owner.clone(), t.describe.clone())),
+            RowRef::TenantKey => Some((Some(v), "a row".to_string())),
+            RowRef::BaseKey(rel) => truth
+                .by_key(rel, &v)
+                .map(|t| (t.owner.clone(), format!("{} of {}", t.describe, schema.catalog.relation(rel).qualified))),
+        })
+        .filter_map(|(owner, what)| owner.filter(|o| Some(o.as_str()) != own).map(|o| (o, what)))
         .collect();
+    if foreign.is_empty() {
+        return None;
+    }
+    Some(format!("{} row(s) returned, {} owned by other tenants: {}", out.rows.len(), foreign.len(), describe_rows(&foreign)))
+}
+
+fn describe_rows(rows: &[(String, String)]) -> String {
+    let mut shown: Vec<String> = rows.iter().take(5).map(|(owner, what)| format!("{what} of tenant '{owner}'")).collect();
     if rows.len() > 5 {
         shown.push(format!("and {} more", rows.len() - 5));
     }

@@ -7,7 +7,7 @@ use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use super::cause::{Observed, attribute};
-use super::{AppSessions, Context, Filter, GroundTruth, ProbeKind, Schema, Violation, judge};
+use super::{AppSessions, Context, Filter, GroundTruth, Probe, ProbeKind, Schema, Violation, judge};
 use crate::catalog::RelId;
 use crate::db::{Db, describe, ident, literal};
 use crate::generate::{CasePlan, Dataset, Model};
@@ -121,6 +121,29 @@ impl<'a> Runner<'a> {
     /// Runs `cases` generated cases, shrinks what failed, and returns the findings.
     pub async fn run(&mut self, cases: u32) -> Result<Vec<Finding>, ProbeError> {
         let strategy = self.schema.model.strategy();
+        let mut findings = Vec::new();
+        // A login that arrives with a tenant already set (role or database default).
+        if let Some(value) = self.app.login_context(self.schema.setting).await.map_err(db_err("reading the login's context"))? {
+            let rule = rules::rule("guc_role_or_db_default").expect("registered");
+            let sql = format!("SELECT current_setting({}, true)", literal(self.schema.setting));
+            findings.push(Finding {
+                rule: rule.id.into(),
+                severity: rule.severity,
+                kind: FindingKind::Dynamic,
+                relation: None,
+                operation: Some(crate::report::Operation::Select),
+                context: Some(ContextKind::NoneFresh),
+                message: format!("a fresh login as {} already has {} = '{value}' before the application sets anything", self.app_role, self.schema.setting),
+                evidence: Some(Evidence {
+                    sql: sql.clone(),
+                    observed: format!("'{value}'"),
+                    reproduction: format!("-- logged in as {}, in a new session:\n{sql};\n-- observed: '{value}'\n", self.app_role),
+                }),
+                remediation: rule.remediation.replace("{app}", &ident(self.app_role)).replace("{setting}", self.schema.setting),
+                location: None,
+                agreement: None,
+            });
+        }
         self.prime().await?;
         let mut found: BTreeMap<(RelId, ProbeKind), Found> = BTreeMap::new();
         for case in 0..cases {
@@ -137,7 +160,6 @@ impl<'a> Runner<'a> {
             }
         }
         let mut budget = SHRINK_BUDGET;
-        let mut findings = Vec::new();
         let keys: Vec<(RelId, ProbeKind)> = found.keys().copied().collect();
         for key in keys {
             let f = &found[&key];
@@ -185,6 +207,10 @@ impl<'a> Runner<'a> {
             sql.push_str(&insert);
             sql.push_str(";\n");
         }
+        // Materialized views show what their owner saw at the last refresh.
+        for mv in schema.catalog.relations.iter().filter(|r| r.kind == crate::catalog::RelKind::MaterializedView) {
+            sql.push_str(&format!("REFRESH MATERIALIZED VIEW {};\n", mv.qualified));
+        }
         sql.push_str("COMMIT");
         if let Err(e) = self.admin.client.batch_execute(&sql).await {
             let _ = self.admin.client.batch_execute("ROLLBACK").await;
@@ -193,30 +219,64 @@ impl<'a> Runner<'a> {
             }
             return Ok(None);
         }
-        let rels: Vec<RelId> = match filter {
-            Some(f) => vec![f.rel],
-            None => schema.probed().map(|r| r.oid).collect(),
-        };
-        let truth = GroundTruth::read(self.admin, schema.catalog, schema.ownership, &rels)
+        let truth = GroundTruth::read(self.admin, schema.catalog, schema.ownership, &schema.truth_relations())
             .await
             .map_err(db_err("reading ground truth"))?;
+        let wants = |kind: ProbeKind, context: ContextKind| filter.is_none_or(|f| f.kind == kind && f.context == context);
         let mut violations = Vec::new();
+        let mut judge_all = |ctx: Context, probes: &[Probe], results: &[Result<crate::db::Outcome, tokio_postgres::Error>]| {
+            self.probes_run += probes.len() as u64;
+            violations.extend(probes.iter().zip(results).filter_map(|(p, r)| judge(schema, &data, &truth, ctx, p, r)));
+        };
+
+        // Direct and indirect probes, pipelined, one rolled-back transaction per context.
         for ctx in Context::all(&data) {
             if filter.is_some_and(|f| f.context != ctx.kind()) {
                 continue;
             }
-            let probes = schema.probes(&data, &truth, ctx, filter);
+            let mut probes = schema.probes(&data, &truth, ctx, filter);
+            probes.extend(schema.indirect_probes(&data, &truth, ctx, filter));
             if probes.is_empty() {
                 continue;
             }
+            let results =
+                self.app.run(schema.setting, &data, ctx, &probes).await.map_err(db_err("running probes as the app role"))?;
+            judge_all(ctx, &probes, &results);
+        }
+        // COPY under the first tenant.
+        if wants(ProbeKind::Copy, ContextKind::Tenant) {
+            let probes = schema.select_probes(ProbeKind::Copy, filter);
+            let results = self.app.copy(schema.setting, &data.keys[0], &probes).await.map_err(db_err("running COPY probes"))?;
+            judge_all(Context::Tenant(0), &probes, &results);
+        }
+        // Prepared statements planned under the first tenant, run under the second.
+        if wants(ProbeKind::PreparedSelect, ContextKind::Tenant) {
+            let probes = schema.select_probes(ProbeKind::PreparedSelect, filter);
             let results = self
                 .app
-                .run(schema.setting, &data, ctx, &probes)
+                .prepared(schema.setting, &data.keys[0], &data.keys[1], &probes)
                 .await
-                .map_err(db_err("running probes as the app role"))?;
-            self.probes_run += probes.len() as u64;
-            violations.extend(probes.iter().zip(&results).filter_map(|(p, r)| judge(schema, &data, &truth, ctx, p, r)));
+                .map_err(db_err("running prepared probes"))?;
+            judge_all(Context::Tenant(1), &probes, &results);
         }
+        // The context's lifecycle on one connection, then reads with no context.
+        for step in [ProbeKind::AfterCommit, ProbeKind::AfterRollback, ProbeKind::AfterSavepointRollback, ProbeKind::AfterAutocommitSet] {
+            if wants(step, ContextKind::NoneAfterReset) {
+                let probes = schema.select_probes(step, filter);
+                let results = self
+                    .app
+                    .after_step(schema.setting, &data.keys[0], step, &probes)
+                    .await
+                    .map_err(db_err("running context lifecycle probes"))?;
+                judge_all(Context::NoneAfterReset, &probes, &results);
+            }
+        }
+        // Last, since it commits: side effects of committed writes.
+        let (effects, statements) = super::effects::run(schema, self.admin, &self.app.main, &data, &truth, filter)
+            .await
+            .map_err(db_err("running committed-write probes"))?;
+        self.probes_run += statements;
+        violations.extend(effects);
         Ok(Some((data, violations)))
     }
 
@@ -271,7 +331,7 @@ impl<'a> Runner<'a> {
         let select_leaked = found
             .get(&(key.0, ProbeKind::Select))
             .is_some_and(|sel| sel.contexts.intersection(&f.contexts).next().is_some());
-        let observed = Observed { rel, kind: key.1, contexts: &f.contexts, select_leaked };
+        let observed = Observed { rel, kind: key.1, contexts: &f.contexts, select_leaked, sql: &v.sql };
         let rule = rules::rule(attribute(s.catalog, s.ownership, s.setting, &observed))
             .expect("attribute returns registered ids");
         let context = if f.contexts.contains(&ContextKind::Tenant) { ContextKind::Tenant } else { v.context.kind() };

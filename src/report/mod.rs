@@ -56,6 +56,12 @@ pub enum Operation {
     Delete,
     /// TRUNCATE.
     Truncate,
+    /// A function call.
+    Execute,
+    /// COPY ... TO.
+    Copy,
+    /// Committed writes whose effects reached other rows.
+    Write,
 }
 
 impl Operation {
@@ -67,6 +73,9 @@ impl Operation {
             Operation::Update => "update",
             Operation::Delete => "delete",
             Operation::Truncate => "truncate",
+            Operation::Execute => "execute",
+            Operation::Copy => "copy",
+            Operation::Write => "write",
         }
     }
 }

@@ -1,0 +1,226 @@
+//! Side effects: committed writes by one tenant, and what they did to every
+//! other tenant's rows.
+//!
+//! Rolled-back probes cannot see what triggers, rules and cascading foreign
+//! keys do. Here the app commits real writes and a superuser snapshot of every
+//! tenant-owned table, taken before and after, is compared for the other
+//! tenants. The case's data is reset before the next case anyway.
+//!
+//! 1. Tenant B inserts rows that reference tenant A's rows through foreign
+//!    keys without the tenant column (`fk_cross_tenant_reference` when it
+//!    succeeds); A's rows must not change.
+//! 2. Tenant A deletes and updates its own rows; B's rows must not change
+//!    (a cascade through B's reference, or a definer trigger, would change them).
+
+use std::collections::BTreeMap;
+
+use futures::future::join_all;
+
+use super::{Context, Filter, ProbeKind, Schema, Violation};
+use crate::catalog::RelId;
+use crate::db::{Db, literal};
+use crate::generate::{Dataset, PROBE_ROW_BASE, insert_sql};
+use crate::ownership::Owner;
+
+/// Rows per table: owner -> sorted row texts.
+type Snapshot = BTreeMap<RelId, BTreeMap<String, Vec<String>>>;
+
+/// Runs both steps and returns the violations (none when fewer than two tenants).
+pub async fn run(
+    schema: &Schema<'_>,
+    admin: &Db,
+    app: &Db,
+    data: &Dataset,
+    truth: &super::GroundTruth,
+    filter: Option<Filter>,
+) -> Result<(Vec<Violation>, u64), tokio_postgres::Error> {
+    let wants = |kind: ProbeKind| filter.is_none_or(|f| f.kind == kind);
+    if data.keys.len() < 2 || !(wants(ProbeKind::CrossReference) || wants(ProbeKind::SideEffect)) {
+        return Ok((Vec::new(), 0));
+    }
+    let tables: Vec<RelId> = schema
+        .catalog
+        .relations
+        .iter()
+        .filter(|r| r.kind.is_table() && !r.is_partition && schema.ownership.owner(r.oid).is_some_and(Owner::is_tenant_owned))
+        .map(|r| r.oid)
+        .collect();
+    let (a, b) = (0usize, 1usize);
+    let mut violations = Vec::new();
+    let mut statements = 0;
+
+    // 1. B references A's rows.
+    let before = snapshot(schema, admin, &tables).await?;
+    let mut inserts = Vec::new();
+    for (rel, sql) in cross_references(schema, data, a, b) {
+        inserts.push((rel, sql));
+    }
+    statements += inserts.len() as u64;
+    let results = commit_as(app, schema.setting, &data.keys[b].0, inserts.iter().map(|(_, s)| s.as_str())).await?;
+    for ((rel, sql), ok) in inserts.iter().zip(results) {
+        if ok && wants(ProbeKind::CrossReference) {
+            violations.push(Violation {
+                rel: *rel,
+                kind: ProbeKind::CrossReference,
+                context: Context::Tenant(b),
+                sql: sql.clone(),
+                observed: format!("the insert by tenant {} referencing a row of tenant {} succeeded", data.keys[b], data.keys[a]),
+            });
+        }
+    }
+    let middle = snapshot(schema, admin, &tables).await?;
+    if wants(ProbeKind::SideEffect) {
+        violations.extend(changed(schema, &before, &middle, &data.keys[b].0, b, "inserts referencing another tenant's rows", &inserts));
+    }
+
+    // 2. A writes its own rows.
+    let writes = own_writes(schema, truth, &data.keys[a].0);
+    statements += writes.len() as u64;
+    commit_as(app, schema.setting, &data.keys[a].0, writes.iter().map(|(_, s)| s.as_str())).await?;
+    let after = snapshot(schema, admin, &tables).await?;
+    if wants(ProbeKind::SideEffect) {
+        violations.extend(changed(schema, &middle, &after, &data.keys[a].0, a, "its own deletes and updates", &writes));
+    }
+    Ok((violations, statements))
+}
+
+/// INSERTs by tenant `b` of rows whose foreign keys (without the tenant
+/// column) point at rows of tenant `a`.
+fn cross_references(schema: &Schema<'_>, data: &Dataset, a: usize, b: usize) -> Vec<(RelId, String)> {
+    let mut out = Vec::new();
+    for (oid, _) in &data.tables {
+        let rel = schema.catalog.relation(*oid);
+        let Some(owner @ Owner::Direct { column }) = schema.ownership.owner(rel.oid) else { continue };
+        if !rel.privileges.insert {
+            continue;
+        }
+        for fk in rel.foreign_keys.iter().filter(|fk| !fk.columns.contains(column)) {
+            if !schema.ownership.owner(fk.target).is_some_and(Owner::is_tenant_owned) {
+                continue;
+            }
+            let Some(parent) = data.rows(fk.target).iter().find(|r| r.tenant == Some(a)) else { continue };
+            let n = PROBE_ROW_BASE + 700 + rel.oid as u64 % 100;
+            let Ok(mut row) = schema.model.row(schema.catalog, data, rel, owner, Some(b), Some(&data.keys[b]), 0, n) else {
+                continue;
+            };
+            let mut complete = true;
+            for (c, tc) in fk.columns.iter().zip(&fk.target_columns) {
+                match parent.values.iter().find(|(x, _)| x == tc) {
+                    Some((_, v)) => match row.values.iter_mut().find(|(x, _)| x == c) {
+                        Some(slot) => slot.1 = v.clone(),
+                        None => row.values.push((c.clone(), v.clone())),
+                    },
+                    None => complete = false,
+                }
+            }
+            if complete {
+                out.push((rel.oid, insert_sql(rel, std::slice::from_ref(&row))));
+            }
+        }
+    }
+    out
+}
+
+/// Keyed UPDATE and DELETE of one own row per table.
+fn own_writes(schema: &Schema<'_>, truth: &super::GroundTruth, key: &str) -> Vec<(RelId, String)> {
+    let mut out = Vec::new();
+    for rel in schema.probed() {
+        let Some(row) = truth.rows(rel.oid).iter().find(|r| r.owner.as_deref() == Some(key)) else { continue };
+        let owner = schema.ownership.owner(rel.oid).expect("probed relations are classified");
+        let own = crate::generate::TenantKey(key.to_string());
+        if rel.privileges.update
+            && let Some(set) = super::blind_assignment(rel, owner, Some(&own), &schema.model.key_type)
+        {
+            out.push((rel.oid, format!("UPDATE {} SET {set} WHERE {}", rel.qualified, row.predicate)));
+        }
+        if rel.privileges.delete {
+            out.push((rel.oid, format!("DELETE FROM {} WHERE {}", rel.qualified, row.predicate)));
+        }
+    }
+    out
+}
+
+/// Runs `statements` as the app under tenant `key`, each in a savepoint, and
+/// commits what succeeded. Returns which succeeded.
+async fn commit_as<'s>(app: &Db, setting: &str, key: &str, statements: impl Iterator<Item = &'s str>) -> Result<Vec<bool>, tokio_postgres::Error> {
+    let c = &app.client;
+    c.batch_execute(&format!("BEGIN; SELECT set_config({}, {}, true)", literal(setting), literal(key))).await?;
+    // One at a time: whether a statement failed decides whether to release or roll back its savepoint.
+    let mut ok = Vec::new();
+    for s in statements {
+        c.batch_execute("SAVEPOINT rowfence_write").await?;
+        match c.batch_execute(s).await {
+            Ok(()) => {
+                c.batch_execute("RELEASE SAVEPOINT rowfence_write").await?;
+                ok.push(true);
+            }
+            Err(_) => {
+                c.batch_execute("ROLLBACK TO SAVEPOINT rowfence_write").await?;
+                ok.push(false);
+            }
+        }
+    }
+    c.batch_execute("COMMIT").await?;
+    Ok(ok)
+}
+
+async fn snapshot(schema: &Schema<'_>, admin: &Db, tables: &[RelId]) -> Result<Snapshot, tokio_postgres::Error> {
+    let queries: Vec<String> = tables
+        .iter()
+        .map(|&oid| {
+            let rel = schema.catalog.relation(oid);
+            format!("SELECT {}, t::text FROM {} t", schema.ownership.owner_expr(schema.catalog, oid, "t"), rel.qualified)
+        })
+        .collect();
+    let results = join_all(queries.iter().map(|q| admin.simple(q))).await;
+    let mut snap = Snapshot::new();
+    for (&oid, r) in tables.iter().zip(results) {
+        let mut by_owner: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for row in r?.rows {
+            if let (Some(owner), Some(text)) = (row[0].clone(), row[1].clone()) {
+                by_owner.entry(owner).or_default().push(text);
+            }
+        }
+        for v in by_owner.values_mut() {
+            v.sort();
+        }
+        snap.insert(oid, by_owner);
+    }
+    Ok(snap)
+}
+
+/// Rows of tenants other than `writer` that differ between two snapshots.
+fn changed(
+    schema: &Schema<'_>,
+    before: &Snapshot,
+    after: &Snapshot,
+    writer: &str,
+    writer_index: usize,
+    what: &str,
+    writes: &[(RelId, String)],
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let empty = BTreeMap::new();
+    for (oid, old) in before {
+        let new = after.get(oid).unwrap_or(&empty);
+        let owners: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+        for owner in owners.into_iter().filter(|o| o.as_str() != writer) {
+            let (o, n) = (old.get(owner).cloned().unwrap_or_default(), new.get(owner).cloned().unwrap_or_default());
+            if o != n {
+                let removed = o.iter().filter(|r| !n.contains(r)).count();
+                let added = n.iter().filter(|r| !o.contains(r)).count();
+                out.push(Violation {
+                    rel: *oid,
+                    kind: ProbeKind::SideEffect,
+                    context: Context::Tenant(writer_index),
+                    sql: writes.iter().map(|(_, s)| format!("{s};")).collect::<Vec<_>>().join("\n"),
+                    observed: format!(
+                        "after tenant '{writer}' committed {what}, rows of tenant '{owner}' in {} changed: {removed} removed or changed, {added} added or changed",
+                        schema.catalog.relation(*oid).qualified
+                    ),
+                });
+            }
+        }
+    }
+    out
+}

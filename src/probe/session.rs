@@ -1,0 +1,165 @@
+//! The app role's sessions, and how probe statements are sent over them:
+//! pipelined, each probe between savepoints, the whole transaction rolled back.
+
+use std::collections::HashMap;
+
+use futures::future::join_all;
+use tokio::sync::Mutex;
+use tokio_postgres::Statement;
+
+use super::{Context, Probe, ProbeKind};
+use crate::db::{Db, Outcome, literal};
+use crate::generate::{Dataset, TenantKey};
+
+type Results = Vec<Result<Outcome, tokio_postgres::Error>>;
+
+/// The app role's connections.
+pub struct AppSessions {
+    /// Runs tenant contexts, the unknown key and none-after-reset.
+    pub main: Db,
+    /// Never sets the context: none-fresh.
+    pub fresh: Db,
+    /// `plan_cache_mode = force_generic_plan`: prepared statements across tenant switches.
+    pub generic: Db,
+    /// Context lifecycle steps (commit, rollback, savepoints, autocommit).
+    pub lifecycle: Db,
+    prepared: Mutex<HashMap<String, Statement>>,
+}
+
+impl AppSessions {
+    /// Wraps connections that are already logged in as the app role.
+    pub fn new(main: Db, fresh: Db, generic: Db, lifecycle: Db) -> AppSessions {
+        AppSessions { main, fresh, generic, lifecycle, prepared: Mutex::new(HashMap::new()) }
+    }
+
+    /// Runs `probes` under `ctx` in one rolled-back transaction, pipelined.
+    pub async fn run(&self, setting: &str, data: &Dataset, ctx: Context, probes: &[Probe]) -> Result<Results, tokio_postgres::Error> {
+        let db = if ctx == Context::NoneFresh { &self.fresh } else { &self.main };
+        let mut before = vec!["BEGIN".to_string()];
+        if let Some(key) = ctx.key(data) {
+            before.push(set_config(setting, key));
+        }
+        pipeline(db, &before, probes, true, &["ROLLBACK".into()]).await
+    }
+
+    /// Runs read probes with no context after a lifecycle step that set tenant `key`.
+    pub async fn after_step(&self, setting: &str, key: &TenantKey, step: ProbeKind, probes: &[Probe]) -> Result<Results, tokio_postgres::Error> {
+        let set = set_config(setting, key);
+        let (before, savepoints, after): (Vec<String>, bool, Vec<String>) = match step {
+            ProbeKind::AfterCommit => (vec!["BEGIN".into(), set, "COMMIT".into()], false, vec![]),
+            ProbeKind::AfterRollback => (vec!["BEGIN".into(), set, "ROLLBACK".into()], false, vec![]),
+            ProbeKind::AfterSavepointRollback => (
+                vec!["BEGIN".into(), "SAVEPOINT rowfence_ctx".into(), set, "ROLLBACK TO SAVEPOINT rowfence_ctx".into()],
+                true,
+                vec!["ROLLBACK".into()],
+            ),
+            _ => (vec![set], false, vec![]), // set_config(..., true) in autocommit
+        };
+        pipeline(&self.lifecycle, &before, probes, savepoints, &after).await
+    }
+
+    /// `COPY (...) TO STDOUT` probes under `key`, in a rolled-back transaction.
+    pub async fn copy(&self, setting: &str, key: &TenantKey, probes: &[Probe]) -> Result<Results, tokio_postgres::Error> {
+        use futures::TryStreamExt;
+        let c = &self.main.client;
+        c.batch_execute(&format!("BEGIN; {}", set_config(setting, key))).await?;
+        let mut out = Vec::with_capacity(probes.len());
+        for p in probes {
+            c.batch_execute("SAVEPOINT rowfence_probe").await?;
+            let result = async {
+                let chunks: Vec<bytes::Bytes> = c.copy_out(p.sql.as_str()).await?.try_collect().await?;
+                let text: String = chunks.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
+                Ok(Outcome { rows: text.lines().map(|l| vec![Some(l.to_string())]).collect(), count: 0 })
+            }
+            .await;
+            out.push(result);
+            c.batch_execute("ROLLBACK TO SAVEPOINT rowfence_probe").await?;
+        }
+        c.batch_execute("ROLLBACK").await?;
+        Ok(out)
+    }
+
+    /// Prepared reads planned and run under `first`, then run again under
+    /// `second` on the same connection (generic plans forced); returns the
+    /// results under `second`.
+    pub async fn prepared(&self, setting: &str, first: &TenantKey, second: &TenantKey, probes: &[Probe]) -> Result<Results, tokio_postgres::Error> {
+        let c = &self.generic.client;
+        let mut statements = Vec::with_capacity(probes.len());
+        {
+            let mut cache = self.prepared.lock().await;
+            for p in probes {
+                let stmt = match cache.get(&p.sql) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let s = c.prepare(&p.sql).await?;
+                        cache.insert(p.sql.clone(), s.clone());
+                        s
+                    }
+                };
+                statements.push(stmt);
+            }
+        }
+        let mut out = Vec::with_capacity(probes.len());
+        for (round, key) in [first, second].into_iter().enumerate() {
+            c.batch_execute(&format!("BEGIN; {}", set_config(setting, key))).await?;
+            for stmt in &statements {
+                c.batch_execute("SAVEPOINT rowfence_probe").await?;
+                let rows = c.query(stmt, &[]).await;
+                c.batch_execute("ROLLBACK TO SAVEPOINT rowfence_probe").await?;
+                if round == 1 {
+                    out.push(rows.map(|rows| Outcome {
+                        rows: rows.iter().map(|r| vec![r.try_get::<_, Option<String>>(0).ok().flatten()]).collect(),
+                        count: rows.len() as u64,
+                    }));
+                }
+            }
+            c.batch_execute(if round == 0 { "COMMIT" } else { "ROLLBACK" }).await?;
+        }
+        Ok(out)
+    }
+
+    /// The tenant setting as a fresh login sees it (role and database defaults).
+    pub async fn login_context(&self, setting: &str) -> Result<Option<String>, tokio_postgres::Error> {
+        let out = self.fresh.simple(&format!("SELECT current_setting({}, true)", literal(setting))).await?;
+        Ok(out.rows.first().and_then(|r| r[0].clone()).filter(|v| !v.is_empty()))
+    }
+}
+
+fn set_config(setting: &str, key: &TenantKey) -> String {
+    format!("SELECT set_config({}, {}, true)", literal(setting), literal(&key.0))
+}
+
+/// Sends `before`, the probes (each between savepoints when `savepoints`),
+/// and `after` in one pipeline, and returns each probe's result. Failures of
+/// `before` and `after` statements are errors of the run.
+async fn pipeline(db: &Db, before: &[String], probes: &[Probe], savepoints: bool, after: &[String]) -> Result<Results, tokio_postgres::Error> {
+    let mut stmts: Vec<&str> = before.iter().map(String::as_str).collect();
+    for p in probes {
+        if savepoints {
+            stmts.push("SAVEPOINT rowfence_probe");
+        }
+        stmts.push(&p.sql);
+        if savepoints {
+            stmts.push("ROLLBACK TO SAVEPOINT rowfence_probe");
+        }
+    }
+    stmts.extend(after.iter().map(String::as_str));
+    let mut results = join_all(stmts.iter().map(|s| db.client.simple_query(s))).await.into_iter();
+    for r in results.by_ref().take(before.len()) {
+        r?;
+    }
+    let mut out = Vec::with_capacity(probes.len());
+    for _ in probes {
+        if savepoints {
+            let _ = results.next();
+        }
+        out.push(results.next().expect("one result per statement").map(Outcome::from_messages));
+        if savepoints {
+            let _ = results.next();
+        }
+    }
+    for r in results {
+        r?;
+    }
+    Ok(out)
+}
