@@ -16,12 +16,21 @@ pub fn root() -> PathBuf {
 
 /// What a fixture's `expect.toml` promises.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Expect {
     pub verdict: String,
+    /// At least one must appear among high/critical findings.
     #[serde(default)]
     pub rules: Vec<String>,
+    /// Each must be named by a high/critical finding.
     #[serde(default)]
     pub relations: Vec<String>,
+    /// Each must appear at any severity.
+    #[serde(default)]
+    pub findings: Vec<String>,
+    /// None may appear at all.
+    #[serde(default)]
+    pub absent: Vec<String>,
     #[allow(dead_code)]
     pub description: String,
 }
@@ -96,10 +105,26 @@ pub fn assert_matches(report: &Report, expect: &Expect) {
             summary.join("\n")
         );
     }
+    for rule in &expect.findings {
+        assert!(
+            report.findings.iter().any(|f| &f.rule == rule),
+            "suite {}: {rule} not among the findings:\n{}",
+            report.suite,
+            summary.join("\n")
+        );
+    }
+    for rule in &expect.absent {
+        assert!(
+            report.findings.iter().all(|f| &f.rule != rule),
+            "suite {}: {rule} must not be reported:\n{}",
+            report.suite,
+            summary.join("\n")
+        );
+    }
     // Every dynamic violation carries a reproduction that names its statement.
     for f in &failing {
         if let Some(ev) = &f.evidence {
-            assert!(ev.reproduction.contains("BEGIN;"), "{}: reproduction without a transaction", f.rule);
+            assert!(ev.reproduction.contains("-- observed"), "{}: reproduction does not say what to observe", f.rule);
             assert!(!ev.observed.is_empty());
         }
     }
