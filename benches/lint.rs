@@ -34,12 +34,7 @@ async fn main() {
             let start = Instant::now();
             let catalog = Catalog::read(&db, &suite.app.role).await.unwrap();
             let ownership = Ownership::analyse(&catalog, &suite.tenant).unwrap();
-            let cx = LintContext {
-                catalog: &catalog,
-                ownership: &ownership,
-                setting: &suite.tenant.setting,
-                app: &suite.app.role,
-            };
+            let cx = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role);
             findings = lint::run(&cx, &sources).len();
             times.push(start.elapsed());
         }

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         tokio::select! {
             code = run(cli) => code,
-            _ = tokio::signal::ctrl_c() => {
+            _ = interrupted() => {
                 // The run future is dropped here: its guards remove containers,
                 // clusters and temp dirs. A second Ctrl-C skips the clean-up.
                 tokio::spawn(async {
@@ -51,7 +51,11 @@ async fn run(cli: Cli) -> i32 {
             judge(&args.suite, &args.output, |suite| async move { rowfence::check(&suite, &opts).await }).await
         }
         Command::Lint(args) => {
-            let opts = rowfence::RunOptions { provision: args.provider.options(), ..Default::default() };
+            let opts = rowfence::RunOptions {
+                provision: args.provider.options(),
+                quiet: args.output.quiet,
+                ..Default::default()
+            };
             judge(&args.suite, &args.output, |suite| async move { rowfence::lint(&suite, &opts).await }).await
         }
         Command::Rules => {
@@ -81,16 +85,27 @@ async fn run(cli: Cli) -> i32 {
     }
 }
 
+/// Resolves on the first Ctrl-C, SIGTERM or SIGHUP (how CI timeouts and
+/// closed terminals end a job): all of them tear down what the run created.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+    }
+}
+
 /// Loads the suite, runs `f`, writes outputs; maps errors to exit 2.
 async fn judge<F, Fut>(path: &std::path::Path, output: &OutputArgs, f: F) -> i32
 where
     F: FnOnce(Suite) -> Fut,
     Fut: std::future::Future<Output = Result<Report, Error>>,
 {
-    if output.quiet {
-        // SAFETY: set before any other thread reads the environment.
-        unsafe { std::env::set_var("ROWFENCE_QUIET", "1") };
-    }
     let result = match Suite::load(path) {
         Ok(suite) => f(suite).await,
         Err(e) => Err(e.into()),

@@ -90,9 +90,9 @@ impl Ownership {
     pub fn analyse(catalog: &Catalog, tenant: &TenantSpec) -> Result<Ownership, OwnershipError> {
         let with_column: Vec<&Relation> =
             catalog.relations.iter().filter(|r| r.kind.is_table() && r.column(&tenant.column).is_some()).collect();
-        let first = with_column.first().ok_or_else(|| OwnershipError::NoTenantColumn(tenant.column.clone()))?;
-        let key_col = first.column(&tenant.column).expect("filtered");
-        let (key_type, key_base_type) = (key_col.sql_type.clone(), key_col.base_type.clone());
+        if with_column.is_empty() {
+            return Err(OwnershipError::NoTenantColumn(tenant.column.clone()));
+        }
 
         let root = match &tenant.root {
             Some(name) => {
@@ -104,6 +104,20 @@ impl Ownership {
             }
             None => infer_root(catalog, &tenant.column),
         };
+        // The key's type: the root's key column when there is a root, else the
+        // type most tenant columns have (one odd text audit column must not decide).
+        let key_col = match &root {
+            Some((oid, key)) => catalog.relation(*oid).column(key).expect("root key column exists"),
+            None => {
+                let mut counts: BTreeMap<&str, (usize, &crate::catalog::Column)> = BTreeMap::new();
+                for r in &with_column {
+                    let c = r.column(&tenant.column).expect("filtered");
+                    counts.entry(c.sql_type.as_str()).or_insert((0, c)).0 += 1;
+                }
+                counts.into_values().max_by_key(|(n, _)| *n).expect("non-empty").1
+            }
+        };
+        let (key_type, key_base_type) = (key_col.sql_type.clone(), key_col.base_type.clone());
         let mut shared = Vec::new();
         for name in &tenant.shared {
             shared.push(catalog.find(name).ok_or_else(|| OwnershipError::UnknownShared(name.clone()))?.oid);

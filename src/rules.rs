@@ -195,6 +195,12 @@ rules! {
     "policy_unclassified", Info, "A policy rowfence could not classify",
         "The policy's expression neither reads the tenant setting nor consults another relation, a helper, or the current user; rowfence cannot tell whether it pins the tenant.",
         "Review the policy by hand; the probes of `rowfence check` judge its effect on data.";
+    "tenant_root_unknown", Info, "No tenant root table",
+        "The tenant column references no table and `tenant.root` is not set, so a tenants table (organisations, accounts) is treated as global data and its rows are not probed.",
+        "Set `root = \"<tenants table>\"` under [tenant] in the suite, or add FOREIGN KEY ({column}) REFERENCES <tenants table> (id).";
+    "probe_inconclusive", Info, "A probe failed for a reason other than isolation",
+        "The statement failed with an error that is neither a permission nor a row-level security denial (a constraint, a missing second setting), so it says nothing about isolation.",
+        "Check the error in the message; if the schema needs more context than the tenant setting, rowfence cannot judge this path.";
     "unpopulated_relation", Info, "Table could not be populated",
         "rowfence could not generate rows for this table, so probes on it saw no data; its isolation is unjudged by probes.",
         "Simplify the constraint named in the message, or report the case to rowfence.";

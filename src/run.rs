@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub cases: Option<u32>,
     /// Overrides `probes.seed`.
     pub seed: Option<u64>,
+    /// No progress lines on stderr.
+    pub quiet: bool,
 }
 
 impl RunOptions {
@@ -55,6 +57,7 @@ impl RunOptions {
             },
             cases: num("ROWFENCE_CASES")?.map(|n| n as u32),
             seed: num("ROWFENCE_SEED")?,
+            quiet: false,
         })
     }
 }
@@ -81,7 +84,7 @@ pub async fn lint(suite: &Suite, opts: &RunOptions) -> Result<Report, Error> {
 
 async fn run(suite: &Suite, opts: &RunOptions, mode: Mode) -> Result<Report, Error> {
     let started = Instant::now();
-    progress(&format!("starting PostgreSQL ({})", opts.provision.kind));
+    progress(opts, &format!("starting PostgreSQL ({})", opts.provision.kind));
     let mut server = Server::start(&opts.provision).await?;
     let result = run_on(&mut server, suite, opts, mode, started).await;
     server.shutdown().await;
@@ -112,13 +115,12 @@ async fn run_on(
         ));
     }
 
-    progress(&format!("applying schema ({} file(s))", suite.schema_files.len()));
+    progress(opts, &format!("applying schema ({} file(s))", suite.schema_files.len()));
     crate::schema::apply(&admin, suite).await?;
 
     let catalog = Catalog::read(&admin, &suite.app.role).await?;
     let ownership = Ownership::analyse(&catalog, &suite.tenant)?;
-    let lint_cx =
-        LintContext { catalog: &catalog, ownership: &ownership, setting: &suite.tenant.setting, app: &suite.app.role };
+    let lint_cx = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role);
     let mut findings = crate::lint::run(&lint_cx, &SourceMap::build(suite));
     let postgres = PostgresInfo { version: catalog.server_version.clone(), provider: server.provider.to_string() };
     if mode == Mode::Lint {
@@ -131,16 +133,21 @@ async fn run_on(
     let app = login_app(server, &admin, &suite.app.role, &dbname).await?;
     let cases = opts.cases.unwrap_or(suite.probes.cases);
     let seed = opts.seed.unwrap_or(suite.probes.seed);
-    progress(&format!(
-        "probing {} relation(s) over {cases} case(s)",
-        catalog.relations.iter().filter(|r| r.kind.is_table()).count()
-    ));
     let schema = Schema { catalog: &catalog, ownership: &ownership, model: &model, setting: &suite.tenant.setting };
+    progress(opts, &format!("probing {} relation(s) over {cases} case(s)", schema.probed().count()));
     let mut runner = Runner::new(schema, &admin, &app, superuser, seed, &suite.app.role);
     let mut dynamic = runner.run(cases).await?;
     annotate_agreement(&mut findings, &mut dynamic);
     findings.extend(dynamic);
     findings.extend(unpopulated_findings(&catalog, &model));
+    for ((rel, kind), why) in &runner.inconclusive {
+        let rel = catalog.relation(*rel);
+        findings.push(info(
+            "probe_inconclusive",
+            Some(rel.qualified.clone()),
+            format!("the {kind} probe on {} is inconclusive: {why}", rel.qualified),
+        ));
+    }
     if let Some(first) = runner.load_failures.first() {
         findings.push(info(
             "unpopulated_relation",
@@ -149,7 +156,24 @@ async fn run_on(
         ));
     }
     let stats = Stats { cases, probes: runner.probes_run, duration_ms: started.elapsed().as_millis() as u64 };
-    Ok(Report::new(&suite.name, Some(postgres), findings, stats))
+    let mut report = Report::new(&suite.name, Some(postgres), findings, stats);
+    // Probes saw no rows in these tables: without a leak found elsewhere, the
+    // run cannot claim isolation.
+    let unjudged: Vec<&str> = model
+        .unpopulated
+        .iter()
+        .map(|(rel, _)| catalog.relation(*rel))
+        .filter(|r| ownership.owner(r.oid).is_some_and(|o| o.is_tenant_owned()) && r.privileges.any())
+        .map(|r| r.qualified.as_str())
+        .collect();
+    if report.verdict == crate::report::Verdict::Isolated && !unjudged.is_empty() {
+        report.verdict = crate::report::Verdict::Error;
+        report.error = Some(format!(
+            "could not populate tenant table(s) {}, so their isolation is unjudged (see the unpopulated_relation findings)",
+            unjudged.join(", ")
+        ));
+    }
+    Ok(report)
 }
 
 /// Marks how static and dynamic findings relate, relation by relation.
@@ -176,6 +200,11 @@ fn annotate_agreement(statics: &mut [Finding], dynamic: &mut [Finding]) {
 /// its two sessions: one that sets contexts, one that never does.
 async fn login_app(server: &Server, admin: &Db, role: &str, dbname: &str) -> Result<AppSessions, Error> {
     let err = |e: String| Error::AppLogin { role: role.to_string(), error: e };
+    if !server.created_role(role) {
+        return Err(err("the role existed on the server before this run; rowfence only changes roles it created \
+             (give it a server without that role, or use the docker or local provider)"
+            .into()));
+    }
     let password = server.app_needs_password.then(Secret::random);
     let sql = match &password {
         Some(p) => format!("ALTER ROLE {} WITH LOGIN PASSWORD {}", ident(role), literal(p.expose())),
@@ -230,9 +259,9 @@ fn info(rule: &str, relation: Option<String>, message: String) -> Finding {
     }
 }
 
-/// A progress line on stderr (the console reporter replaces this later).
-fn progress(msg: &str) {
-    if std::env::var_os("ROWFENCE_QUIET").is_none() {
+/// A progress line on stderr, unless quiet.
+fn progress(opts: &RunOptions, msg: &str) {
+    if !opts.quiet {
         crate::note!("rowfence: {msg}");
     }
 }

@@ -100,12 +100,23 @@ async fn apply_file(db: &Db, file: &SchemaFile) -> Result<(), SchemaError> {
 async fn locate_failing_statement(db: &Db, sql: &str) -> Option<usize> {
     db.client.batch_execute("BEGIN").await.ok()?;
     let mut found = None;
+    let committed = split_statements(sql).iter().any(|(_, s)| {
+        let w = s.split_whitespace().next().unwrap_or("").trim_end_matches(';').to_ascii_uppercase();
+        w == "COMMIT" || w == "END"
+    });
     for (offset, stmt) in split_statements(sql) {
         let word = stmt.split_whitespace().next().unwrap_or("").trim_end_matches(';').to_ascii_uppercase();
         if matches!(word.as_str(), "BEGIN" | "COMMIT" | "ROLLBACK" | "END" | "START") {
             continue; // transaction control would end the replay's own transaction
         }
-        if db.client.batch_execute(stmt).await.is_err() {
+        if let Err(e) = db.client.batch_execute(stmt).await {
+            // Statements before a COMMIT in the file were kept: meeting them
+            // again ("already exists") is not the failure we are looking for.
+            let replayed = matches!(crate::db::sqlstate(&e), Some("42P07" | "42710" | "42P06" | "42723" | "42P04"));
+            if committed && replayed {
+                let _ = db.client.batch_execute("ROLLBACK; BEGIN").await;
+                continue;
+            }
             found = Some(offset);
             break;
         }

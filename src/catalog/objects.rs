@@ -125,6 +125,26 @@ pub(super) async fn read(db: &Db, app: &str, catalog: &mut Catalog) -> Result<()
         }
     }
 
+    // Views over views: follow the chain down to the tables.
+    loop {
+        let mut changed = false;
+        for i in 0..catalog.relations.len() {
+            let deps = catalog.relations[i].depends_on.clone();
+            for d in deps {
+                let below = catalog.index.get(&d).map(|&j| catalog.relations[j].depends_on.clone()).unwrap_or_default();
+                for b in below {
+                    if b != catalog.relations[i].oid && !catalog.relations[i].depends_on.contains(&b) {
+                        catalog.relations[i].depends_on.push(b);
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+
     let rows = c
         .query(
             &format!(

@@ -124,6 +124,6 @@ impl ProviderArgs {
 impl CheckArgs {
     /// The library's run options.
     pub fn run_options(&self) -> RunOptions {
-        RunOptions { provision: self.provider.options(), cases: self.cases, seed: self.seed }
+        RunOptions { provision: self.provider.options(), cases: self.cases, seed: self.seed, quiet: self.output.quiet }
     }
 }

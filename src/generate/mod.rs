@@ -27,8 +27,10 @@ const MAX_TENANTS: usize = 4;
 const MAX_ROWS: usize = 6;
 /// Rows of each global table (referenced data), in every case.
 const GLOBAL_ROWS: u64 = 2;
-/// Row numbers for rows the probes insert, far from generated ones.
-pub const PROBE_ROW_BASE: u64 = 100_000;
+/// Row numbers for rows the probes insert: just above the generated ones
+/// (1..=MAX_ROWS), so values stay unique yet within range CHECKs such as
+/// `BETWEEN 1 AND 10`.
+pub const PROBE_ROW_BASE: u64 = MAX_ROWS as u64 + 1;
 
 /// A tenant key as text, in PostgreSQL's canonical output form.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -9,6 +9,7 @@
 
 mod constraints;
 mod definer;
+pub mod expr;
 mod policies;
 mod privileges;
 mod rls;
@@ -31,6 +32,15 @@ pub struct LintContext<'a> {
     pub setting: &'a str,
     /// The app role.
     pub app: &'a str,
+    /// Functions that read the setting, at any depth.
+    pub readers: std::collections::BTreeSet<u32>,
+}
+
+impl<'a> LintContext<'a> {
+    /// A context over a read catalog.
+    pub fn new(catalog: &'a Catalog, ownership: &'a Ownership, setting: &'a str, app: &'a str) -> LintContext<'a> {
+        LintContext { catalog, ownership, setting, app, readers: expr::setting_readers(catalog, setting) }
+    }
 }
 
 /// One thing a check found.
@@ -90,6 +100,7 @@ pub static LINTS: &[(&str, Check)] = &[
     ("force_missing", rls::force_missing),
     ("partition_direct_access", rls::partition_direct_access),
     ("matview_no_rls", rls::matview_no_rls),
+    ("tenant_root_unknown", rls::tenant_root_unknown),
     ("app_superuser", roles::app_superuser),
     ("app_bypassrls", roles::app_bypassrls),
     ("app_owns_table", roles::app_owns_table),
@@ -188,33 +199,39 @@ impl LintContext<'_> {
         p.select || p.insert || p.update || p.delete
     }
 
-    /// Whether `text` reads the tenant setting.
+    /// Whether `text` reads the tenant setting, directly or through a helper
+    /// function that does (at any depth).
     pub fn reads_setting(&self, text: &str) -> bool {
+        if expr::reads_setting(text, self.setting) {
+            return true;
+        }
         let t = text.to_lowercase();
-        let s = self.setting.to_lowercase();
-        t.contains(&format!("current_setting('{s}'")) || t.contains(&format!("'{s}'"))
+        self.readers.iter().filter_map(|f| self.catalog.function(*f)).any(|f| word_in(&t, &f.name.to_lowercase()))
     }
 
-    /// Whether a policy expression pins `rel`'s rows to the tenant: it reads
-    /// the setting (directly, or through a helper it calls), consults another
-    /// relation (a membership table, an RLS-protected parent), or the current
-    /// user; and, where the table has a tenant column, compares that column.
+    /// Whether a policy expression pins `rel`'s rows to the tenant. Every
+    /// top-level OR branch must: read the setting (directly or through a
+    /// helper), consult another relation (a membership table, an
+    /// RLS-protected parent), or the current user; and, where the table has a
+    /// tenant column, compare that column. A branch that is `false` adds nothing.
     pub fn scoped(&self, rel: &Relation, p: &Policy, expr: &str) -> bool {
-        let t = expr.to_lowercase();
-        let pins = self.reads_setting(expr)
-            || p.functions
-                .iter()
-                .filter_map(|f| self.catalog.function(*f))
-                .any(|f| word_in(&t, &f.name.to_lowercase()) && self.reads_setting(&f.source))
-            || !p.relations.is_empty() && (t.contains("select") || t.contains("exists"))
-            || word_in(&t, "current_user")
-            || word_in(&t, "session_user");
         let column = match self.ownership.owner(rel.oid) {
             Some(Owner::Direct { column }) => Some(column.as_str()),
             Some(Owner::Root { key }) => Some(key.as_str()),
             _ => None,
         };
-        pins && column.is_none_or(|c| word_in(&t, &c.to_lowercase()))
+        expr::or_branches(expr).into_iter().all(|branch| {
+            let t = branch.to_lowercase();
+            let pins = self.reads_setting(branch)
+                || !p.relations.is_empty() && (t.contains("select") || t.contains("exists"))
+                || word_in(&t, "current_user")
+                || word_in(&t, "session_user");
+            // `col IS NULL` admits rows that belong to no tenant (shared rows), not another tenant's.
+            let shared_rows = column.is_some_and(|c| {
+                t.trim_matches(|ch| ch == '(' || ch == ')').trim() == format!("{} is null", c.to_lowercase())
+            });
+            t.trim() == "false" || shared_rows || pins && column.is_none_or(|c| word_in(&t, &c.to_lowercase()))
+        })
     }
 
     /// Permissive policies applying to the app for `command`.

@@ -1,6 +1,6 @@
 //! C. Policy logic, judged on the policies that apply to the app for each command.
 
-use super::{Hit, LintContext, effective};
+use super::{Hit, LintContext, effective, expr};
 use crate::catalog::{Policy, PolicyCommand, Relation};
 
 /// Tenant tables where policies matter: RLS on, and the app has some access.
@@ -148,8 +148,9 @@ pub(super) fn guc_missing_fallback_open(cx: &LintContext<'_>) -> Vec<Hit> {
 
 /// A policy honours another custom setting (any role can set custom settings).
 pub(super) fn guc_bypass_flag(cx: &LintContext<'_>) -> Vec<Hit> {
+    // In a restrictive policy another setting can only narrow further.
     each_policy_expr(cx, |r, p, e| {
-        bypass_flag(cx, e).then(|| {
+        (p.permissive && bypass_flag(cx, e)).then(|| {
             Hit::on(
                 r,
                 format!("policy {} on {} consults another setting that any session can set: {e}", p.name, r.qualified),
@@ -160,26 +161,12 @@ pub(super) fn guc_bypass_flag(cx: &LintContext<'_>) -> Vec<Hit> {
 }
 
 /// A tenant predicate that can match several tenants: pattern matching,
-/// case folding or prefixes around the setting.
+/// case folding or prefixes applied where the setting is compared.
 pub(super) fn policy_predicate_too_broad(cx: &LintContext<'_>) -> Vec<Hit> {
     each_policy_expr(cx, |r, p, e| {
-        let t = e.to_lowercase();
-        let broad = [
-            "~~",
-            " like ",
-            " ilike ",
-            "lower(",
-            "upper(",
-            "starts_with(",
-            "left(",
-            "strpos(",
-            "position(",
-            " ~ ",
-            "~*",
-            "similar to",
-        ];
-        (cx.reads_setting(e) && broad.iter().any(|b| t.contains(b)))
-            .then(|| Hit::on(r, format!("policy {} on {} compares the tenant with pattern or case-folded matching, so one tenant's key matches others: {e}", p.name, r.qualified)).policy(r, p))
+        expr::broad_match(e, cx.setting).then(|| {
+            Hit::on(r, format!("policy {} on {} compares the tenant with pattern or case-folded matching, so one tenant's key matches others: {e}", p.name, r.qualified)).policy(r, p)
+        })
     })
 }
 
@@ -236,17 +223,11 @@ fn each_policy_expr(cx: &LintContext<'_>, mut f: impl FnMut(&Relation, &Policy, 
 }
 
 /// An OR branch that opens up when the setting is missing or empty.
-fn fallback(cx: &LintContext<'_>, expr: &str) -> bool {
-    let t = expr.to_lowercase();
-    cx.reads_setting(expr)
-        && t.contains(" or ")
-        && (t.contains("is null") || t.contains("coalesce(") || t.contains("= ''::text") || t.contains("= ''"))
+fn fallback(cx: &LintContext<'_>, e: &str) -> bool {
+    expr::fallback_open(e, cx.setting)
 }
 
-/// Reads a custom setting other than the tenant setting.
-fn bypass_flag(cx: &LintContext<'_>, expr: &str) -> bool {
-    let t = expr.to_lowercase();
-    let own = format!("current_setting('{}'", cx.setting.to_lowercase());
-    t.match_indices("current_setting('")
-        .any(|(i, _)| !t[i..].starts_with(&own) && t[i + 17..].split('\'').next().is_some_and(|n| n.contains('.')))
+/// An OR branch on another custom setting (any session can set one).
+fn bypass_flag(cx: &LintContext<'_>, e: &str) -> bool {
+    expr::or_branches(e).len() > 1 && !expr::other_settings(e, cx.setting).is_empty()
 }

@@ -2,10 +2,14 @@
 
 use super::{Hit, LintContext};
 use crate::catalog::RelKind;
+use crate::ownership::Owner;
 
-/// Tenant-owned table the app can touch, RLS off, no policies.
+/// Tenant-owned table the app can touch, RLS off, no policies; also tables
+/// outside the tenant model that point at tenant rows through nullable
+/// foreign keys (polymorphic attachments, comments on "any" object).
 pub(super) fn rls_not_enabled(cx: &LintContext<'_>) -> Vec<Hit> {
-    cx.tenant_tables()
+    let mut out: Vec<Hit> = cx
+        .tenant_tables()
         .filter(|r| cx.app_touches(r) && !r.rls_enabled && r.policies.is_empty() && !inherits_rls(cx, r))
         .map(|r| {
             Hit::on(
@@ -13,7 +17,44 @@ pub(super) fn rls_not_enabled(cx: &LintContext<'_>) -> Vec<Hit> {
                 format!("{} holds tenant rows, {} can access it, and row-level security is off", r.qualified, cx.app),
             )
         })
-        .collect()
+        .collect();
+    let loose = cx.catalog.relations.iter().filter(|r| {
+        r.kind.is_table()
+            && cx.ownership.owner(r.oid) == Some(&Owner::Global { shared: false })
+            && cx.app_touches(r)
+            && !r.rls_enabled
+    });
+    for r in loose {
+        let targets: Vec<&str> = r
+            .foreign_keys
+            .iter()
+            .filter(|fk| cx.ownership.owner(fk.target).is_some_and(Owner::is_tenant_owned))
+            .map(|fk| cx.catalog.relation(fk.target).qualified.as_str())
+            .collect();
+        if !targets.is_empty() {
+            out.push(Hit::on(
+                r,
+                format!(
+                    "{} references tenant rows ({}) through nullable foreign keys, {} can access it, and row-level security is off: its rows belong to tenants too",
+                    r.qualified,
+                    targets.join(", "),
+                    cx.app
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// No root table: tables without the tenant column cannot be attributed.
+pub(super) fn tenant_root_unknown(cx: &LintContext<'_>) -> Vec<Hit> {
+    if cx.ownership.root.is_some() {
+        return Vec::new();
+    }
+    vec![Hit::global(format!(
+        "no table is referenced by the tenant column {} and `tenant.root` is not set: a tenants table (organisations, accounts) is treated as global and its rows are not probed",
+        cx.ownership.column
+    ))]
 }
 
 /// Policies defined but RLS disabled.

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use crate::catalog::{Catalog, PolicyCommand, RelKind, Relation};
+use crate::lint::expr;
 use crate::ownership::{Owner, Ownership};
 use crate::report::{ContextKind, Operation};
 
@@ -44,9 +45,11 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
         ProbeKind::CrossReference => return "fk_cross_tenant_reference",
         ProbeKind::SideEffect => {
             let cascades = rel.foreign_keys.iter().any(|fk| matches!(fk.on_delete.as_str(), "c" | "n" | "d"));
-            let definer_trigger = catalog.relations.iter().flat_map(|r| &r.triggers).any(|t| {
-                catalog.function(t.function).is_some_and(|f| f.security_definer)
-            });
+            let definer_trigger = catalog
+                .relations
+                .iter()
+                .flat_map(|r| &r.triggers)
+                .any(|t| catalog.function(t.function).is_some_and(|f| f.security_definer));
             return if definer_trigger {
                 "security_definer_trigger_cross_tenant_write"
             } else if cascades {
@@ -63,7 +66,8 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
             };
         }
         ProbeKind::FunctionCall => {
-            let definer = catalog.functions.iter().any(|f| f.security_definer && o.sql.contains(&format!("{}(", f.qualified)));
+            let definer =
+                catalog.functions.iter().any(|f| f.security_definer && o.sql.contains(&format!("{}(", f.qualified)));
             return if definer { "security_definer_function_bypass" } else { "cross_tenant_read" };
         }
         ProbeKind::PreparedSelect => {
@@ -117,12 +121,7 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     let no_tenant_context =
         !o.contexts.contains(&ContextKind::Tenant) && !o.contexts.contains(&ContextKind::UnknownTenant);
     if no_tenant_context {
-        let fallback = policies.iter().any(|p| {
-            let t = texts(p);
-            t.contains(&setting.to_lowercase())
-                && (t.contains("is null") || t.contains("coalesce") || t.contains("= ''") || t.contains("nullif"))
-        });
-        if fallback {
+        if policies.iter().any(|p| expr::fallback_open(&texts(p), setting)) {
             return "guc_missing_fallback_open";
         }
         if o.contexts.iter().all(|c| *c == ContextKind::NoneAfterReset) {
@@ -130,11 +129,7 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
         }
     }
     // A predicate that matches several tenants explains reads and writes alike.
-    let broad = ["~~", "like", "lower(", "upper(", "starts_with", "position(", "strpos(", "left(", " ~ ", "~*"];
-    if policies.iter().any(|p| {
-        let t = texts(p);
-        t.contains(&setting.to_lowercase()) && broad.iter().any(|b| t.contains(b))
-    }) {
+    if policies.iter().any(|p| expr::broad_match(&texts(p), setting)) {
         return "policy_predicate_too_broad";
     }
     if matches!(o.kind, ProbeKind::InsertForeign | ProbeKind::MoveBlind | ProbeKind::MoveKeyed) {
@@ -143,7 +138,18 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     if matches!(o.kind, ProbeKind::BlindUpdate | ProbeKind::BlindDelete) && !o.select_leaked {
         return "blind_write_broader_than_select";
     }
-    if policies.iter().any(|p| p.permissive && !texts(p).contains(&setting.to_lowercase())) {
+    // A permissive policy with an OR branch that does not read the setting
+    // (directly or through a helper) lets other rows through.
+    let readers: Vec<String> = expr::setting_readers(catalog, setting)
+        .into_iter()
+        .filter_map(|f| catalog.function(f).map(|f| f.name.to_lowercase()))
+        .collect();
+    let reads =
+        |b: &str| expr::reads_setting(b, setting) || readers.iter().any(|n| crate::lint::word_in(&b.to_lowercase(), n));
+    let widening = |p: &&crate::catalog::Policy| {
+        p.permissive && p.using.as_deref().is_some_and(|u| expr::or_branches(u).iter().any(|b| !reads(b)))
+    };
+    if policies.iter().any(widening) {
         return "permissive_or_widening";
     }
     match o.kind.operation() {

@@ -42,7 +42,9 @@ pub async fn run(
         .catalog
         .relations
         .iter()
-        .filter(|r| r.kind.is_table() && !r.is_partition && schema.ownership.owner(r.oid).is_some_and(Owner::is_tenant_owned))
+        .filter(|r| {
+            r.kind.is_table() && !r.is_partition && schema.ownership.owner(r.oid).is_some_and(Owner::is_tenant_owned)
+        })
         .map(|r| r.oid)
         .collect();
     let (a, b) = (0usize, 1usize);
@@ -64,13 +66,24 @@ pub async fn run(
                 kind: ProbeKind::CrossReference,
                 context: Context::Tenant(b),
                 sql: sql.clone(),
-                observed: format!("the insert by tenant {} referencing a row of tenant {} succeeded", data.keys[b], data.keys[a]),
+                observed: format!(
+                    "the insert by tenant {} referencing a row of tenant {} succeeded",
+                    data.keys[b], data.keys[a]
+                ),
             });
         }
     }
     let middle = snapshot(schema, admin, &tables).await?;
     if wants(ProbeKind::SideEffect) {
-        violations.extend(changed(schema, &before, &middle, &data.keys[b].0, b, "inserts referencing another tenant's rows", &inserts));
+        violations.extend(changed(
+            schema,
+            &before,
+            &middle,
+            &data.keys[b].0,
+            b,
+            "inserts referencing another tenant's rows",
+            &inserts,
+        ));
     }
 
     // 2. A writes its own rows.
@@ -99,8 +112,9 @@ fn cross_references(schema: &Schema<'_>, data: &Dataset, a: usize, b: usize) -> 
                 continue;
             }
             let Some(parent) = data.rows(fk.target).iter().find(|r| r.tenant == Some(a)) else { continue };
-            let n = PROBE_ROW_BASE + 700 + rel.oid as u64 % 100;
-            let Ok(mut row) = schema.model.row(schema.catalog, data, rel, owner, Some(b), Some(&data.keys[b]), 0, n) else {
+            let n = PROBE_ROW_BASE + 2;
+            let Ok(mut row) = schema.model.row(schema.catalog, data, rel, owner, Some(b), Some(&data.keys[b]), 0, n)
+            else {
                 continue;
             };
             let mut complete = true;
@@ -142,7 +156,12 @@ fn own_writes(schema: &Schema<'_>, truth: &super::GroundTruth, key: &str) -> Vec
 
 /// Runs `statements` as the app under tenant `key`, each in a savepoint, and
 /// commits what succeeded. Returns which succeeded.
-async fn commit_as<'s>(app: &Db, setting: &str, key: &str, statements: impl Iterator<Item = &'s str>) -> Result<Vec<bool>, tokio_postgres::Error> {
+async fn commit_as<'s>(
+    app: &Db,
+    setting: &str,
+    key: &str,
+    statements: impl Iterator<Item = &'s str>,
+) -> Result<Vec<bool>, tokio_postgres::Error> {
     let c = &app.client;
     c.batch_execute(&format!("BEGIN; SELECT set_config({}, {}, true)", literal(setting), literal(key))).await?;
     // One at a time: whether a statement failed decides whether to release or roll back its savepoint.
@@ -169,7 +188,11 @@ async fn snapshot(schema: &Schema<'_>, admin: &Db, tables: &[RelId]) -> Result<S
         .iter()
         .map(|&oid| {
             let rel = schema.catalog.relation(oid);
-            format!("SELECT {}, t::text FROM {} t", schema.ownership.owner_expr(schema.catalog, oid, "t"), rel.qualified)
+            format!(
+                "SELECT {}, t::text FROM {} t",
+                schema.ownership.owner_expr(schema.catalog, oid, "t"),
+                rel.qualified
+            )
         })
         .collect();
     let results = join_all(queries.iter().map(|q| admin.simple(q))).await;

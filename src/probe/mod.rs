@@ -18,7 +18,6 @@ mod truth;
 
 use std::fmt;
 
-
 use crate::catalog::{Catalog, RelId, Relation};
 use crate::db::{Outcome, sqlstate};
 use crate::generate::{Dataset, Model, PROBE_ROW_BASE, TenantKey, values};
@@ -156,15 +155,23 @@ impl ProbeKind {
             ProbeKind::ViewSelect => "read rows of another tenant through a view",
             ProbeKind::FunctionCall => "got data of another tenant from a function",
             ProbeKind::Copy => "copied rows of another tenant out with COPY",
-            ProbeKind::PreparedSelect => "read rows of another tenant with a prepared statement planned under that tenant",
+            ProbeKind::PreparedSelect => {
+                "read rows of another tenant with a prepared statement planned under that tenant"
+            }
             ProbeKind::AfterCommit => "read rows of another tenant after a transaction that set the context committed",
-            ProbeKind::AfterRollback => "read rows of another tenant after a transaction that set the context rolled back",
+            ProbeKind::AfterRollback => {
+                "read rows of another tenant after a transaction that set the context rolled back"
+            }
             ProbeKind::AfterSavepointRollback => {
                 "read rows of another tenant after ROLLBACK TO SAVEPOINT undid set_config in the same transaction"
             }
-            ProbeKind::AfterAutocommitSet => "read rows of another tenant after set_config(..., true) ran outside a transaction",
+            ProbeKind::AfterAutocommitSet => {
+                "read rows of another tenant after set_config(..., true) ran outside a transaction"
+            }
             ProbeKind::UniqueOracle => "learned that another tenant has a unique value (duplicate-key error)",
-            ProbeKind::ConflictOracle => "learned that another tenant has a unique value (ON CONFLICT DO NOTHING skipped)",
+            ProbeKind::ConflictOracle => {
+                "learned that another tenant has a unique value (ON CONFLICT DO NOTHING skipped)"
+            }
             ProbeKind::CrossReference => "inserted a row referencing another tenant's row",
             ProbeKind::SideEffect => "changed another tenant's rows through its own committed writes",
         }
@@ -374,10 +381,7 @@ impl Schema<'_> {
             Owner::Global { .. } => (None, data.fresh.clone()),
             _ => (Some(foreign), data.keys[foreign].clone()),
         };
-        let row = self
-            .model
-            .row(self.catalog, data, rel, owner, tenant, Some(&key), 0, PROBE_ROW_BASE + rel.oid as u64 % 1000)
-            .ok()?;
+        let row = self.model.row(self.catalog, data, rel, owner, tenant, Some(&key), 0, PROBE_ROW_BASE).ok()?;
         Some((crate::generate::insert_sql(rel, std::slice::from_ref(&row)), key))
     }
 
@@ -506,8 +510,30 @@ pub fn judge(
     Some(Violation { rel: probe.rel, kind: probe.kind, context: ctx, sql: probe.sql.clone(), observed })
 }
 
+/// Why a write probe under a tenant's context says nothing about isolation:
+/// it failed, but not with a permission or row-security denial, a foreign
+/// key, or a failing context cast (all of which are the schema saying no).
+pub fn inconclusive(ctx: Context, probe: &Probe, outcome: &Result<Outcome, tokio_postgres::Error>) -> Option<String> {
+    let writes = matches!(
+        probe.kind,
+        ProbeKind::InsertForeign | ProbeKind::MoveBlind | ProbeKind::MoveKeyed | ProbeKind::BlindUpdate
+    );
+    let Err(e) = outcome else { return None };
+    if !writes || !matches!(ctx, Context::Tenant(_)) {
+        return None;
+    }
+    let denial = matches!(sqlstate(e), Some("42501" | "23503" | "22P02" | "42704" | "P0001"));
+    (!denial).then(|| format!("`{}` failed: {}", probe.sql, crate::db::describe(e)))
+}
+
 /// Judges a read: which returned rows belong to tenants other than `own`.
-fn judge_read(schema: &Schema<'_>, truth: &GroundTruth, own: Option<&str>, reads: RowRef, out: &Outcome) -> Option<String> {
+fn judge_read(
+    schema: &Schema<'_>,
+    truth: &GroundTruth,
+    own: Option<&str>,
+    reads: RowRef,
+    out: &Outcome,
+) -> Option<String> {
     let foreign: Vec<(String, String)> = out
         .rows
         .iter()
@@ -524,11 +550,17 @@ fn judge_read(schema: &Schema<'_>, truth: &GroundTruth, own: Option<&str>, reads
     if foreign.is_empty() {
         return None;
     }
-    Some(format!("{} row(s) returned, {} owned by other tenants: {}", out.rows.len(), foreign.len(), describe_rows(&foreign)))
+    Some(format!(
+        "{} row(s) returned, {} owned by other tenants: {}",
+        out.rows.len(),
+        foreign.len(),
+        describe_rows(&foreign)
+    ))
 }
 
 fn describe_rows(rows: &[(String, String)]) -> String {
-    let mut shown: Vec<String> = rows.iter().take(5).map(|(owner, what)| format!("{what} of tenant '{owner}'")).collect();
+    let mut shown: Vec<String> =
+        rows.iter().take(5).map(|(owner, what)| format!("{what} of tenant '{owner}'")).collect();
     if rows.len() > 5 {
         shown.push(format!("and {} more", rows.len() - 5));
     }

@@ -104,25 +104,26 @@ impl Schema<'_> {
             let Some(args) = args else { continue };
             let tenant_col = &self.ownership.column;
             let returned = f.return_rel.map(|r| self.catalog.relation(r));
-            let (rel, read) = if let Some(r) = returned.filter(|r| self.ownership.owner(r.oid).is_some_and(Owner::is_tenant_owned)) {
-                if r.column(tenant_col).is_some() {
+            let (rel, read) =
+                if let Some(r) = returned.filter(|r| self.ownership.owner(r.oid).is_some_and(Owner::is_tenant_owned)) {
+                    if r.column(tenant_col).is_some() {
+                        (r.oid, FunctionRead::Column(tenant_col.clone(), RowRef::TenantKey))
+                    } else if r.primary_key.len() == 1 {
+                        (r.oid, FunctionRead::Column(r.primary_key[0].clone(), RowRef::BaseKey(r.oid)))
+                    } else {
+                        continue;
+                    }
+                } else if f.result_columns.iter().any(|c| c == tenant_col) {
+                    let Some(r) = mentioned.first() else { continue };
                     (r.oid, FunctionRead::Column(tenant_col.clone(), RowRef::TenantKey))
-                } else if r.primary_key.len() == 1 {
-                    (r.oid, FunctionRead::Column(r.primary_key[0].clone(), RowRef::BaseKey(r.oid)))
+                } else if !f.returns_set && f.return_rel.is_none() && f.result_columns.is_empty() && args.len() == 1 {
+                    match args[0] {
+                        Arg::RowKey(r) => (r, FunctionRead::Scalar),
+                        Arg::TenantKey => continue,
+                    }
                 } else {
                     continue;
-                }
-            } else if f.result_columns.iter().any(|c| c == tenant_col) {
-                let Some(r) = mentioned.first() else { continue };
-                (r.oid, FunctionRead::Column(tenant_col.clone(), RowRef::TenantKey))
-            } else if !f.returns_set && f.return_rel.is_none() && f.result_columns.is_empty() && args.len() == 1 {
-                match args[0] {
-                    Arg::RowKey(r) => (r, FunctionRead::Scalar),
-                    Arg::TenantKey => continue,
-                }
-            } else {
-                continue;
-            };
+                };
             out.push(FunctionCall { function: f, rel, args, read });
         }
         out
@@ -150,13 +151,25 @@ impl Schema<'_> {
     }
 
     /// View, function and oracle probes for one context.
-    pub fn indirect_probes(&self, data: &Dataset, truth: &GroundTruth, ctx: Context, filter: Option<Filter>) -> Vec<Probe> {
+    pub fn indirect_probes(
+        &self,
+        data: &Dataset,
+        truth: &GroundTruth,
+        ctx: Context,
+        filter: Option<Filter>,
+    ) -> Vec<Probe> {
         let mut out = Vec::new();
         let wanted = |rel: RelId, kind: ProbeKind| filter.is_none_or(|f| f.rel == rel && f.kind == kind);
         for v in self.readable_views() {
             if wanted(v.view.oid, ProbeKind::ViewSelect) {
                 let sql = format!("SELECT {}::text FROM {}", ident(&v.column), v.view.qualified);
-                out.push(Probe { rel: v.view.oid, kind: ProbeKind::ViewSelect, sql, target: None, reads: Some(v.reads) });
+                out.push(Probe {
+                    rel: v.view.oid,
+                    kind: ProbeKind::ViewSelect,
+                    sql,
+                    target: None,
+                    reads: Some(v.reads),
+                });
             }
         }
         let own = ctx.key(data).map(|k| k.0.clone());
@@ -168,7 +181,8 @@ impl Schema<'_> {
             if !wanted(call.rel, ProbeKind::FunctionCall) {
                 continue;
             }
-            let foreign_row = |r: RelId| truth.rows(r).iter().find(|t| t.owner.is_some() && t.owner != own && t.key.is_some());
+            let foreign_row =
+                |r: RelId| truth.rows(r).iter().find(|t| t.owner.is_some() && t.owner != own && t.key.is_some());
             let args: Option<Vec<(String, Option<String>)>> = call
                 .args
                 .iter()
@@ -176,7 +190,12 @@ impl Schema<'_> {
                     Arg::TenantKey => Some((data.keys[foreign_tenant].sql(&self.ownership.key_type), None)),
                     Arg::RowKey(r) => {
                         let row = foreign_row(*r)?;
-                        let ty = self.catalog.relation(*r).column(&self.catalog.relation(*r).primary_key[0])?.sql_type.clone();
+                        let ty = self
+                            .catalog
+                            .relation(*r)
+                            .column(&self.catalog.relation(*r).primary_key[0])?
+                            .sql_type
+                            .clone();
                         Some((format!("{}::{ty}", literal(row.key.as_deref()?)), row.owner.clone()))
                     }
                 })
@@ -185,7 +204,9 @@ impl Schema<'_> {
             let list = args.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>().join(", ");
             let f = &call.function.qualified;
             let (sql, reads) = match &call.read {
-                FunctionRead::Column(col, reads) => (format!("SELECT t.{}::text FROM {f}({list}) t", ident(col)), *reads),
+                FunctionRead::Column(col, reads) => {
+                    (format!("SELECT t.{}::text FROM {f}({list}) t", ident(col)), *reads)
+                }
                 FunctionRead::Scalar => {
                     let (arg, owner) = &args[0];
                     let ty = arg.rsplit("::").next().unwrap_or("text");
@@ -227,13 +248,14 @@ impl Schema<'_> {
                     Some(tenant),
                     Some(&data.keys[tenant]),
                     0,
-                    PROBE_ROW_BASE + 500 + rel.oid as u64 % 1000,
+                    PROBE_ROW_BASE + 1,
                 ) else {
                     continue;
                 };
                 let mut complete = true;
                 for col in unique {
-                    match (theirs.values.iter().find(|(c, _)| c == col), mine.values.iter_mut().find(|(c, _)| c == col)) {
+                    match (theirs.values.iter().find(|(c, _)| c == col), mine.values.iter_mut().find(|(c, _)| c == col))
+                    {
                         (Some((_, v)), Some((_, slot))) => *slot = v.clone(),
                         (Some((c, v)), None) => mine.values.push((c.clone(), v.clone())),
                         _ => complete = false,

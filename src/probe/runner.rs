@@ -58,6 +58,8 @@ pub struct Runner<'a> {
     pub probes_run: u64,
     /// Cases whose data could not be loaded, with the first reason.
     pub load_failures: Vec<String>,
+    /// Writes that failed for reasons other than isolation, first error each.
+    pub inconclusive: BTreeMap<(RelId, ProbeKind), String>,
 }
 
 impl<'a> Runner<'a> {
@@ -70,7 +72,17 @@ impl<'a> Runner<'a> {
         seed: u64,
         app_role: &'a str,
     ) -> Runner<'a> {
-        Runner { schema, admin, app, superuser, seed, app_role, probes_run: 0, load_failures: Vec::new() }
+        Runner {
+            schema,
+            admin,
+            app,
+            superuser,
+            seed,
+            app_role,
+            probes_run: 0,
+            load_failures: Vec::new(),
+            inconclusive: BTreeMap::new(),
+        }
     }
 
     /// Finds out which tables cannot be populated, so cases skip them (and say so).
@@ -123,7 +135,9 @@ impl<'a> Runner<'a> {
         let strategy = self.schema.model.strategy();
         let mut findings = Vec::new();
         // A login that arrives with a tenant already set (role or database default).
-        if let Some(value) = self.app.login_context(self.schema.setting).await.map_err(db_err("reading the login's context"))? {
+        if let Some(value) =
+            self.app.login_context(self.schema.setting).await.map_err(db_err("reading the login's context"))?
+        {
             let rule = rules::rule("guc_role_or_db_default").expect("registered");
             let sql = format!("SELECT current_setting({}, true)", literal(self.schema.setting));
             findings.push(Finding {
@@ -133,13 +147,22 @@ impl<'a> Runner<'a> {
                 relation: None,
                 operation: Some(crate::report::Operation::Select),
                 context: Some(ContextKind::NoneFresh),
-                message: format!("a fresh login as {} already has {} = '{value}' before the application sets anything", self.app_role, self.schema.setting),
+                message: format!(
+                    "a fresh login as {} already has {} = '{value}' before the application sets anything",
+                    self.app_role, self.schema.setting
+                ),
                 evidence: Some(Evidence {
                     sql: sql.clone(),
                     observed: format!("'{value}'"),
-                    reproduction: format!("-- logged in as {}, in a new session:\n{sql};\n-- observed: '{value}'\n", self.app_role),
+                    reproduction: format!(
+                        "-- logged in as {}, in a new session:\n{sql};\n-- observed: '{value}'\n",
+                        self.app_role
+                    ),
                 }),
-                remediation: rule.remediation.replace("{app}", &ident(self.app_role)).replace("{setting}", self.schema.setting),
+                remediation: rule
+                    .remediation
+                    .replace("{app}", &ident(self.app_role))
+                    .replace("{setting}", self.schema.setting),
                 location: None,
                 agreement: None,
             });
@@ -222,12 +245,22 @@ impl<'a> Runner<'a> {
         let truth = GroundTruth::read(self.admin, schema.catalog, schema.ownership, &schema.truth_relations())
             .await
             .map_err(db_err("reading ground truth"))?;
-        let wants = |kind: ProbeKind, context: ContextKind| filter.is_none_or(|f| f.kind == kind && f.context == context);
+        let wants =
+            |kind: ProbeKind, context: ContextKind| filter.is_none_or(|f| f.kind == kind && f.context == context);
         let mut violations = Vec::new();
-        let mut judge_all = |ctx: Context, probes: &[Probe], results: &[Result<crate::db::Outcome, tokio_postgres::Error>]| {
-            self.probes_run += probes.len() as u64;
-            violations.extend(probes.iter().zip(results).filter_map(|(p, r)| judge(schema, &data, &truth, ctx, p, r)));
-        };
+        let mut judge_all =
+            |ctx: Context, probes: &[Probe], results: &[Result<crate::db::Outcome, tokio_postgres::Error>]| {
+                self.probes_run += probes.len() as u64;
+                violations
+                    .extend(probes.iter().zip(results).filter_map(|(p, r)| judge(schema, &data, &truth, ctx, p, r)));
+                if filter.is_none() {
+                    for (p, r) in probes.iter().zip(results) {
+                        if let Some(why) = super::inconclusive(ctx, p, r) {
+                            self.inconclusive.entry((p.rel, p.kind)).or_insert(why);
+                        }
+                    }
+                }
+            };
 
         // Direct and indirect probes, pipelined, one rolled-back transaction per context.
         for ctx in Context::all(&data) {
@@ -239,14 +272,18 @@ impl<'a> Runner<'a> {
             if probes.is_empty() {
                 continue;
             }
-            let results =
-                self.app.run(schema.setting, &data, ctx, &probes).await.map_err(db_err("running probes as the app role"))?;
+            let results = self
+                .app
+                .run(schema.setting, &data, ctx, &probes)
+                .await
+                .map_err(db_err("running probes as the app role"))?;
             judge_all(ctx, &probes, &results);
         }
         // COPY under the first tenant.
         if wants(ProbeKind::Copy, ContextKind::Tenant) {
             let probes = schema.select_probes(ProbeKind::Copy, filter);
-            let results = self.app.copy(schema.setting, &data.keys[0], &probes).await.map_err(db_err("running COPY probes"))?;
+            let results =
+                self.app.copy(schema.setting, &data.keys[0], &probes).await.map_err(db_err("running COPY probes"))?;
             judge_all(Context::Tenant(0), &probes, &results);
         }
         // Prepared statements planned under the first tenant, run under the second.
@@ -260,7 +297,12 @@ impl<'a> Runner<'a> {
             judge_all(Context::Tenant(1), &probes, &results);
         }
         // The context's lifecycle on one connection, then reads with no context.
-        for step in [ProbeKind::AfterCommit, ProbeKind::AfterRollback, ProbeKind::AfterSavepointRollback, ProbeKind::AfterAutocommitSet] {
+        for step in [
+            ProbeKind::AfterCommit,
+            ProbeKind::AfterRollback,
+            ProbeKind::AfterSavepointRollback,
+            ProbeKind::AfterAutocommitSet,
+        ] {
             if wants(step, ContextKind::NoneAfterReset) {
                 let probes = schema.select_probes(step, filter);
                 let results = self

@@ -33,7 +33,13 @@ impl AppSessions {
     }
 
     /// Runs `probes` under `ctx` in one rolled-back transaction, pipelined.
-    pub async fn run(&self, setting: &str, data: &Dataset, ctx: Context, probes: &[Probe]) -> Result<Results, tokio_postgres::Error> {
+    pub async fn run(
+        &self,
+        setting: &str,
+        data: &Dataset,
+        ctx: Context,
+        probes: &[Probe],
+    ) -> Result<Results, tokio_postgres::Error> {
         let db = if ctx == Context::NoneFresh { &self.fresh } else { &self.main };
         let mut before = vec!["BEGIN".to_string()];
         if let Some(key) = ctx.key(data) {
@@ -43,7 +49,13 @@ impl AppSessions {
     }
 
     /// Runs read probes with no context after a lifecycle step that set tenant `key`.
-    pub async fn after_step(&self, setting: &str, key: &TenantKey, step: ProbeKind, probes: &[Probe]) -> Result<Results, tokio_postgres::Error> {
+    pub async fn after_step(
+        &self,
+        setting: &str,
+        key: &TenantKey,
+        step: ProbeKind,
+        probes: &[Probe],
+    ) -> Result<Results, tokio_postgres::Error> {
         let set = set_config(setting, key);
         let (before, savepoints, after): (Vec<String>, bool, Vec<String>) = match step {
             ProbeKind::AfterCommit => (vec!["BEGIN".into(), set, "COMMIT".into()], false, vec![]),
@@ -59,7 +71,12 @@ impl AppSessions {
     }
 
     /// `COPY (...) TO STDOUT` probes under `key`, in a rolled-back transaction.
-    pub async fn copy(&self, setting: &str, key: &TenantKey, probes: &[Probe]) -> Result<Results, tokio_postgres::Error> {
+    pub async fn copy(
+        &self,
+        setting: &str,
+        key: &TenantKey,
+        probes: &[Probe],
+    ) -> Result<Results, tokio_postgres::Error> {
         use futures::TryStreamExt;
         let c = &self.main.client;
         c.batch_execute(&format!("BEGIN; {}", set_config(setting, key))).await?;
@@ -82,7 +99,13 @@ impl AppSessions {
     /// Prepared reads planned and run under `first`, then run again under
     /// `second` on the same connection (generic plans forced); returns the
     /// results under `second`.
-    pub async fn prepared(&self, setting: &str, first: &TenantKey, second: &TenantKey, probes: &[Probe]) -> Result<Results, tokio_postgres::Error> {
+    pub async fn prepared(
+        &self,
+        setting: &str,
+        first: &TenantKey,
+        second: &TenantKey,
+        probes: &[Probe],
+    ) -> Result<Results, tokio_postgres::Error> {
         let c = &self.generic.client;
         let mut statements = Vec::with_capacity(probes.len());
         {
@@ -132,7 +155,13 @@ fn set_config(setting: &str, key: &TenantKey) -> String {
 /// Sends `before`, the probes (each between savepoints when `savepoints`),
 /// and `after` in one pipeline, and returns each probe's result. Failures of
 /// `before` and `after` statements are errors of the run.
-async fn pipeline(db: &Db, before: &[String], probes: &[Probe], savepoints: bool, after: &[String]) -> Result<Results, tokio_postgres::Error> {
+async fn pipeline(
+    db: &Db,
+    before: &[String],
+    probes: &[Probe],
+    savepoints: bool,
+    after: &[String],
+) -> Result<Results, tokio_postgres::Error> {
     let mut stmts: Vec<&str> = before.iter().map(String::as_str).collect();
     for p in probes {
         if savepoints {

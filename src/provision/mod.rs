@@ -239,6 +239,15 @@ impl Server {
         Ok(())
     }
 
+    /// Whether this run created role `name` (always, except for roles that
+    /// already existed on a server given by URL).
+    pub fn created_role(&self, name: &str) -> bool {
+        match &self.backend {
+            Backend::Url(u) => u.roles_before.as_ref().is_some_and(|before| !before.contains(name)),
+            _ => true,
+        }
+    }
+
     /// Tears the server down now (the same happens on drop, but this waits properly).
     pub async fn shutdown(self) {
         match self.backend {

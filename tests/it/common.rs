@@ -48,6 +48,7 @@ pub fn options(kind: ProviderKind) -> RunOptions {
         provision: ProvisionOptions { kind, image: std::env::var("ROWFENCE_IMAGE").ok(), database_url: None },
         cases: Some(CASES),
         seed: None,
+        quiet: false,
     }
 }
 

@@ -119,6 +119,7 @@ async fn url_provider_touches_only_what_it_created() {
         provision: ProvisionOptions { kind: ProviderKind::Url, image: None, database_url: Some(url) },
         cases: Some(8),
         seed: None,
+        quiet: false,
     };
     let report = rowfence::check(&suite, &opts).await.unwrap();
     assert_eq!(report.verdict, Verdict::Violated);

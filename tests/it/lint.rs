@@ -87,3 +87,22 @@ async fn findings_point_at_the_create_statement() {
     let text = std::fs::read_to_string(&delta).unwrap();
     assert!(text.lines().nth(loc.line - 1).unwrap().starts_with("CREATE TABLE comments"), "{loc:?}");
 }
+
+/// Without a foreign key on the tenant column and without `tenant.root`, the
+/// tenants table cannot be recognised: say so. With the foreign key, stay quiet.
+#[rstest]
+#[case("CREATE TABLE orgs (id uuid PRIMARY KEY);\nCREATE TABLE t (id uuid PRIMARY KEY, org_id uuid NOT NULL);\n", true)]
+#[case(
+    "CREATE TABLE orgs (id uuid PRIMARY KEY);\nCREATE TABLE t (id uuid PRIMARY KEY, org_id uuid NOT NULL REFERENCES orgs(id));\n",
+    false
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_root_unknown(#[case] schema: &str, #[case] fires: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.sql"), schema).unwrap();
+    let path = dir.path().join("suite.toml");
+    std::fs::write(&path, "schema = [\"s.sql\"]\n[app]\nrole = \"r_app\"\ncreate = true\n[tenant]\ncolumn = \"org_id\"\nsetting = \"app.org\"\n").unwrap();
+    let suite = Suite::load(&path).unwrap();
+    let report = rowfence::lint(&suite, &options(ProviderKind::Local)).await.unwrap();
+    assert_eq!(report.findings.iter().any(|f| f.rule == "tenant_root_unknown"), fires, "{}", summary(&report));
+}
