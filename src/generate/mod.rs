@@ -329,7 +329,11 @@ impl Model {
                 continue;
             }
             let keyish = rel.is_unique_column(&col.name);
-            if col.has_default && !keyish {
+            // Flags and enumerations are varied even when defaulted: policies
+            // branch on them (`OR is_public`), and the default hides that.
+            let varied =
+                col.category == "B" || !col.enum_labels.is_empty() || !values::check_choices(rel, &col.name).is_empty();
+            if col.has_default && !keyish && !varied {
                 continue; // let the schema's default fill it (timestamps, statuses ...)
             }
             match values::value(rel, col, n) {

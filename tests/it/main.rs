@@ -10,3 +10,4 @@ mod fixtures;
 mod holdout;
 mod lifecycle;
 mod lint;
+mod regressions;
