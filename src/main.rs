@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, OutputArgs};
+use cli::{Cli, Command, OutputArgs, RenderArgs};
 use rowfence::report::console;
 use rowfence::{Error, Report, Suite};
 
@@ -57,6 +57,27 @@ async fn run(cli: Cli) -> i32 {
                 ..Default::default()
             };
             judge(&args.suite, &args.output, |suite| async move { rowfence::lint(&suite, &opts).await }).await
+        }
+        Command::Report { report, renders } => {
+            let loaded = std::fs::read_to_string(&report)
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::from_str::<Report>(&t).map_err(|e| e.to_string()));
+            match loaded {
+                Ok(r) => match write_renders(&r, &renders) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("rowfence: {e}");
+                        Error::EXIT_CODE
+                    }
+                },
+                Err(e) => {
+                    eprintln!(
+                        "rowfence: cannot read report {}: {e} (it must be a file written by --json)",
+                        report.display()
+                    );
+                    Error::EXIT_CODE
+                }
+            }
         }
         Command::Rules => {
             let mut out = std::io::stdout().lock();
@@ -119,9 +140,28 @@ where
             if let Some(json) = &output.json {
                 let _ = write_json(&report, json);
             }
+            let _ = write_renders(&report, &output.renders);
             Error::EXIT_CODE
         }
     }
+}
+
+/// Writes HTML, JUnit and SARIF renderings where asked.
+fn write_renders(report: &Report, r: &RenderArgs) -> Result<(), String> {
+    let write = |path: &std::path::Path, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    if let Some(path) = &r.html {
+        write(path, rowfence::report::html::render(report).map_err(|e| format!("cannot render HTML: {e}"))?)?;
+    }
+    if let Some(path) = &r.junit {
+        write(path, rowfence::report::junit::render(report).map_err(|e| format!("cannot render JUnit: {e}"))?)?;
+    }
+    if let Some(path) = &r.sarif {
+        let text = serde_json::to_string_pretty(&rowfence::report::sarif::render(report)).map_err(|e| e.to_string())?;
+        write(path, text)?;
+    }
+    Ok(())
 }
 
 /// Writes the requested outputs and prints the console summary.
@@ -132,10 +172,27 @@ fn emit(report: &Report, out: &OutputArgs) -> i32 {
         eprintln!("rowfence: cannot write {}: {e}", path.display());
         return Error::EXIT_CODE;
     }
+    if let Err(e) = write_renders(report, &out.renders) {
+        eprintln!("rowfence: {e}");
+        return Error::EXIT_CODE;
+    }
+    let written: Vec<(&str, String)> = [
+        ("JSON", out.json.as_ref()),
+        ("HTML", out.renders.html.as_ref()),
+        ("JUnit", out.renders.junit.as_ref()),
+        ("SARIF", out.renders.sarif.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(what, p)| p.map(|p| (what, p.display().to_string())))
+    .collect();
+    let style = console::Style::detect();
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    let printed =
-        if out.quiet { console::verdict_line(report, &mut lock) } else { console::summary(report, &mut lock) };
+    let printed = if out.quiet {
+        console::verdict_line(report, style, &mut lock)
+    } else {
+        console::summary(report, style, &written, &mut lock)
+    };
     let _ = printed.and_then(|_| lock.flush());
     report.verdict.exit_code()
 }

@@ -12,7 +12,10 @@ use crate::ownership::Ownership;
 use crate::probe::runner::Runner;
 use crate::probe::{AppSessions, Schema};
 use crate::provision::{ProviderKind, ProvisionOptions, Secret, Server};
-use crate::report::{Agreement, Finding, FindingKind, PostgresInfo, Report, Stats};
+use crate::report::{
+    Agreement, CONTEXTS, CellState, Finding, FindingKind, MatrixCell, MatrixRow, OPERATIONS, Operation, PolicyPosture,
+    PostgresInfo, RelationPosture, Report, RolePosture, Stats,
+};
 use crate::rules;
 use crate::schema::SourceMap;
 use crate::suite::Suite;
@@ -121,11 +124,14 @@ async fn run_on(
     let catalog = Catalog::read(&admin, &suite.app.role).await?;
     let ownership = Ownership::analyse(&catalog, &suite.tenant)?;
     let lint_cx = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role);
-    let mut findings = crate::lint::run(&lint_cx, &SourceMap::build(suite));
+    let sources = SourceMap::build(suite);
+    let mut findings = crate::lint::run(&lint_cx, &sources);
     let postgres = PostgresInfo { version: catalog.server_version.clone(), provider: server.provider.to_string() };
     if mode == Mode::Lint {
         let stats = Stats { cases: 0, probes: 0, duration_ms: started.elapsed().as_millis() as u64 };
-        return Ok(Report::new(&suite.name, Some(postgres), findings, stats));
+        let mut report = Report::new(&suite.name, Some(postgres), findings, stats);
+        describe_schema(&mut report, suite, &catalog, &ownership, &sources);
+        return Ok(report);
     }
 
     let mut model = Model::new(&catalog, &ownership);
@@ -157,6 +163,8 @@ async fn run_on(
     }
     let stats = Stats { cases, probes: runner.probes_run, duration_ms: started.elapsed().as_millis() as u64 };
     let mut report = Report::new(&suite.name, Some(postgres), findings, stats);
+    describe_schema(&mut report, suite, &catalog, &ownership, &sources);
+    report.matrix = matrix(&catalog, &runner);
     // Probes saw no rows in these tables: without a leak found elsewhere, the
     // run cannot claim isolation.
     let unjudged: Vec<&str> = model
@@ -174,6 +182,116 @@ async fn run_on(
         ));
     }
     Ok(report)
+}
+
+/// Adds what reviewers read beside the findings: posture, the app role,
+/// settings, and the schema line behind each finding's relation.
+fn describe_schema(report: &mut Report, suite: &Suite, catalog: &Catalog, ownership: &Ownership, sources: &SourceMap) {
+    report.suite_file = suite.path.display().to_string();
+    for f in report.findings.iter_mut().filter(|f| f.location.is_none()) {
+        if let Some(rel) = f.relation.as_deref().and_then(|q| catalog.relations.iter().find(|r| r.qualified == q)) {
+            f.location = sources.locate("relation", &rel.name);
+        }
+    }
+    report.posture = catalog
+        .relations
+        .iter()
+        .filter(|r| r.kind.is_table() || r.privileges.any())
+        .map(|r| {
+            let p = &r.privileges;
+            let privileges: Vec<&str> = [
+                (p.select, "SELECT"),
+                (p.insert, "INSERT"),
+                (p.update, "UPDATE"),
+                (p.delete, "DELETE"),
+                (p.truncate, "TRUNCATE"),
+                (p.references, "REFERENCES"),
+                (p.trigger, "TRIGGER"),
+            ]
+            .into_iter()
+            .filter_map(|(g, n)| g.then_some(n))
+            .collect();
+            RelationPosture {
+                relation: r.qualified.clone(),
+                kind: serde_json::to_value(r.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                ownership: if r.kind.is_table() { ownership.describe(catalog, r.oid) } else { "-".into() },
+                rls_enabled: r.rls_enabled,
+                rls_forced: r.rls_forced,
+                owner: r.owner.clone(),
+                privileges: privileges.join(", "),
+                policies: r
+                    .policies
+                    .iter()
+                    .map(|p| PolicyPosture {
+                        name: p.name.clone(),
+                        permissive: p.permissive,
+                        command: serde_json::to_value(p.command)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default(),
+                        roles: p.roles.join(", "),
+                        using: p.using.clone(),
+                        with_check: p.with_check.clone(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let app = &catalog.app;
+    report.role = Some(RolePosture {
+        name: app.name.clone(),
+        superuser: app.superuser,
+        bypassrls: app.bypassrls,
+        login: app.login,
+        settings: app.settings.clone(),
+        memberships: app.memberships.clone(),
+    });
+    report.database_settings = catalog.database_settings.clone();
+}
+
+/// The isolation matrix from what the probes exercised and what they showed.
+fn matrix(catalog: &Catalog, runner: &Runner<'_>) -> Vec<MatrixRow> {
+    let mut rels: Vec<crate::catalog::RelId> = runner.ran.iter().map(|(r, _, _)| *r).collect();
+    rels.sort();
+    rels.dedup();
+    let mut rows: Vec<MatrixRow> = rels
+        .into_iter()
+        .map(|oid| {
+            let rel = catalog.relation(oid);
+            let p = &rel.privileges;
+            let cells = OPERATIONS
+                .iter()
+                .map(|&op| {
+                    let granted = match op {
+                        Operation::Select | Operation::Copy => p.select,
+                        Operation::Insert => p.insert,
+                        Operation::Update => p.update,
+                        Operation::Delete => p.delete,
+                        Operation::Truncate => p.truncate,
+                        Operation::Execute | Operation::Write => true,
+                    };
+                    let states = CONTEXTS
+                        .iter()
+                        .map(|&cx| {
+                            if runner.violated.contains(&(oid, op, cx)) {
+                                CellState::Violation
+                            } else if runner.ran.contains(&(oid, op, cx)) {
+                                CellState::Pass
+                            } else if !granted {
+                                CellState::NotGranted
+                            } else {
+                                CellState::NotApplicable
+                            }
+                        })
+                        .collect();
+                    MatrixCell { operation: op, states }
+                })
+                .collect();
+            MatrixRow { relation: rel.qualified.clone(), cells }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.relation.cmp(&b.relation));
+    rows
 }
 
 /// Marks how static and dynamic findings relate, relation by relation.

@@ -298,7 +298,7 @@ pub struct Function {
 }
 
 /// A role the app is a member of.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Membership {
     /// Role name.
     pub role: String,

@@ -31,6 +31,13 @@ pub enum Command {
     Lint(LintArgs),
     /// List every rule: id, severity, title.
     Rules,
+    /// Re-render a saved JSON report as HTML, JUnit or SARIF.
+    Report {
+        /// A report written by `--json`.
+        report: PathBuf,
+        #[command(flatten)]
+        renders: RenderArgs,
+    },
     /// Print a rule's long explanation and remediation.
     Explain {
         /// Rule id, e.g. rls_not_enabled.
@@ -87,9 +94,25 @@ pub struct OutputArgs {
     /// Write the JSON report to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub renders: RenderArgs,
     /// Print only the verdict line.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Renderings of a report (also for `rowfence report`).
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Write the HTML security review (one self-contained file) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write JUnit XML (one test case per relation x operation x context) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write SARIF 2.1.0 (for code scanning) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
 }
 
 /// `--provider` values.

@@ -11,7 +11,7 @@ use super::{AppSessions, Context, Filter, GroundTruth, Probe, ProbeKind, Schema,
 use crate::catalog::RelId;
 use crate::db::{Db, describe, ident, literal};
 use crate::generate::{CasePlan, Dataset, Model};
-use crate::report::{ContextKind, Evidence, Finding, FindingKind};
+use crate::report::{ContextKind, Evidence, Finding, FindingKind, Operation};
 use crate::rules::{self, FixContext};
 
 /// Shrinking steps for one violation.
@@ -60,6 +60,10 @@ pub struct Runner<'a> {
     pub load_failures: Vec<String>,
     /// Writes that failed for reasons other than isolation, first error each.
     pub inconclusive: BTreeMap<(RelId, ProbeKind), String>,
+    /// (relation, operation, context kind) that some probe exercised.
+    pub ran: BTreeSet<(RelId, Operation, ContextKind)>,
+    /// (relation, operation, context kind) that showed a violation.
+    pub violated: BTreeSet<(RelId, Operation, ContextKind)>,
 }
 
 impl<'a> Runner<'a> {
@@ -82,6 +86,8 @@ impl<'a> Runner<'a> {
             probes_run: 0,
             load_failures: Vec::new(),
             inconclusive: BTreeMap::new(),
+            ran: BTreeSet::new(),
+            violated: BTreeSet::new(),
         }
     }
 
@@ -182,6 +188,9 @@ impl<'a> Runner<'a> {
                     .insert(v.context.kind());
             }
         }
+        for ((rel, kind), f) in &found {
+            self.violated.extend(f.contexts.iter().map(|c| (*rel, kind.operation(), *c)));
+        }
         let mut budget = SHRINK_BUDGET;
         let keys: Vec<(RelId, ProbeKind)> = found.keys().copied().collect();
         for key in keys {
@@ -254,6 +263,7 @@ impl<'a> Runner<'a> {
                 violations
                     .extend(probes.iter().zip(results).filter_map(|(p, r)| judge(schema, &data, &truth, ctx, p, r)));
                 if filter.is_none() {
+                    self.ran.extend(probes.iter().map(|p| (p.rel, p.kind.operation(), ctx.kind())));
                     for (p, r) in probes.iter().zip(results) {
                         if let Some(why) = super::inconclusive(ctx, p, r) {
                             self.inconclusive.entry((p.rel, p.kind)).or_insert(why);
@@ -318,6 +328,9 @@ impl<'a> Runner<'a> {
             .await
             .map_err(db_err("running committed-write probes"))?;
         self.probes_run += statements;
+        if filter.is_none() && statements > 0 {
+            self.ran.extend(schema.probed().map(|r| (r.oid, Operation::Write, ContextKind::Tenant)));
+        }
         violations.extend(effects);
         Ok(Some((data, violations)))
     }

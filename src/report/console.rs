@@ -1,30 +1,68 @@
-//! Console output: a verdict line and a findings table, plain text.
+//! Console output: a findings table and a verdict line. Colours only on a
+//! terminal, and never with `NO_COLOR` set.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use super::{Report, Verdict};
+use crate::rules::Severity;
+
+/// How to print.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// ANSI colours.
+    pub color: bool,
+}
+
+impl Style {
+    /// Colours when stdout is a terminal and `NO_COLOR` is unset.
+    pub fn detect() -> Style {
+        Style { color: io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) }
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    fn severity(self, s: Severity) -> String {
+        let code = match s {
+            Severity::Critical => "1;31",
+            Severity::High => "31",
+            Severity::Medium => "33",
+            Severity::Low => "34",
+            Severity::Info => "2",
+        };
+        self.paint(code, &format!("{:<8}", s.as_str().to_uppercase()))
+    }
+}
 
 /// One line: the verdict and the counts.
-pub fn verdict_line(report: &Report, out: &mut impl Write) -> io::Result<()> {
+pub fn verdict_line(report: &Report, style: Style, out: &mut impl Write) -> io::Result<()> {
     let failing = report.failing().count();
     match report.verdict {
         Verdict::Isolated => writeln!(
             out,
-            "ISOLATED: {} — no high or critical finding ({} cases, {} probes)",
-            report.suite, report.stats.cases, report.stats.probes
+            "{}: {} — no high or critical finding ({} cases, {} probes)",
+            style.paint("1;32", "ISOLATED"),
+            report.suite,
+            report.stats.cases,
+            report.stats.probes
         ),
-        Verdict::Violated => writeln!(out, "VIOLATED: {} — {failing} high/critical finding(s)", report.suite),
+        Verdict::Violated => {
+            writeln!(out, "{}: {} — {failing} high/critical finding(s)", style.paint("1;31", "VIOLATED"), report.suite)
+        }
         Verdict::Error => writeln!(
             out,
-            "ERROR: {} — could not judge: {}",
+            "{}: {} — could not judge: {}",
+            style.paint("1;33", "ERROR"),
             report.suite,
             report.error.as_deref().unwrap_or("unknown error")
         ),
     }
 }
 
-/// The full summary: header, findings, verdict.
-pub fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
+/// The full summary: header, a table of findings, counts, time, the files
+/// written, and the verdict.
+pub fn summary(report: &Report, style: Style, written: &[(&str, String)], out: &mut impl Write) -> io::Result<()> {
     if let Some(pg) = &report.postgres {
         writeln!(
             out,
@@ -32,32 +70,41 @@ pub fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
             report.version, report.suite, pg.version, pg.provider
         )?;
     }
+    if !report.findings.is_empty() {
+        writeln!(out, "  {:<8} {:<34} {:<30} WHERE", "SEVERITY", "RULE", "RELATION")?;
+    }
     for f in &report.findings {
         let what = match (f.operation, f.context) {
             (Some(op), Some(cx)) => format!("{} under {}", op.as_str(), cx.as_str()),
-            _ => String::new(),
+            _ => f.location.as_ref().map(|l| format!("{}:{}", l.file, l.line)).unwrap_or_default(),
         };
         writeln!(
             out,
-            "  {:<8} {:<30} {:<28} {what}",
-            f.severity.as_str().to_uppercase(),
+            "  {} {:<34} {:<30} {what}",
+            style.severity(f.severity),
             f.rule,
-            f.relation.as_deref().unwrap_or("-"),
+            f.relation.as_deref().unwrap_or("-")
         )?;
-        match &f.evidence {
-            Some(ev) => writeln!(out, "           {}", ev.observed)?,
-            None => writeln!(out, "           {}", f.message)?,
-        }
+        let detail = f.evidence.as_ref().map_or(f.message.as_str(), |ev| ev.observed.as_str());
+        writeln!(out, "           {}", style.paint("2", detail))?;
     }
     if !report.findings.is_empty() {
         writeln!(out)?;
     }
+    let counts: Vec<String> = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info]
+        .iter()
+        .map(|s| format!("{} {}", report.findings.iter().filter(|f| f.severity == *s).count(), s.as_str()))
+        .collect();
     writeln!(
         out,
-        "{} cases, {} probes, {:.1}s",
+        "{} · {} cases, {} probes, {:.1}s",
+        counts.join(", "),
         report.stats.cases,
         report.stats.probes,
         report.stats.duration_ms as f64 / 1000.0
     )?;
-    verdict_line(report, out)
+    for (what, path) in written {
+        writeln!(out, "{what} report: {path}")?;
+    }
+    verdict_line(report, style, out)
 }

@@ -4,6 +4,9 @@
 //! (documented in the README) that other tools script against.
 
 pub mod console;
+pub mod html;
+pub mod junit;
+pub mod sarif;
 
 use serde::{Deserialize, Serialize};
 
@@ -194,6 +197,112 @@ pub struct Stats {
     pub duration_ms: u64,
 }
 
+/// Every operation a matrix row has a cell for, in column order.
+pub const OPERATIONS: [Operation; 8] = [
+    Operation::Select,
+    Operation::Insert,
+    Operation::Update,
+    Operation::Delete,
+    Operation::Truncate,
+    Operation::Execute,
+    Operation::Copy,
+    Operation::Write,
+];
+
+/// Every context kind, in sub-column order.
+pub const CONTEXTS: [ContextKind; 4] =
+    [ContextKind::Tenant, ContextKind::NoneFresh, ContextKind::NoneAfterReset, ContextKind::UnknownTenant];
+
+/// What probes showed for one relation, operation and context kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CellState {
+    /// Probes ran and stayed inside the tenant.
+    #[serde(rename = "pass")]
+    Pass,
+    /// A probe saw or changed another tenant's rows.
+    #[serde(rename = "violation")]
+    Violation,
+    /// The app holds no privilege for this operation.
+    #[serde(rename = "not-granted")]
+    NotGranted,
+    /// No probe of this kind applies.
+    #[serde(rename = "n/a")]
+    NotApplicable,
+}
+
+/// One relation's row of the isolation matrix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatrixRow {
+    /// Relation.
+    pub relation: String,
+    /// One cell per entry of [`OPERATIONS`].
+    pub cells: Vec<MatrixCell>,
+}
+
+/// One operation's cell: a state per entry of [`CONTEXTS`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatrixCell {
+    /// Operation.
+    pub operation: Operation,
+    /// States by context kind.
+    pub states: Vec<CellState>,
+}
+
+/// A relation's RLS posture, for reviewers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelationPosture {
+    /// Relation.
+    pub relation: String,
+    /// `table`, `partitioned`, `view` ...
+    pub kind: String,
+    /// How rows belong to tenants.
+    pub ownership: String,
+    /// RLS enabled.
+    pub rls_enabled: bool,
+    /// RLS forced.
+    pub rls_forced: bool,
+    /// Owner role.
+    pub owner: String,
+    /// The app role's privileges, e.g. `SELECT, INSERT`.
+    pub privileges: String,
+    /// Policies.
+    pub policies: Vec<PolicyPosture>,
+}
+
+/// A policy, for reviewers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyPosture {
+    /// Name.
+    pub name: String,
+    /// Permissive (else restrictive).
+    pub permissive: bool,
+    /// `all`, `select` ...
+    pub command: String,
+    /// Roles, comma-separated.
+    pub roles: String,
+    /// USING.
+    pub using: Option<String>,
+    /// WITH CHECK.
+    pub with_check: Option<String>,
+}
+
+/// The app role, for reviewers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RolePosture {
+    /// Name.
+    pub name: String,
+    /// SUPERUSER.
+    pub superuser: bool,
+    /// BYPASSRLS.
+    pub bypassrls: bool,
+    /// LOGIN.
+    pub login: bool,
+    /// Role-level settings.
+    pub settings: Vec<String>,
+    /// Memberships.
+    pub memberships: Vec<crate::catalog::Membership>,
+}
+
 /// The result of a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -215,6 +324,24 @@ pub struct Report {
     /// Why the run could not judge (verdict `error`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// When the run ended (RFC 3339, UTC).
+    #[serde(default)]
+    pub generated_at: String,
+    /// The suite file, as given.
+    #[serde(default)]
+    pub suite_file: String,
+    /// Relations x operations x context kinds (check only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matrix: Vec<MatrixRow>,
+    /// Per-relation RLS posture.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub posture: Vec<RelationPosture>,
+    /// The app role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<RolePosture>,
+    /// Database-level settings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub database_settings: Vec<String>,
 }
 
 impl Report {
@@ -237,6 +364,12 @@ impl Report {
             findings,
             stats,
             error: None,
+            generated_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            suite_file: String::new(),
+            matrix: Vec::new(),
+            posture: Vec::new(),
+            role: None,
+            database_settings: Vec::new(),
         }
     }
 

@@ -10,4 +10,5 @@ mod fixtures;
 mod holdout;
 mod lifecycle;
 mod lint;
+mod outputs;
 mod regressions;

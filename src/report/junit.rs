@@ -1,0 +1,62 @@
+//! JUnit XML (quick-junit) for CI systems: one test suite per suite file,
+//! one test case per relation x operation x context the probes exercised,
+//! plus one per failing static finding, so a CI page reads
+//! "public.subscribers / update / tenant: FAILED".
+
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+
+use super::{CONTEXTS, CellState, Report, Verdict};
+
+/// The JUnit XML for `report`.
+pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
+    let mut junit = quick_junit::Report::new("rowfence");
+    let mut suite = TestSuite::new(report.suite.clone());
+    if report.verdict == Verdict::Error {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(report.error.clone().unwrap_or_default());
+        suite.add_test_case(TestCase::new("rowfence / could not judge", status));
+    }
+    for row in &report.matrix {
+        for cell in &row.cells {
+            for (state, cx) in cell.states.iter().zip(CONTEXTS) {
+                let name = format!("{} / {} / {}", row.relation, cell.operation.as_str(), cx.as_str());
+                let status = match state {
+                    CellState::Pass => TestCaseStatus::success(),
+                    CellState::Violation => {
+                        let found: Vec<String> = report
+                            .failing()
+                            .filter(|f| {
+                                f.relation.as_deref() == Some(row.relation.as_str())
+                                    && f.operation == Some(cell.operation)
+                            })
+                            .map(|f| format!("[{} {}] {}", f.severity.as_str(), f.rule, f.message))
+                            .collect();
+                        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        status.set_message(
+                            found.first().cloned().unwrap_or_else(|| "another tenant's rows were reached".into()),
+                        );
+                        status.set_description(found.join("\n"));
+                        status
+                    }
+                    CellState::NotGranted | CellState::NotApplicable => continue,
+                };
+                let mut case = TestCase::new(name, status);
+                case.set_classname(format!("{}.{}", report.suite, row.relation));
+                suite.add_test_case(case);
+            }
+        }
+    }
+    for f in report.findings.iter().filter(|f| f.kind == super::FindingKind::Static && f.severity.fails()) {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status.set_message(f.message.clone());
+        status.set_description(format!("{}\n\nRemediation:\n{}", f.message, f.remediation));
+        let mut case = TestCase::new(format!("static / {} / {}", f.rule, f.relation.as_deref().unwrap_or("-")), status);
+        case.set_classname(format!("{}.static", report.suite));
+        suite.add_test_case(case);
+    }
+    if suite.test_cases.is_empty() {
+        suite.add_test_case(TestCase::new("static analysis", TestCaseStatus::success()));
+    }
+    junit.add_test_suite(suite);
+    junit.to_string()
+}
