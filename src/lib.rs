@@ -28,6 +28,7 @@ pub mod catalog;
 pub mod db;
 mod error;
 pub mod generate;
+pub mod harness;
 pub mod lint;
 pub mod ownership;
 pub mod probe;

@@ -48,7 +48,34 @@ async fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Check(args) => {
             let opts = args.run_options();
-            judge(&args.suite, &args.output, |suite| async move { rowfence::check(&suite, &opts).await }).await
+            let baseline = match args.baseline.as_deref().map(load_report).transpose() {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("rowfence: {e}");
+                    return Error::EXIT_CODE;
+                }
+            };
+            let file = args.baseline.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            judge(&args.suite, &args.output, |suite| async move {
+                let mut report = rowfence::check(&suite, &opts).await?;
+                if let Some(b) = &baseline {
+                    report.compare_with(b, &file);
+                }
+                Ok(report)
+            })
+            .await
+        }
+        Command::Baseline { mut check, out } => {
+            // A baseline is the run's JSON report; recording one is not a failure.
+            check.output.json = Some(out.clone());
+            let opts = check.run_options();
+            let code =
+                judge(&check.suite, &check.output, |suite| async move { rowfence::check(&suite, &opts).await }).await;
+            if code == Error::EXIT_CODE {
+                return code;
+            }
+            println!("baseline written to {}", out.display());
+            0
         }
         Command::Lint(args) => {
             let opts = rowfence::RunOptions {
@@ -58,27 +85,22 @@ async fn run(cli: Cli) -> i32 {
             };
             judge(&args.suite, &args.output, |suite| async move { rowfence::lint(&suite, &opts).await }).await
         }
-        Command::Report { report, renders } => {
-            let loaded = std::fs::read_to_string(&report)
-                .map_err(|e| e.to_string())
-                .and_then(|t| serde_json::from_str::<Report>(&t).map_err(|e| e.to_string()));
-            match loaded {
-                Ok(r) => match write_renders(&r, &renders) {
-                    Ok(()) => 0,
-                    Err(e) => {
-                        eprintln!("rowfence: {e}");
-                        Error::EXIT_CODE
-                    }
-                },
+        Command::Report { report, renders } => match load_report(&report) {
+            Ok(r) => match write_renders(&r, &renders) {
+                Ok(()) => 0,
                 Err(e) => {
-                    eprintln!(
-                        "rowfence: cannot read report {}: {e} (it must be a file written by --json)",
-                        report.display()
-                    );
+                    eprintln!("rowfence: {e}");
                     Error::EXIT_CODE
                 }
+            },
+            Err(e) => {
+                eprintln!(
+                    "rowfence: cannot read report {}: {e} (it must be a file written by --json)",
+                    report.display()
+                );
+                Error::EXIT_CODE
             }
-        }
+        },
         Command::Rules => {
             let mut out = std::io::stdout().lock();
             for r in rowfence::rules::RULES {
@@ -144,6 +166,14 @@ where
             Error::EXIT_CODE
         }
     }
+}
+
+/// Reads a report saved by `--json` or `rowfence baseline`.
+fn load_report(path: &std::path::Path) -> Result<Report, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read report {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        format!("cannot read report {}: {e} (it must be a file written by --json or rowfence baseline)", path.display())
+    })
 }
 
 /// Writes HTML, JUnit and SARIF renderings where asked.

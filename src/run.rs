@@ -31,6 +31,9 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// No progress lines on stderr.
     pub quiet: bool,
+    /// Apply a migrations folder one file at a time, run the static checks
+    /// after each, and name the file that introduced each finding.
+    pub per_migration: bool,
 }
 
 impl RunOptions {
@@ -61,6 +64,7 @@ impl RunOptions {
             cases: num("ROWFENCE_CASES")?.map(|n| n as u32),
             seed: num("ROWFENCE_SEED")?,
             quiet: false,
+            per_migration: false,
         })
     }
 }
@@ -119,18 +123,25 @@ async fn run_on(
     }
 
     progress(opts, &format!("applying schema ({} file(s))", suite.schema_files.len()));
-    crate::schema::apply(&admin, suite).await?;
+    let sources = SourceMap::build(suite);
+    let first_seen = if opts.per_migration {
+        apply_per_migration(&admin, suite, &sources).await?
+    } else {
+        crate::schema::apply(&admin, suite).await?;
+        Vec::new()
+    };
 
     let catalog = Catalog::read(&admin, &suite.app.role).await?;
     let ownership = Ownership::analyse(&catalog, &suite.tenant)?;
     let lint_cx = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role);
-    let sources = SourceMap::build(suite);
     let mut findings = crate::lint::run(&lint_cx, &sources);
     let postgres = PostgresInfo { version: catalog.server_version.clone(), provider: server.provider.to_string() };
     if mode == Mode::Lint {
         let stats = Stats { cases: 0, probes: 0, duration_ms: started.elapsed().as_millis() as u64 };
         let mut report = Report::new(&suite.name, Some(postgres), findings, stats);
         describe_schema(&mut report, suite, &catalog, &ownership, &sources);
+        attribute_migrations(&mut report, suite, &first_seen);
+        report.apply_waivers(&suite.waivers);
         return Ok(report);
     }
 
@@ -165,6 +176,10 @@ async fn run_on(
     let mut report = Report::new(&suite.name, Some(postgres), findings, stats);
     describe_schema(&mut report, suite, &catalog, &ownership, &sources);
     report.matrix = matrix(&catalog, &runner);
+    if opts.per_migration {
+        attribute_migrations(&mut report, suite, &first_seen);
+    }
+    report.apply_waivers(&suite.waivers);
     // Probes saw no rows in these tables: without a leak found elsewhere, the
     // run cannot claim isolation.
     let unjudged: Vec<&str> = model
@@ -182,6 +197,76 @@ async fn run_on(
         ));
     }
     Ok(report)
+}
+
+/// A static finding's identity across migration steps.
+type FindingKey = (String, Option<String>);
+
+/// Applies the schema one file at a time, running the static checks after
+/// each; returns each finding's key with the first file after which it showed.
+async fn apply_per_migration(
+    admin: &Db,
+    suite: &Suite,
+    sources: &SourceMap,
+) -> Result<Vec<(FindingKey, String)>, Error> {
+    crate::schema::create_app_role(admin, suite).await?;
+    let mut first_seen: Vec<(FindingKey, String)> = Vec::new();
+    for file in &suite.schema_files {
+        crate::schema::apply_file(admin, file).await?;
+        let name = migration_name(&file.path);
+        // Early migrations may not have the app role or a tenant column yet: nothing to judge.
+        let Ok(catalog) = Catalog::read(admin, &suite.app.role).await else { continue };
+        let Ok(ownership) = Ownership::analyse(&catalog, &suite.tenant) else { continue };
+        let cx = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role);
+        for f in crate::lint::run(&cx, sources) {
+            let key = (f.rule, f.relation);
+            if !first_seen.iter().any(|(k, _)| *k == key) {
+                first_seen.push((key, name.clone()));
+            }
+        }
+    }
+    Ok(first_seen)
+}
+
+/// Sets `introduced_by` on every finding: the step its static twin first
+/// showed after; for dynamic findings, the first step with a failing static
+/// finding on the same relation, else the file that created the relation,
+/// else the last migration.
+fn attribute_migrations(report: &mut Report, suite: &Suite, first_seen: &[(FindingKey, String)]) {
+    let last = suite.schema_files.last().map(|f| migration_name(&f.path)).unwrap_or_default();
+    let order =
+        |name: &str| suite.schema_files.iter().position(|f| migration_name(&f.path) == name).unwrap_or(usize::MAX);
+    let failing_static: Vec<(Option<String>, String)> = report
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Static && f.severity.fails())
+        .filter_map(|f| {
+            first_seen
+                .iter()
+                .find(|(k, _)| k.0 == f.rule && k.1 == f.relation)
+                .map(|(_, n)| (f.relation.clone(), n.clone()))
+        })
+        .collect();
+    for f in &mut report.findings {
+        let exact = first_seen.iter().find(|(k, _)| k.0 == f.rule && k.1 == f.relation).map(|(_, n)| n.clone());
+        let by_relation = || {
+            failing_static
+                .iter()
+                .filter(|(rel, _)| rel.is_some() && *rel == f.relation)
+                .map(|(_, n)| n.clone())
+                .min_by_key(|n| order(n))
+        };
+        let created = || f.location.as_ref().map(|l| migration_name(std::path::Path::new(&l.file)));
+        let step = match f.kind {
+            FindingKind::Static => exact,
+            FindingKind::Dynamic => by_relation().or(exact),
+        };
+        f.introduced_by = Some(step.or_else(created).unwrap_or_else(|| last.clone()));
+    }
+}
+
+fn migration_name(path: &std::path::Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// Adds what reviewers read beside the findings: posture, the app role,
@@ -374,6 +459,9 @@ fn info(rule: &str, relation: Option<String>, message: String) -> Finding {
         remediation: r.remediation.into(),
         location: None,
         agreement: None,
+        introduced_by: None,
+        waived: None,
+        new: None,
     }
 }
 

@@ -48,6 +48,15 @@ pub enum SchemaError {
 
 /// Creates the app role when the suite asks for it, then applies every schema file.
 pub async fn apply(db: &Db, suite: &Suite) -> Result<(), SchemaError> {
+    create_app_role(db, suite).await?;
+    for file in &suite.schema_files {
+        apply_file(db, file).await?;
+    }
+    Ok(())
+}
+
+/// Creates the app role when the suite asks for it (`create = true`).
+pub async fn create_app_role(db: &Db, suite: &Suite) -> Result<(), SchemaError> {
     if suite.app.create {
         let sql = format!("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS", ident(&suite.app.role));
         db.client
@@ -55,13 +64,11 @@ pub async fn apply(db: &Db, suite: &Suite) -> Result<(), SchemaError> {
             .await
             .map_err(|e| SchemaError::CreateRole { role: suite.app.role.clone(), error: describe(&e) })?;
     }
-    for file in &suite.schema_files {
-        apply_file(db, file).await?;
-    }
     Ok(())
 }
 
-async fn apply_file(db: &Db, file: &SchemaFile) -> Result<(), SchemaError> {
+/// Applies one schema file (one implicit transaction).
+pub async fn apply_file(db: &Db, file: &SchemaFile) -> Result<(), SchemaError> {
     let sql = std::fs::read_to_string(&file.path)
         .map_err(|source| SchemaError::Read { file: file.display.clone(), source })?;
     tracing::debug!(file = %file.display, "applying schema file");

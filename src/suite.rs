@@ -34,6 +34,20 @@ pub struct Suite {
     pub tenant: TenantSpec,
     /// How much data to generate.
     pub probes: ProbeSettings,
+    /// Accepted findings (`[[waive]]`).
+    pub waivers: Vec<Waiver>,
+}
+
+/// An accepted finding: it stays in every report, marked with the reason, and
+/// does not count toward the verdict.
+#[derive(Debug, Clone)]
+pub struct Waiver {
+    /// Rule id.
+    pub rule: String,
+    /// Relation (`schema.name`); `None` waives the rule everywhere.
+    pub relation: Option<String>,
+    /// Why it is accepted.
+    pub reason: String,
 }
 
 /// One SQL file of the schema.
@@ -116,6 +130,16 @@ struct RawSuite {
     admin: Option<RawAdmin>,
     tenant: RawTenant,
     probes: Option<RawProbes>,
+    #[serde(default)]
+    waive: Vec<Spanned<RawWaiver>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWaiver {
+    rule: String,
+    relation: Option<String>,
+    reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +264,27 @@ impl Suite {
             None => DEFAULT_CASES,
         };
 
+        let mut waivers = Vec::new();
+        for w in raw.waive {
+            let span = w.span();
+            let w = w.into_inner();
+            let reason = match w.reason.filter(|r| !r.trim().is_empty()) {
+                Some(r) => r,
+                None => {
+                    return Err(invalid(
+                        span,
+                        format!("[[waive]] of `{}` has no `reason`: say why the finding is accepted", w.rule),
+                    ));
+                }
+            };
+            if crate::rules::rule(&w.rule).is_none() {
+                return Err(invalid(
+                    span,
+                    format!("[[waive]] names unknown rule `{}` (`rowfence rules` lists them)", w.rule),
+                ));
+            }
+            waivers.push(Waiver { rule: w.rule, relation: w.relation, reason });
+        }
         let name = raw.name.unwrap_or_else(|| {
             path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "suite".into())
         });
@@ -251,6 +296,7 @@ impl Suite {
             admin_role: raw.admin.map(|a| a.role),
             tenant: TenantSpec { column, setting, root: raw.tenant.root, shared: raw.tenant.shared },
             probes: ProbeSettings { cases, seed: probes.seed.unwrap_or(DEFAULT_SEED) },
+            waivers,
         })
     }
 }
@@ -266,10 +312,13 @@ impl SchemaFile {
 }
 
 /// `*.sql` files of a folder in name order, as migration tools apply them.
+/// sqlx-style reversible migrations (`<version>_<name>.up.sql` /
+/// `.down.sql`) contribute their `.up.sql` only.
 fn sql_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "sql"))
+        .filter(|p| !p.to_string_lossy().ends_with(".down.sql"))
         .collect();
     files.sort();
     Ok(files)
@@ -334,6 +383,16 @@ setting = "app.org"
     fn missing_schema_file_names_entry_and_line() {
         let err = parse(&MINIMAL.replace("s.sql", "nope.sql")).unwrap_err().to_string();
         assert!(err.contains("x.toml:1: schema file `nope.sql` not found"), "{err}");
+    }
+
+    #[test]
+    fn waivers_need_a_reason_and_a_known_rule() {
+        let err = parse(&format!("{MINIMAL}[[waive]]\nrule = \"force_missing\"\n")).unwrap_err().to_string();
+        assert!(err.contains(":7:") && err.contains("reason"), "{err}");
+        let err = parse(&format!("{MINIMAL}[[waive]]\nrule = \"nope\"\nreason = \"x\"\n")).unwrap_err().to_string();
+        assert!(err.contains("unknown rule"), "{err}");
+        let ok = parse(&format!("{MINIMAL}[[waive]]\nrule = \"force_missing\"\nrelation = \"public.t\"\nreason = \"owner is the app's migration role\"\n")).unwrap();
+        assert_eq!(ok.waivers.len(), 1);
     }
 
     #[test]

@@ -31,6 +31,15 @@ pub enum Command {
     Lint(LintArgs),
     /// List every rule: id, severity, title.
     Rules,
+    /// Run a check and record its report (access matrix and findings) as the
+    /// baseline for later `rowfence check --baseline`.
+    Baseline {
+        #[command(flatten)]
+        check: CheckArgs,
+        /// Where to write the baseline.
+        #[arg(long, value_name = "FILE", default_value = "rowfence-baseline.json")]
+        out: PathBuf,
+    },
     /// Re-render a saved JSON report as HTML, JUnit or SARIF.
     Report {
         /// A report written by `--json`.
@@ -69,6 +78,14 @@ pub struct CheckArgs {
     /// Seed of the data generator (overrides `probes.seed`).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Apply the migrations one file at a time, run the static checks after
+    /// each, and name the migration that introduced each finding.
+    #[arg(long)]
+    pub per_migration: bool,
+    /// Compare with a report saved by `rowfence baseline` (or `--json`): exit 1
+    /// only on findings or violated cells that are new, and list what disappeared.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -147,6 +164,12 @@ impl ProviderArgs {
 impl CheckArgs {
     /// The library's run options.
     pub fn run_options(&self) -> RunOptions {
-        RunOptions { provision: self.provider.options(), cases: self.cases, seed: self.seed, quiet: self.output.quiet }
+        RunOptions {
+            provision: self.provider.options(),
+            cases: self.cases,
+            seed: self.seed,
+            quiet: self.output.quiet,
+            per_migration: self.per_migration,
+        }
     }
 }

@@ -160,6 +160,9 @@ pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
                 remediation: remediation(rule, cx, hit.rel),
                 location,
                 agreement: None,
+                introduced_by: None,
+                waived: None,
+                new: None,
             });
         }
     }

@@ -171,6 +171,9 @@ impl<'a> Runner<'a> {
                     .replace("{setting}", self.schema.setting),
                 location: None,
                 agreement: None,
+                introduced_by: None,
+                waived: None,
+                new: None,
             });
         }
         self.prime().await?;
@@ -427,6 +430,9 @@ impl<'a> Runner<'a> {
             remediation: rule.remediation_for(&fix),
             location: None,
             agreement: None,
+            introduced_by: None,
+            waived: None,
+            new: None,
         }
     }
 

@@ -85,8 +85,17 @@ pub fn summary(report: &Report, style: Style, written: &[(&str, String)], out: &
             f.rule,
             f.relation.as_deref().unwrap_or("-")
         )?;
-        let detail = f.evidence.as_ref().map_or(f.message.as_str(), |ev| ev.observed.as_str());
-        writeln!(out, "           {}", style.paint("2", detail))?;
+        let mut detail = f.evidence.as_ref().map_or(f.message.clone(), |ev| ev.observed.clone());
+        if let Some(m) = &f.introduced_by {
+            detail.push_str(&format!(" [introduced by {m}]"));
+        }
+        if let Some(reason) = &f.waived {
+            detail.push_str(&format!(" [waived: {reason}]"));
+        }
+        if f.new == Some(false) {
+            detail.push_str(" [in baseline]");
+        }
+        writeln!(out, "           {}", style.paint("2", &detail))?;
     }
     if !report.findings.is_empty() {
         writeln!(out)?;
@@ -103,6 +112,24 @@ pub fn summary(report: &Report, style: Style, written: &[(&str, String)], out: &
         report.stats.probes,
         report.stats.duration_ms as f64 / 1000.0
     )?;
+    if let Some(b) = &report.baseline {
+        writeln!(
+            out,
+            "against baseline {}: {} new, {} widened, {} resolved",
+            b.file,
+            b.new.len(),
+            b.widened.len(),
+            b.resolved.len()
+        )?;
+        for line in
+            b.new.iter().map(|n| format!("  new: {n}")).chain(b.widened.iter().map(|w| format!("  widened: {w}")))
+        {
+            writeln!(out, "{line}")?;
+        }
+        for r in &b.resolved {
+            writeln!(out, "  resolved: {r}")?;
+        }
+    }
     for (what, path) in written {
         writeln!(out, "{what} report: {path}")?;
     }

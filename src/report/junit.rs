@@ -46,7 +46,7 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
             }
         }
     }
-    for f in report.findings.iter().filter(|f| f.kind == super::FindingKind::Static && f.severity.fails()) {
+    for f in report.findings.iter().filter(|f| f.kind == super::FindingKind::Static && f.counts()) {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
         status.set_message(f.message.clone());
         status.set_description(format!("{}\n\nRemediation:\n{}", f.message, f.remediation));

@@ -151,6 +151,41 @@ pub struct Finding {
     /// How static and dynamic evidence relate (reports of `check`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agreement: Option<Agreement>,
+    /// With `--per-migration`: the first migration file after which it appears.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduced_by: Option<String>,
+    /// Accepted in the suite (`[[waive]]`), with the reason: shown, not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waived: Option<String>,
+    /// With `--baseline`: whether it is new since the baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<bool>,
+}
+
+impl Finding {
+    /// Whether it counts toward the verdict: high or critical, not waived,
+    /// and (against a baseline) new.
+    pub fn counts(&self) -> bool {
+        self.severity.fails() && self.waived.is_none() && self.new != Some(false)
+    }
+
+    /// Identity across runs: rule, relation, operation, context.
+    pub fn key(&self) -> (String, Option<String>, Option<Operation>, Option<ContextKind>) {
+        (self.rule.clone(), self.relation.clone(), self.operation, self.context)
+    }
+}
+
+/// What changed against a baseline report.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BaselineDiff {
+    /// The baseline file.
+    pub file: String,
+    /// High/critical findings that are new.
+    pub new: Vec<String>,
+    /// Matrix cells that became violations (`relation / operation / context`).
+    pub widened: Vec<String>,
+    /// Baseline high/critical findings that are gone.
+    pub resolved: Vec<String>,
 }
 
 /// A place in a schema file.
@@ -342,6 +377,9 @@ pub struct Report {
     /// Database-level settings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub database_settings: Vec<String>,
+    /// With `--baseline`: what is new, widened and resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineDiff>,
 }
 
 impl Report {
@@ -354,7 +392,7 @@ impl Report {
                 .then_with(|| a.rule.cmp(&b.rule))
                 .then_with(|| a.operation.cmp(&b.operation))
         });
-        let verdict = if findings.iter().any(|f| f.severity.fails()) { Verdict::Violated } else { Verdict::Isolated };
+        let verdict = if findings.iter().any(Finding::counts) { Verdict::Violated } else { Verdict::Isolated };
         Report {
             tool: "rowfence".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -370,6 +408,7 @@ impl Report {
             posture: Vec::new(),
             role: None,
             database_settings: Vec::new(),
+            baseline: None,
         }
     }
 
@@ -383,7 +422,101 @@ impl Report {
 
     /// Findings that fail the verdict.
     pub fn failing(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.severity.fails())
+        self.findings.iter().filter(|f| f.counts())
+    }
+
+    /// Recomputes the verdict after waivers or a baseline changed what counts.
+    pub fn recompute_verdict(&mut self) {
+        if self.verdict == Verdict::Error && self.error.is_some() && !self.findings.iter().any(Finding::counts) {
+            return;
+        }
+        let widened = self.baseline.as_ref().is_some_and(|b| !b.widened.is_empty());
+        self.verdict =
+            if widened || self.findings.iter().any(Finding::counts) { Verdict::Violated } else { Verdict::Isolated };
+        if self.verdict == Verdict::Violated {
+            self.error = None;
+        }
+    }
+
+    /// Marks findings a suite accepts.
+    pub fn apply_waivers(&mut self, waivers: &[crate::suite::Waiver]) {
+        for f in &mut self.findings {
+            let unquoted = f.relation.as_deref().map(|r| r.replace('"', ""));
+            if let Some(w) = waivers.iter().find(|w| {
+                w.rule == f.rule
+                    && w.relation
+                        .as_deref()
+                        .is_none_or(|r| f.relation.as_deref() == Some(r) || unquoted.as_deref() == Some(r))
+            }) {
+                f.waived = Some(w.reason.clone());
+            }
+        }
+        self.recompute_verdict();
+    }
+
+    /// Compares with a baseline report: only what is new or widened counts.
+    pub fn compare_with(&mut self, baseline: &Report, file: &str) {
+        let old: Vec<_> = baseline.findings.iter().filter(|f| f.severity.fails()).map(Finding::key).collect();
+        let mut diff = BaselineDiff { file: file.to_string(), ..Default::default() };
+        for f in self.findings.iter_mut().filter(|f| f.severity.fails()) {
+            let new = !old.contains(&f.key());
+            f.new = Some(new);
+            if new && f.waived.is_none() {
+                diff.new.push(format!("{} {} {}", f.rule, f.relation.as_deref().unwrap_or("-"), f.message));
+            }
+        }
+        let now: Vec<_> = self.findings.iter().filter(|f| f.severity.fails()).map(Finding::key).collect();
+        diff.resolved = baseline
+            .findings
+            .iter()
+            .filter(|f| f.severity.fails() && !now.contains(&f.key()))
+            .map(|f| format!("{} {} {}", f.rule, f.relation.as_deref().unwrap_or("-"), f.message))
+            .collect();
+        for row in &self.matrix {
+            let before = baseline.matrix.iter().find(|r| r.relation == row.relation);
+            for (i, cell) in row.cells.iter().enumerate() {
+                for (j, state) in cell.states.iter().enumerate() {
+                    let was = before.and_then(|b| b.cells.get(i)).and_then(|c| c.states.get(j)).copied();
+                    if *state == CellState::Violation && was != Some(CellState::Violation) {
+                        diff.widened.push(format!(
+                            "{} / {} / {}",
+                            row.relation,
+                            cell.operation.as_str(),
+                            CONTEXTS[j].as_str()
+                        ));
+                    }
+                }
+            }
+        }
+        self.baseline = Some(diff);
+        self.recompute_verdict();
+    }
+
+    /// Panics with a readable summary of the high and critical findings
+    /// unless the verdict is isolated: the one-line `cargo test` gate.
+    ///
+    /// ```no_run
+    /// # async fn t() -> Result<(), rowfence::Error> {
+    /// rowfence::Suite::load("suites/app.toml")?.check().await?.assert_isolated();
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn assert_isolated(&self) {
+        match self.verdict {
+            Verdict::Isolated => {}
+            Verdict::Error => {
+                panic!("rowfence could not judge suite {}: {}", self.suite, self.error.as_deref().unwrap_or(""))
+            }
+            Verdict::Violated => {
+                let text: Vec<String> = self.failing().map(crate::harness::describe).collect();
+                panic!(
+                    "tenant isolation violated in suite {} ({} finding(s)):\n\n{}",
+                    self.suite,
+                    text.len(),
+                    text.join("\n\n")
+                );
+            }
+        }
     }
 
     /// Writes the JSON form.

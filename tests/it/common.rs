@@ -49,6 +49,7 @@ pub fn options(kind: ProviderKind) -> RunOptions {
         cases: Some(CASES),
         seed: None,
         quiet: false,
+        per_migration: false,
     }
 }
 

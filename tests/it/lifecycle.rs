@@ -120,6 +120,7 @@ async fn url_provider_touches_only_what_it_created() {
         cases: Some(8),
         seed: None,
         quiet: false,
+        per_migration: false,
     };
     let report = rowfence::check(&suite, &opts).await.unwrap();
     assert_eq!(report.verdict, Verdict::Violated);

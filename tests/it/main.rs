@@ -4,11 +4,14 @@
 //! tests run when an engine answers (`ROWFENCE_REQUIRE_DOCKER=1` turns a
 //! missing engine into a failure, as CI does).
 
+mod baseline;
 mod cli;
 mod common;
 mod fixtures;
+mod gate;
 mod holdout;
 mod lifecycle;
 mod lint;
+mod migrations;
 mod outputs;
 mod regressions;

@@ -1,0 +1,110 @@
+//! A `cargo test` gate: one suite becomes one test per relation x operation x
+//! context (plus one per failing static finding), so `cargo test` and
+//! `cargo nextest` name exactly what failed and filters work
+//! (`cargo test --test tenant_isolation -- subscribers`).
+//!
+//! In the user's repository:
+//!
+//! ```toml
+//! [[test]]
+//! name = "tenant_isolation"
+//! harness = false
+//! ```
+//!
+//! ```text
+//! // tests/tenant_isolation.rs
+//! fn main() {
+//!     rowfence::harness::main("suites/app.toml");
+//! }
+//! ```
+
+use std::path::Path;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::report::{CellState, FindingKind, Report, Verdict};
+use crate::{RunOptions, Suite};
+
+/// Runs the suite at `suite` (relative to the crate being tested) and exits
+/// like a test binary. Options come from the environment
+/// ([`RunOptions::from_env`]): `ROWFENCE_PROVIDER`, `ROWFENCE_DATABASE_URL`, ...
+pub fn main(suite: impl AsRef<Path>) -> ! {
+    let args = Arguments::from_args();
+    let report = run(suite.as_ref());
+    libtest_mimic::run(&args, trials(&report)).exit()
+}
+
+fn run(path: &Path) -> Report {
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let outcome = (|| {
+        let suite = Suite::load(path)?;
+        let mut opts = RunOptions::from_env()?;
+        opts.quiet = true;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| crate::Error::Config(format!("cannot start the async runtime: {e}")))?;
+        runtime.block_on(crate::check(&suite, &opts))
+    })();
+    outcome.unwrap_or_else(|e| Report::error(&name, e.to_string()))
+}
+
+/// The trials of a report: one per exercised relation x operation x context,
+/// one per failing static finding, and one for a run that could not judge.
+pub fn trials(report: &Report) -> Vec<Trial> {
+    let mut out = Vec::new();
+    if report.verdict == Verdict::Error {
+        let why = report.error.clone().unwrap_or_default();
+        out.push(Trial::test("rowfence::could_not_judge", move || Err(Failed::from(why))));
+    }
+    for row in &report.matrix {
+        for cell in &row.cells {
+            for (state, cx) in cell.states.iter().zip(crate::report::CONTEXTS) {
+                let name = format!("{}::{}::{}", row.relation, cell.operation.as_str(), cx.as_str());
+                let failure = match state {
+                    CellState::Pass => None,
+                    CellState::Violation => Some(
+                        report
+                            .failing()
+                            .filter(|f| {
+                                f.relation.as_deref() == Some(row.relation.as_str())
+                                    && f.operation == Some(cell.operation)
+                            })
+                            .map(describe)
+                            .collect::<Vec<_>>()
+                            .join("\n\n"),
+                    ),
+                    CellState::NotGranted | CellState::NotApplicable => continue,
+                };
+                out.push(Trial::test(name, move || match failure {
+                    None => Ok(()),
+                    Some(text) => Err(Failed::from(text)),
+                }));
+            }
+        }
+    }
+    for f in report.findings.iter().filter(|f| f.kind == FindingKind::Static && f.counts()) {
+        let text = describe(f);
+        let name = format!("static::{}::{}", f.rule, f.relation.as_deref().unwrap_or("-"));
+        out.push(Trial::test(name, move || Err(Failed::from(text))));
+    }
+    out
+}
+
+/// A finding as a test failure message: what, where, how to reproduce and fix.
+pub fn describe(f: &crate::Finding) -> String {
+    let mut s = format!("[{}] {}: {}", f.severity.as_str(), f.rule, f.message);
+    if let Some(l) = &f.location {
+        s.push_str(&format!("\n  at {}:{}", l.file, l.line));
+    }
+    if let Some(ev) = &f.evidence {
+        s.push_str(&format!("\n  observed: {}\n  reproduction:\n{}", ev.observed, indent(&ev.reproduction)));
+    }
+    s.push_str(&format!("\n  fix:\n{}", indent(&f.remediation)));
+    s
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
