@@ -44,6 +44,8 @@ pub struct Outcome {
     pub rows: Vec<Vec<Option<String>>>,
     /// The command tag's row count.
     pub count: u64,
+    /// The result of the probe's follow-up count, when it has one.
+    pub check: Option<u64>,
 }
 
 impl Outcome {

@@ -41,7 +41,7 @@ pub mod suite;
 
 pub use error::Error;
 pub use report::{Finding, Report, Verdict};
-pub use run::{RunOptions, check, lint};
+pub use run::{Progress, ProgressSink, RunOptions, check, lint};
 pub use suite::Suite;
 
 impl Suite {

@@ -47,7 +47,9 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Check(args) => {
-            let opts = args.run_options();
+            let mut opts = args.run_options();
+            let bar = progress_bar(args.output.quiet);
+            opts.progress = bar.as_ref().map(|(sink, _)| sink.clone());
             let baseline = match args.baseline.as_deref().map(load_report).transpose() {
                 Ok(b) => b,
                 Err(e) => {
@@ -57,7 +59,11 @@ async fn run(cli: Cli) -> i32 {
             };
             let file = args.baseline.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
             judge(&args.suite, &args.output, |suite| async move {
-                let mut report = rowfence::check(&suite, &opts).await?;
+                let result = rowfence::check(&suite, &opts).await;
+                if let Some((_, bar)) = &bar {
+                    bar.finish_and_clear();
+                }
+                let mut report = result?;
                 if let Some(b) = &baseline {
                     report.compare_with(b, &file);
                 }
@@ -126,6 +132,39 @@ async fn run(cli: Cli) -> i32 {
             }
         },
     }
+}
+
+/// A progress bar on stderr (only on a terminal, and not with --quiet).
+struct Bar(indicatif::ProgressBar);
+
+impl rowfence::Progress for Bar {
+    fn stage(&self, message: &str) {
+        self.0.set_message(message.to_string());
+        self.0.tick();
+    }
+
+    fn cases(&self, done: u32, total: u32) {
+        if self.0.length() != Some(total as u64) {
+            self.0.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} cases")
+                    .expect("template")
+                    .progress_chars("=> "),
+            );
+            self.0.set_length(total as u64);
+        }
+        self.0.set_position(done as u64);
+    }
+}
+
+/// A progress sink when stderr is a terminal and the user did not ask for quiet.
+fn progress_bar(quiet: bool) -> Option<(rowfence::ProgressSink, indicatif::ProgressBar)> {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some((rowfence::ProgressSink(std::sync::Arc::new(Bar(bar.clone()))), bar))
 }
 
 /// Resolves on the first Ctrl-C, SIGTERM or SIGHUP (how CI timeouts and

@@ -20,6 +20,24 @@ use crate::rules;
 use crate::schema::SourceMap;
 use crate::suite::Suite;
 
+/// Where a run reports how far it got (the CLI draws a progress bar).
+pub trait Progress: Send + Sync {
+    /// A new stage began: provisioning, schema, probing, shrinking.
+    fn stage(&self, message: &str);
+    /// `done` of `total` generated cases are probed.
+    fn cases(&self, done: u32, total: u32);
+}
+
+/// A shared progress sink.
+#[derive(Clone)]
+pub struct ProgressSink(pub std::sync::Arc<dyn Progress>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
 /// How to run a suite, beyond what the suite file says.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -31,6 +49,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// No progress lines on stderr.
     pub quiet: bool,
+    /// Receives progress instead of plain stderr lines.
+    pub progress: Option<ProgressSink>,
     /// Apply a migrations folder one file at a time, run the static checks
     /// after each, and name the file that introduced each finding.
     pub per_migration: bool,
@@ -65,6 +85,7 @@ impl RunOptions {
             seed: num("ROWFENCE_SEED")?,
             quiet: false,
             per_migration: false,
+            progress: None,
         })
     }
 }
@@ -153,6 +174,7 @@ async fn run_on(
     let schema = Schema { catalog: &catalog, ownership: &ownership, model: &model, setting: &suite.tenant.setting };
     progress(opts, &format!("probing {} relation(s) over {cases} case(s)", schema.probed().count()));
     let mut runner = Runner::new(schema, &admin, &app, superuser, seed, &suite.app.role);
+    runner.progress = opts.progress.clone();
     let mut dynamic = runner.run(cases).await?;
     annotate_agreement(&mut findings, &mut dynamic);
     findings.extend(dynamic);
@@ -465,9 +487,11 @@ fn info(rule: &str, relation: Option<String>, message: String) -> Finding {
     }
 }
 
-/// A progress line on stderr, unless quiet.
+/// Reports a stage: to the progress sink, or as a line on stderr unless quiet.
 fn progress(opts: &RunOptions, msg: &str) {
-    if !opts.quiet {
-        crate::note!("rowfence: {msg}");
+    match &opts.progress {
+        Some(p) => p.0.stage(msg),
+        None if !opts.quiet => crate::note!("rowfence: {msg}"),
+        None => {}
     }
 }

@@ -170,6 +170,7 @@ impl CheckArgs {
             seed: self.seed,
             quiet: self.output.quiet,
             per_migration: self.per_migration,
+            progress: None,
         }
     }
 }

@@ -220,6 +220,10 @@ pub struct Probe {
     pub target: Option<(TenantKey, String)>,
     /// For reads: what the first column of each returned row identifies.
     pub reads: Option<RowRef>,
+    /// A count the writer runs right after its write, in the same savepoint:
+    /// how many of the rows it wrote it can still see. Triggers that re-stamp
+    /// the tenant column keep written rows in the writer's own tenant.
+    pub verify: Option<String>,
 }
 
 /// What a read probe's first column identifies, so its owner can be looked up.
@@ -301,47 +305,56 @@ impl Schema<'_> {
             let own_row = own.and_then(|k| rows.iter().find(|r| r.owner.as_deref() == Some(k.0.as_str())));
             let blind = blind_assignment(rel, owner, own, &self.model.key_type);
             let shared = *owner == Owner::Global { shared: true };
-            let mut push = |kind: ProbeKind, sql: String, target: Option<(TenantKey, String)>| {
-                if filter.is_none_or(|f| f.kind == kind) {
-                    // Shared tables are readable by design; only their writes are judged.
-                    let reads = (kind == ProbeKind::Select && !shared).then_some(RowRef::RowId(rel.oid));
-                    out.push(Probe { rel: rel.oid, kind, sql, target, reads });
-                }
-            };
+            let mut push =
+                |kind: ProbeKind, sql: String, target: Option<(TenantKey, String)>, verify: Option<String>| {
+                    if filter.is_none_or(|f| f.kind == kind) {
+                        // Shared tables are readable by design; only their writes are judged.
+                        let reads = (kind == ProbeKind::Select && !shared).then_some(RowRef::RowId(rel.oid));
+                        out.push(Probe { rel: rel.oid, kind, sql, target, reads, verify });
+                    }
+                };
             let q = &rel.qualified;
             if p.select {
                 push(
                     ProbeKind::Select,
                     format!("SELECT tableoid::oid::text || ':' || ctid::text AS row_id FROM {q}"),
                     None,
+                    None,
                 );
             }
             if p.update
                 && let Some(set) = &blind
             {
-                push(ProbeKind::BlindUpdate, format!("UPDATE {q} SET {set}"), None);
+                push(ProbeKind::BlindUpdate, format!("UPDATE {q} SET {set}"), None, None);
                 if let Some(row) = foreign_row {
                     push(
                         ProbeKind::KeyedUpdate,
                         format!("UPDATE {q} SET {set} WHERE {}", row.predicate),
                         Some(row.target()),
+                        None,
                     );
                 }
             }
             if p.delete {
-                push(ProbeKind::BlindDelete, format!("DELETE FROM {q}"), None);
+                push(ProbeKind::BlindDelete, format!("DELETE FROM {q}"), None, None);
                 if let Some(row) = foreign_row {
                     push(
                         ProbeKind::KeyedDelete,
                         format!("DELETE FROM {q} WHERE {}", row.predicate),
                         Some(row.target()),
+                        None,
                     );
                 }
             }
+            // With triggers on the table, a write may land elsewhere than the
+            // statement says: count what the writer still sees afterwards.
+            let triggered = !rel.triggers.is_empty();
+            let count = |pred: &str| format!("SELECT count(*) FROM {q} WHERE {pred}");
             if p.insert
-                && let Some((sql, key)) = self.foreign_insert(data, rel, owner, foreign_tenant)
+                && let Some((sql, key, pk)) = self.foreign_insert(data, rel, owner, foreign_tenant)
             {
-                push(ProbeKind::InsertForeign, sql, Some((key, "a new row".into())));
+                let verify = pk.filter(|_| triggered).map(|pk| count(&pk));
+                push(ProbeKind::InsertForeign, sql, Some((key, "a new row".into())), verify);
             }
             if p.update
                 && let Context::Tenant(_) = ctx
@@ -351,18 +364,20 @@ impl Schema<'_> {
                     ProbeKind::MoveBlind,
                     format!("UPDATE {q} SET {set}"),
                     Some((key.clone(), "every visible row".into())),
+                    triggered.then(|| count("true")),
                 );
                 if let Some(row) = own_row {
                     push(
                         ProbeKind::MoveKeyed,
                         format!("UPDATE {q} SET {set} WHERE {}", row.predicate),
                         Some((key, row.describe.clone())),
+                        triggered.then(|| count(&row.predicate)),
                     );
                 }
             }
             // TRUNCATE ignores RLS, so one context is enough.
             if p.truncate && ctx == Context::Tenant(0) {
-                push(ProbeKind::Truncate, format!("TRUNCATE {q}"), None);
+                push(ProbeKind::Truncate, format!("TRUNCATE {q}"), None, None);
             }
         }
         out
@@ -375,14 +390,20 @@ impl Schema<'_> {
         rel: &Relation,
         owner: &Owner,
         foreign: usize,
-    ) -> Option<(String, TenantKey)> {
+    ) -> Option<(String, TenantKey, Option<String>)> {
         let (tenant, key) = match owner {
             Owner::Root { .. } => (Some(foreign), data.fresh.clone()),
             Owner::Global { .. } => (None, data.fresh.clone()),
             _ => (Some(foreign), data.keys[foreign].clone()),
         };
         let row = self.model.row(self.catalog, data, rel, owner, tenant, Some(&key), 0, PROBE_ROW_BASE).ok()?;
-        Some((crate::generate::insert_sql(rel, std::slice::from_ref(&row)), key))
+        let pk: Option<Vec<String>> = rel
+            .primary_key
+            .iter()
+            .map(|c| row.values.iter().find(|(x, _)| x == c).map(|(_, v)| format!("{} = {v}", crate::db::ident(c))))
+            .collect();
+        let pk = pk.filter(|p| !p.is_empty()).map(|p| p.join(" AND "));
+        Some((crate::generate::insert_sql(rel, std::slice::from_ref(&row)), key, pk))
     }
 
     /// `SET` list that hands a row to tenant `foreign`.
@@ -480,6 +501,9 @@ pub fn judge(
             }
             format!("{} row(s) affected; the context's tenant owns {allowed}", out.count)
         }
+        // The writer still sees what it moved or inserted: a trigger kept it in its own tenant.
+        (ProbeKind::MoveKeyed | ProbeKind::InsertForeign, Ok(out)) if out.check.is_some_and(|n| n > 0) => return None,
+        (ProbeKind::MoveBlind, Ok(out)) if out.check.is_some_and(|n| n >= own_count) => return None,
         (ProbeKind::KeyedUpdate | ProbeKind::KeyedDelete | ProbeKind::MoveBlind | ProbeKind::MoveKeyed, Ok(out)) => {
             if out.count == 0 {
                 return None;

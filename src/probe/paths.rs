@@ -169,6 +169,7 @@ impl Schema<'_> {
                     sql,
                     target: None,
                     reads: Some(v.reads),
+                    verify: None,
                 });
             }
         }
@@ -218,7 +219,14 @@ impl Schema<'_> {
                     )
                 }
             };
-            out.push(Probe { rel: call.rel, kind: ProbeKind::FunctionCall, sql, target: None, reads: Some(reads) });
+            out.push(Probe {
+                rel: call.rel,
+                kind: ProbeKind::FunctionCall,
+                sql,
+                target: None,
+                reads: Some(reads),
+                verify: None,
+            });
         }
         if let Context::Tenant(i) = ctx {
             out.extend(self.oracle_probes(data, i, filter));
@@ -271,7 +279,7 @@ impl Schema<'_> {
                     (ProbeKind::ConflictOracle, format!("{insert} ON CONFLICT DO NOTHING")),
                 ] {
                     if filter.is_none_or(|f| f.rel == rel.oid && f.kind == kind) {
-                        out.push(Probe { rel: rel.oid, kind, sql, target: target.clone(), reads: None });
+                        out.push(Probe { rel: rel.oid, kind, sql, target: target.clone(), reads: None, verify: None });
                     }
                 }
             }
@@ -299,7 +307,7 @@ impl Schema<'_> {
             .map(|r| {
                 let select = format!("SELECT tableoid::oid::text || ':' || ctid::text AS row_id FROM {}", r.qualified);
                 let sql = if kind == ProbeKind::Copy { format!("COPY ({select}) TO STDOUT") } else { select };
-                Probe { rel: r.oid, kind, sql, target: None, reads: Some(RowRef::RowId(r.oid)) }
+                Probe { rel: r.oid, kind, sql, target: None, reads: Some(RowRef::RowId(r.oid)), verify: None }
             })
             .collect()
     }

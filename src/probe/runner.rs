@@ -64,6 +64,8 @@ pub struct Runner<'a> {
     pub ran: BTreeSet<(RelId, Operation, ContextKind)>,
     /// (relation, operation, context kind) that showed a violation.
     pub violated: BTreeSet<(RelId, Operation, ContextKind)>,
+    /// Where to report cases done.
+    pub progress: Option<crate::run::ProgressSink>,
 }
 
 impl<'a> Runner<'a> {
@@ -88,6 +90,7 @@ impl<'a> Runner<'a> {
             inconclusive: BTreeMap::new(),
             ran: BTreeSet::new(),
             violated: BTreeSet::new(),
+            progress: None,
         }
     }
 
@@ -179,6 +182,9 @@ impl<'a> Runner<'a> {
         self.prime().await?;
         let mut found: BTreeMap<(RelId, ProbeKind), Found> = BTreeMap::new();
         for case in 0..cases {
+            if let Some(p) = &self.progress {
+                p.0.cases(case, cases);
+            }
             let plan = self.plan(&strategy, case)?.current();
             let Some((_, violations)) = self.evaluate(&plan, None).await? else {
                 continue;
@@ -193,6 +199,12 @@ impl<'a> Runner<'a> {
         }
         for ((rel, kind), f) in &found {
             self.violated.extend(f.contexts.iter().map(|c| (*rel, kind.operation(), *c)));
+        }
+        if let Some(p) = &self.progress {
+            p.0.cases(cases, cases);
+            if !found.is_empty() {
+                p.0.stage(&format!("shrinking {} violation(s) to minimal datasets", found.len()));
+            }
         }
         let mut budget = SHRINK_BUDGET;
         let keys: Vec<(RelId, ProbeKind)> = found.keys().copied().collect();

@@ -86,7 +86,7 @@ impl AppSessions {
             let result = async {
                 let chunks: Vec<bytes::Bytes> = c.copy_out(p.sql.as_str()).await?.try_collect().await?;
                 let text: String = chunks.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
-                Ok(Outcome { rows: text.lines().map(|l| vec![Some(l.to_string())]).collect(), count: 0 })
+                Ok(Outcome { rows: text.lines().map(|l| vec![Some(l.to_string())]).collect(), count: 0, check: None })
             }
             .await;
             out.push(result);
@@ -133,6 +133,7 @@ impl AppSessions {
                     out.push(rows.map(|rows| Outcome {
                         rows: rows.iter().map(|r| vec![r.try_get::<_, Option<String>>(0).ok().flatten()]).collect(),
                         count: rows.len() as u64,
+                        check: None,
                     }));
                 }
             }
@@ -168,6 +169,9 @@ async fn pipeline(
             stmts.push("SAVEPOINT rowfence_probe");
         }
         stmts.push(&p.sql);
+        if let Some(v) = &p.verify {
+            stmts.push(v);
+        }
         if savepoints {
             stmts.push("ROLLBACK TO SAVEPOINT rowfence_probe");
         }
@@ -178,11 +182,18 @@ async fn pipeline(
         r?;
     }
     let mut out = Vec::with_capacity(probes.len());
-    for _ in probes {
+    for p in probes {
         if savepoints {
             let _ = results.next();
         }
-        out.push(results.next().expect("one result per statement").map(Outcome::from_messages));
+        let mut outcome = results.next().expect("one result per statement").map(Outcome::from_messages);
+        if p.verify.is_some() {
+            let check = results.next().and_then(|r| r.ok()).map(Outcome::from_messages);
+            if let (Ok(o), Some(c)) = (outcome.as_mut(), check) {
+                o.check = c.rows.first().and_then(|r| r[0].as_deref()).and_then(|n| n.parse().ok());
+            }
+        }
+        out.push(outcome);
         if savepoints {
             let _ = results.next();
         }

@@ -50,6 +50,7 @@ pub fn options(kind: ProviderKind) -> RunOptions {
         seed: None,
         quiet: false,
         per_migration: false,
+        progress: None,
     }
 }
 

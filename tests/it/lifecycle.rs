@@ -121,6 +121,7 @@ async fn url_provider_touches_only_what_it_created() {
         seed: None,
         quiet: false,
         per_migration: false,
+        progress: None,
     };
     let report = rowfence::check(&suite, &opts).await.unwrap();
     assert_eq!(report.verdict, Verdict::Violated);
