@@ -12,8 +12,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::catalog::{Catalog, ForeignKey, RelId, Relation};
 use crate::db::ident;
 use crate::suite::TenantSpec;
@@ -272,13 +270,4 @@ fn infer_root(catalog: &Catalog, column: &str) -> Option<(RelId, String)> {
         }
     }
     votes.into_iter().max_by_key(|(_, n)| *n).map(|(k, _)| k)
-}
-
-/// Serialisable summary, for reports.
-#[derive(Debug, Clone, Serialize)]
-pub struct OwnershipSummary {
-    /// Relation.
-    pub relation: String,
-    /// How it is owned.
-    pub ownership: String,
 }

@@ -253,7 +253,7 @@ impl Server {
         match self.backend {
             Backend::Docker(d) => d.shutdown().await,
             Backend::Local(l) => drop(l),
-            Backend::Url(u) => u.shutdown(&self.endpoint).await,
+            Backend::Url(u) => u.shutdown().await,
         }
     }
 

@@ -61,7 +61,7 @@ impl UrlServer {
     }
 
     /// Drops the scratch database and the roles the schema created.
-    pub(super) async fn shutdown(mut self, endpoint: &Endpoint) {
+    pub(super) async fn shutdown(mut self) {
         if super::keep_requested() {
             if let Some(db) = self.database.take() {
                 crate::note!("rowfence: ROWFENCE_KEEP=1: database {db} left in place");
@@ -89,7 +89,6 @@ impl UrlServer {
                 }
             }
         }
-        let _ = endpoint;
     }
 }
 

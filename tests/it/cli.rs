@@ -212,3 +212,15 @@ fn check_says_how_static_and_dynamic_evidence_agree() {
     assert_eq!(statics[0]["agreement"], "confirmed");
     assert!(findings.iter().any(|f| f["kind"] == "dynamic" && f["agreement"] == "confirmed"));
 }
+
+#[test]
+fn auto_falls_back_to_local_binaries_without_docker_and_says_why() {
+    let out = rowfence(
+        &["check", "suites/dexcyjet.toml", "--cases", "8"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("docker not used") && stderr.contains("local PostgreSQL binaries"), "{stderr}");
+    assert!(stdout.contains("(local)"), "{stdout}");
+}
