@@ -476,6 +476,7 @@ fn info(rule: &str, relation: Option<String>, message: String) -> Finding {
         relation,
         operation: None,
         context: None,
+        probe: None,
         message,
         evidence: None,
         remediation: r.remediation.into(),

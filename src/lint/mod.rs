@@ -155,6 +155,7 @@ pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
                 relation: rel.map(|r| r.qualified.clone()),
                 operation: None,
                 context: None,
+                probe: None,
                 message: hit.message,
                 evidence: None,
                 remediation: remediation(rule, cx, hit.rel),

@@ -156,6 +156,7 @@ impl<'a> Runner<'a> {
                 relation: None,
                 operation: Some(crate::report::Operation::Select),
                 context: Some(ContextKind::NoneFresh),
+                probe: Some("login".into()),
                 message: format!(
                     "a fresh login as {} already has {} = '{value}' before the application sets anything",
                     self.app_role, self.schema.setting
@@ -427,6 +428,7 @@ impl<'a> Runner<'a> {
             relation: Some(rel.qualified.clone()),
             operation: Some(key.1.operation()),
             context: Some(context),
+            probe: Some(key.1.to_string()),
             message: format!(
                 "{} {} in {} under {}{also}",
                 self.app_role,

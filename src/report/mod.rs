@@ -138,6 +138,9 @@ pub struct Finding {
     /// The context it showed under (the first, when several).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<ContextKind>,
+    /// The probe that showed it (`select`, `blind-update`, `prepared-select`, `after-commit` ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
     /// What is wrong, in one or two sentences.
     pub message: String,
     /// The probe evidence (dynamic findings).
