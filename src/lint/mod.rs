@@ -158,7 +158,7 @@ pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
                 probe: None,
                 message: hit.message,
                 evidence: None,
-                remediation: remediation(rule, cx, hit.rel),
+                remediation: remediation(rule, cx.catalog, cx.ownership, cx.setting, cx.app, hit.rel),
                 location,
                 agreement: None,
                 introduced_by: None,
@@ -171,20 +171,23 @@ pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
 }
 
 /// A rule's remediation with this schema's names filled in.
-pub fn remediation(rule: &rules::Rule, cx: &LintContext<'_>, rel: Option<RelId>) -> String {
-    let column = cx.catalog.relations.iter().find_map(|r| match cx.ownership.owner(r.oid) {
-        Some(Owner::Direct { column }) => Some(column.clone()),
-        _ => None,
-    });
-    let relation = rel.map(|r| cx.catalog.relation(r).qualified.clone()).unwrap_or_else(|| "<table>".into());
-    let predicate = rel.map(|r| cx.ownership.tenant_predicate(cx.catalog, r, cx.setting)).unwrap_or_default();
+pub fn remediation(
+    rule: &rules::Rule,
+    catalog: &Catalog,
+    ownership: &Ownership,
+    setting: &str,
+    app: &str,
+    rel: Option<RelId>,
+) -> String {
+    let relation = rel.map(|r| catalog.relation(r).qualified.clone()).unwrap_or_else(|| "<table>".into());
+    let predicate = rel.map(|r| ownership.tenant_predicate(catalog, r, setting)).unwrap_or_default();
     rule.remediation_for(&FixContext {
         relation: &relation,
-        app: &crate::db::ident(cx.app),
-        column: column.as_deref().unwrap_or("tenant_id"),
+        app: &crate::db::ident(app),
+        column: &ownership.column,
         predicate: &predicate,
-        setting: cx.setting,
-        key_type: &cx.ownership.key_type,
+        setting,
+        key_type: &ownership.key_type,
     })
 }
 

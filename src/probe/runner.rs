@@ -12,7 +12,7 @@ use crate::catalog::RelId;
 use crate::db::{Db, describe, ident, literal};
 use crate::generate::{CasePlan, Dataset, Model};
 use crate::report::{ContextKind, Evidence, Finding, FindingKind, Operation};
-use crate::rules::{self, FixContext};
+use crate::rules;
 
 /// Shrinking steps for one violation.
 const MAX_SHRINK_STEPS: u32 = 64;
@@ -408,19 +408,6 @@ impl<'a> Runner<'a> {
         let context = if f.contexts.contains(&ContextKind::Tenant) { ContextKind::Tenant } else { v.context.kind() };
         let also: Vec<&str> = f.contexts.iter().filter(|c| **c != context).map(|c| c.as_str()).collect();
         let also = if also.is_empty() { String::new() } else { format!(" (also under: {})", also.join(", ")) };
-        let column = s.catalog.relations.iter().find_map(|r| match s.ownership.owner(r.oid) {
-            Some(crate::ownership::Owner::Direct { column }) => Some(column.clone()),
-            _ => None,
-        });
-        let predicate = s.ownership.tenant_predicate(s.catalog, rel.oid, s.setting);
-        let fix = FixContext {
-            relation: &rel.qualified,
-            predicate: &predicate,
-            app: &ident(self.app_role),
-            column: column.as_deref().unwrap_or("tenant_id"),
-            setting: s.setting,
-            key_type: &s.model.key_type,
-        };
         Finding {
             rule: rule.id.into(),
             severity: rule.severity,
@@ -441,7 +428,14 @@ impl<'a> Runner<'a> {
                 observed: v.observed.clone(),
                 reproduction: self.reproduction(data, v, rule.id, steps),
             }),
-            remediation: rule.remediation_for(&fix),
+            remediation: crate::lint::remediation(
+                rule,
+                s.catalog,
+                s.ownership,
+                s.setting,
+                self.app_role,
+                Some(rel.oid),
+            ),
             location: None,
             agreement: None,
             introduced_by: None,

@@ -212,8 +212,12 @@ fn check_says_how_static_and_dynamic_evidence_agree() {
     assert_eq!(statics[0]["agreement"], "confirmed");
     assert!(findings.iter().any(|f| f["kind"] == "dynamic" && f["agreement"] == "confirmed"));
     // Every dynamic finding names the probe that showed it.
-    assert!(findings.iter().filter(|f| f["kind"] == "dynamic").all(|f| f["probe"].as_str().is_some_and(|p| !p.is_empty())));
-    assert!(findings.iter().any(|f| f["probe"] == "select") && findings.iter().any(|f| f["probe"] == "prepared-select"));
+    assert!(
+        findings.iter().filter(|f| f["kind"] == "dynamic").all(|f| f["probe"].as_str().is_some_and(|p| !p.is_empty()))
+    );
+    assert!(
+        findings.iter().any(|f| f["probe"] == "select") && findings.iter().any(|f| f["probe"] == "prepared-select")
+    );
 }
 
 #[test]
