@@ -393,6 +393,16 @@ impl Catalog {
         queries::read(db, app_role).await
     }
 
+    /// Defaults of `setting` a fresh login gets (`name=value` entries): the
+    /// app role's (`ALTER ROLE ... SET`), then the database's (`ALTER DATABASE ... SET`).
+    pub fn setting_defaults(&self, setting: &str) -> (Vec<&str>, Vec<&str>) {
+        fn matching<'a>(prefix: &str, list: &'a [String]) -> Vec<&'a str> {
+            list.iter().filter(|s| s.starts_with(prefix)).map(String::as_str).collect()
+        }
+        let prefix = format!("{setting}=");
+        (matching(&prefix, &self.app.settings), matching(&prefix, &self.database_settings))
+    }
+
     /// The relation with this oid.
     pub fn relation(&self, oid: RelId) -> &Relation {
         &self.relations[self.index[&oid]]

@@ -84,9 +84,9 @@ pub(super) fn app_privileged_predefined_role(cx: &LintContext<'_>) -> Vec<Hit> {
 
 /// `ALTER ROLE/DATABASE ... SET <tenant setting>`: context-less sessions get a tenant.
 pub(super) fn guc_role_or_db_default(cx: &LintContext<'_>) -> Vec<Hit> {
-    let prefix = format!("{}=", cx.setting);
+    let (role, database) = cx.catalog.setting_defaults(cx.setting);
     let mut out = Vec::new();
-    for s in cx.catalog.app.settings.iter().filter(|s| s.starts_with(&prefix)) {
+    for s in role {
         out.push(
             Hit::global(format!(
                 "role {} has a default `{s}`: a session that forgets to set the tenant gets this one",
@@ -95,7 +95,7 @@ pub(super) fn guc_role_or_db_default(cx: &LintContext<'_>) -> Vec<Hit> {
             .role(cx.app),
         );
     }
-    for s in cx.catalog.database_settings.iter().filter(|s| s.starts_with(&prefix)) {
+    for s in database {
         out.push(Hit::global(format!(
             "the database has a default `{s}`: a session that forgets to set the tenant gets this one"
         )));

@@ -113,8 +113,8 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
         s.to_lowercase()
     };
     if o.contexts.contains(&ContextKind::NoneFresh) {
-        let prefix = format!("{setting}=");
-        if catalog.app.settings.iter().chain(&catalog.database_settings).any(|s| s.starts_with(&prefix)) {
+        let (role, database) = catalog.setting_defaults(setting);
+        if !role.is_empty() || !database.is_empty() {
             return "guc_role_or_db_default";
         }
     }
