@@ -1,16 +1,86 @@
 //! A thin layer over tokio-postgres: connections that own their driver task,
-//! SQL quoting, and readable database errors.
+//! an optional log of every statement sent (`--log-sql`), SQL quoting, and
+//! readable database errors.
 
 use std::fmt::Write as _;
+use std::future::Future;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
 
-/// A connected client whose connection task ends when it is dropped.
+/// Where every statement of a run is written, in the order it was sent, so a
+/// run can be replayed and inspected. Shared by all of a run's connections;
+/// a comment line names the connection whenever it changes.
+#[derive(Clone)]
+pub struct SqlLog(Arc<Mutex<LogState>>);
+
+struct LogState {
+    out: std::io::BufWriter<std::fs::File>,
+    last: &'static str,
+}
+
+impl std::fmt::Debug for SqlLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqlLog")
+    }
+}
+
+impl SqlLog {
+    /// Creates (truncates) `path`.
+    pub fn create(path: &Path) -> std::io::Result<SqlLog> {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        writeln!(
+            out,
+            "-- rowfence SQL log: every statement in the order it was sent.\n\
+             -- A `-- [name]` line names the connection that sent what follows:\n\
+             -- admin (superuser, the scratch database), app/main, app/fresh, app/generic, app/lifecycle\n\
+             -- (the app role). Passwords are replaced by '<redacted>'."
+        )?;
+        Ok(SqlLog(Arc::new(Mutex::new(LogState { out, last: "" }))))
+    }
+
+    fn write(&self, conn: &'static str, sql: &str, params: &[&(dyn ToSql + Sync)]) {
+        let Ok(mut s) = self.0.lock() else { return };
+        let mut text = String::new();
+        if s.last != conn {
+            let _ = write!(text, "\n-- [{conn}]\n");
+            s.last = conn;
+        }
+        for (i, p) in params.iter().enumerate() {
+            let _ = writeln!(text, "-- ${} = {p:?}", i + 1);
+        }
+        text.push_str(sql.trim_end());
+        if !sql.trim_end().ends_with(';') {
+            text.push(';');
+        }
+        text.push('\n');
+        let _ = s.out.write_all(text.as_bytes());
+    }
+
+    /// Writes buffered statements out.
+    pub fn flush(&self) {
+        if let Ok(mut s) = self.0.lock() {
+            let _ = s.out.flush();
+        }
+    }
+}
+
+impl Drop for LogState {
+    fn drop(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
+/// A connected client whose connection task ends when it is dropped. Every
+/// statement goes through its methods, so `--log-sql` sees all of them.
 pub struct Db {
-    /// The client.
-    pub client: Client,
+    client: Client,
     task: JoinHandle<()>,
+    log: Option<(SqlLog, &'static str)>,
 }
 
 impl Db {
@@ -20,14 +90,91 @@ impl Db {
         let task = tokio::spawn(async move {
             let _ = conn.await;
         });
-        Ok(Db { client, task })
+        Ok(Db { client, task, log: None })
+    }
+
+    /// Logs this connection's statements to `log` (if any) under `name`.
+    pub fn logged(mut self, log: Option<&SqlLog>, name: &'static str) -> Db {
+        self.log = log.map(|l| (l.clone(), name));
+        self
+    }
+
+    fn note(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) {
+        if let Some((log, name)) = &self.log {
+            log.write(name, sql, params);
+        }
     }
 
     /// Runs one statement (simple protocol) and returns the text rows and the
     /// affected-row count.
     pub async fn simple(&self, sql: &str) -> Result<Outcome, tokio_postgres::Error> {
-        let messages = self.client.simple_query(sql).await?;
-        Ok(Outcome::from_messages(messages))
+        Ok(Outcome::from_messages(self.simple_query(sql).await?))
+    }
+
+    /// Sends `sql` (simple protocol). The statement is logged when this is
+    /// called, so futures created in order and polled together (a pipeline)
+    /// are logged in the order they are sent.
+    pub fn simple_query<'a>(
+        &'a self,
+        sql: &'a str,
+    ) -> impl Future<Output = Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>> + 'a {
+        self.note(sql, &[]);
+        self.client.simple_query(sql)
+    }
+
+    /// Runs statements (simple protocol), discarding rows.
+    pub async fn batch_execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        self.note(sql, &[]);
+        self.client.batch_execute(sql).await
+    }
+
+    /// Like [`Db::batch_execute`], but the log shows `shown` instead (for
+    /// statements carrying a password).
+    pub async fn batch_execute_redacted(&self, sql: &str, shown: &str) -> Result<(), tokio_postgres::Error> {
+        self.note(shown, &[]);
+        self.client.batch_execute(sql).await
+    }
+
+    /// Runs a parameterised query (extended protocol).
+    pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, tokio_postgres::Error> {
+        self.note(sql, params);
+        self.client.query(sql, params).await
+    }
+
+    /// Runs a parameterised query that returns exactly one row.
+    pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, tokio_postgres::Error> {
+        self.note(sql, params);
+        self.client.query_one(sql, params).await
+    }
+
+    /// Prepares `sql` (logged when it runs, see [`Db::query_prepared`]).
+    pub async fn prepare(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        self.client.prepare(sql).await
+    }
+
+    /// Runs a prepared statement without parameters; `sql` is its text, for the log.
+    pub async fn query_prepared(&self, stmt: &Statement, sql: &str) -> Result<Vec<Row>, tokio_postgres::Error> {
+        self.note(&format!("/* prepared statement */ {sql}"), &[]);
+        self.client.query(stmt, &[]).await
+    }
+
+    /// Runs a parameterised query that returns at most one row.
+    pub async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, tokio_postgres::Error> {
+        self.note(sql, params);
+        self.client.query_opt(sql, params).await
+    }
+
+    /// Runs `COPY (...) TO STDOUT` and returns the text lines.
+    pub async fn copy_out_lines(&self, sql: &str) -> Result<Vec<String>, tokio_postgres::Error> {
+        use futures::TryStreamExt;
+        self.note(sql, &[]);
+        let chunks: Vec<bytes::Bytes> = self.client.copy_out(sql).await?.try_collect().await?;
+        let text: String = chunks.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
+        Ok(text.lines().map(str::to_owned).collect())
     }
 }
 

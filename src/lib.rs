@@ -24,12 +24,14 @@ macro_rules! note {
 }
 pub(crate) use note;
 
+pub mod bench;
 pub mod catalog;
 pub mod db;
 mod error;
 pub mod generate;
 pub mod harness;
 pub mod lint;
+mod measure;
 pub mod ownership;
 pub mod probe;
 pub mod provision;

@@ -83,10 +83,12 @@ async fn run(cli: Cli) -> i32 {
             println!("baseline written to {}", out.display());
             0
         }
+        Command::Bench(args) => bench(args).await,
         Command::Lint(args) => {
             let opts = rowfence::RunOptions {
                 provision: args.provider.options(),
                 quiet: args.output.quiet,
+                log_sql: args.output.log_sql.clone(),
                 ..Default::default()
             };
             judge(&args.suite, &args.output, |suite| async move { rowfence::lint(&suite, &opts).await }).await
@@ -276,4 +278,31 @@ fn write_json(report: &Report, path: &std::path::Path) -> std::io::Result<()> {
     report.write_json(&mut f)?;
     writeln!(f)?;
     f.flush()
+}
+
+async fn bench(args: cli::BenchArgs) -> i32 {
+    let opts = rowfence::bench::BenchOptions {
+        tables: args.tables,
+        cases: args.cases,
+        seed: args.seed,
+        repeat: args.repeat,
+        provision: args.provider.options(),
+        keep: args.keep,
+    };
+    println!("{}", rowfence::bench::markdown_header());
+    let result = rowfence::bench::run(&opts, |row| {
+        println!("{}", rowfence::bench::markdown_row(row));
+    })
+    .await;
+    match result {
+        Ok(rows) if rows.iter().all(|r| r.verdict == rowfence::Verdict::Isolated) => 0,
+        Ok(_) => {
+            eprintln!("rowfence: a generated schema was not judged isolated; that is a bug in rowfence");
+            1
+        }
+        Err(e) => {
+            eprintln!("rowfence: {e}");
+            Error::EXIT_CODE
+        }
+    }
 }

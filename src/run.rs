@@ -4,17 +4,18 @@
 use std::time::Instant;
 
 use crate::catalog::Catalog;
-use crate::db::{Db, ident, literal};
+use crate::db::{Db, SqlLog, ident, literal};
 use crate::error::Error;
 use crate::generate::Model;
 use crate::lint::LintContext;
+use crate::measure::ServerTime;
 use crate::ownership::Ownership;
 use crate::probe::runner::Runner;
 use crate::probe::{AppSessions, Schema};
 use crate::provision::{ProviderKind, ProvisionOptions, Secret, Server};
 use crate::report::{
-    Agreement, CONTEXTS, CellState, Finding, FindingKind, MatrixCell, MatrixRow, OPERATIONS, Operation, PolicyPosture,
-    PostgresInfo, RelationPosture, Report, RolePosture, Stats,
+    Agreement, CONTEXTS, CellState, Finding, FindingKind, MatrixCell, MatrixRow, OPERATIONS, Operation, Phases,
+    PolicyPosture, PostgresInfo, RelationPosture, Report, RolePosture, Stats,
 };
 use crate::rules;
 use crate::schema::SourceMap;
@@ -54,11 +55,13 @@ pub struct RunOptions {
     /// Apply a migrations folder one file at a time, run the static checks
     /// after each, and name the file that introduced each finding.
     pub per_migration: bool,
+    /// Write every statement sent to the scratch database to this file.
+    pub log_sql: Option<std::path::PathBuf>,
 }
 
 impl RunOptions {
     /// Options from the environment: `ROWFENCE_PROVIDER`, `ROWFENCE_IMAGE`,
-    /// `ROWFENCE_DATABASE_URL`, `ROWFENCE_CASES`, `ROWFENCE_SEED`.
+    /// `ROWFENCE_DATABASE_URL`, `ROWFENCE_CASES`, `ROWFENCE_SEED`, `ROWFENCE_LOG_SQL`.
     pub fn from_env() -> Result<RunOptions, Error> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let kind = match var("ROWFENCE_PROVIDER").as_deref() {
@@ -80,12 +83,12 @@ impl RunOptions {
                 kind,
                 image: var("ROWFENCE_IMAGE"),
                 database_url: var("ROWFENCE_DATABASE_URL"),
+                ..Default::default()
             },
             cases: num("ROWFENCE_CASES")?.map(|n| n as u32),
             seed: num("ROWFENCE_SEED")?,
-            quiet: false,
-            per_migration: false,
-            progress: None,
+            log_sql: var("ROWFENCE_LOG_SQL").map(Into::into),
+            ..Default::default()
         })
     }
 }
@@ -110,12 +113,43 @@ pub async fn lint(suite: &Suite, opts: &RunOptions) -> Result<Report, Error> {
     run(suite, opts, Mode::Lint).await
 }
 
+/// Measures consecutive stages of a run.
+struct Clock {
+    started: Instant,
+    lap: Instant,
+    phases: Phases,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        let now = Instant::now();
+        Clock { started: now, lap: now, phases: Phases::default() }
+    }
+
+    /// Milliseconds since the last lap; starts a new one.
+    fn lap(&mut self) -> f64 {
+        let now = Instant::now();
+        let ms = (now - self.lap).as_secs_f64() * 1000.0;
+        self.lap = now;
+        ms
+    }
+}
+
 async fn run(suite: &Suite, opts: &RunOptions, mode: Mode) -> Result<Report, Error> {
-    let started = Instant::now();
+    let mut clock = Clock::new();
     progress(opts, &format!("starting PostgreSQL ({})", opts.provision.kind));
+    let log = opts
+        .log_sql
+        .as_deref()
+        .map(|p| SqlLog::create(p).map_err(|e| Error::Config(format!("cannot write the SQL log {}: {e}", p.display()))))
+        .transpose()?;
     let mut server = Server::start(&opts.provision).await?;
-    let result = run_on(&mut server, suite, opts, mode, started).await;
+    clock.phases.provision_ms = clock.lap();
+    let result = run_on(&mut server, suite, opts, mode, &mut clock, log.as_ref()).await;
     server.shutdown().await;
+    if let Some(log) = &log {
+        log.flush();
+    }
     result
 }
 
@@ -124,15 +158,16 @@ async fn run_on(
     suite: &Suite,
     opts: &RunOptions,
     mode: Mode,
-    started: Instant,
+    clock: &mut Clock,
+    log: Option<&SqlLog>,
 ) -> Result<Report, Error> {
     let (admin, dbname) = server.create_scratch().await?;
+    let admin = admin.logged(log, "admin");
     server
         .note_roles_before(&admin)
         .await
         .map_err(|e| Error::Config(format!("cannot list roles: {}", crate::db::describe(&e))))?;
     let superuser: bool = admin
-        .client
         .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &[])
         .await
         .map(|r| r.get(0))
@@ -152,23 +187,32 @@ async fn run_on(
         Vec::new()
     };
 
+    clock.phases.schema_ms = clock.lap();
     let catalog = Catalog::read(&admin, &suite.app.role).await?;
     let ownership = Ownership::analyse(&catalog, &suite.tenant)?;
     let lint_cx = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role);
     let mut findings = crate::lint::run(&lint_cx, &sources);
     let postgres = PostgresInfo { version: catalog.server_version.clone(), provider: server.provider.to_string() };
+    clock.phases.catalog_ms = clock.lap();
     if mode == Mode::Lint {
-        let stats = Stats { cases: 0, probes: 0, duration_ms: started.elapsed().as_millis() as u64 };
-        let mut report = Report::new(&suite.name, Some(postgres), findings, stats);
+        let mut report = Report::new(&suite.name, Some(postgres), findings, Stats::default());
         describe_schema(&mut report, suite, &catalog, &ownership, &sources);
         attribute_migrations(&mut report, suite, &first_seen);
         report.apply_waivers(&suite.waivers);
+        clock.phases.report_ms = clock.lap();
+        report.stats.phases = clock.phases;
+        report.stats.duration_ms = clock.started.elapsed().as_millis() as u64;
         return Ok(report);
     }
 
     let mut model = Model::new(&catalog, &ownership);
     Runner::calibrate(&mut model, &catalog, &admin, superuser).await?;
-    let app = login_app(server, &admin, &suite.app.role, &dbname).await?;
+    let app = login_app(server, &admin, &suite.app.role, &dbname, log).await?;
+    let server_time = match opts.provision.track_statements {
+        true => ServerTime::start(&admin, server.provider == ProviderKind::Local).await,
+        false => None,
+    };
+    clock.phases.generate_ms = clock.lap();
     let cases = opts.cases.unwrap_or(suite.probes.cases);
     let seed = opts.seed.unwrap_or(suite.probes.seed);
     let schema = Schema { catalog: &catalog, ownership: &ownership, model: &model, setting: &suite.tenant.setting };
@@ -176,6 +220,14 @@ async fn run_on(
     let mut runner = Runner::new(schema, &admin, &app, superuser, seed, &suite.app.role);
     runner.progress = opts.progress.clone();
     let mut dynamic = runner.run(cases).await?;
+    let (server_exec_ms, server_busy_ms) = match server_time {
+        Some(s) => s.finish(&admin).await,
+        None => (None, None),
+    };
+    let probe_and_generate_ms = clock.lap();
+    let generate_ms = runner.generate_time.as_secs_f64() * 1000.0;
+    clock.phases.generate_ms += generate_ms;
+    clock.phases.probe_ms = probe_and_generate_ms - generate_ms;
     annotate_agreement(&mut findings, &mut dynamic);
     findings.extend(dynamic);
     findings.extend(unpopulated_findings(&catalog, &model));
@@ -194,7 +246,7 @@ async fn run_on(
             format!("{} generated case(s) could not be loaded; first error: {first}", runner.load_failures.len()),
         ));
     }
-    let stats = Stats { cases, probes: runner.probes_run, duration_ms: started.elapsed().as_millis() as u64 };
+    let stats = Stats { cases, probes: runner.probes_run, server_exec_ms, server_busy_ms, ..Stats::default() };
     let mut report = Report::new(&suite.name, Some(postgres), findings, stats);
     describe_schema(&mut report, suite, &catalog, &ownership, &sources);
     report.matrix = matrix(&catalog, &runner);
@@ -218,6 +270,9 @@ async fn run_on(
             unjudged.join(", ")
         ));
     }
+    clock.phases.report_ms = clock.lap();
+    report.stats.phases = clock.phases;
+    report.stats.duration_ms = clock.started.elapsed().as_millis() as u64;
     Ok(report)
 }
 
@@ -423,7 +478,13 @@ fn annotate_agreement(statics: &mut [Finding], dynamic: &mut [Finding]) {
 
 /// Gives the app role a throwaway password (where logins need one) and opens
 /// its two sessions: one that sets contexts, one that never does.
-async fn login_app(server: &Server, admin: &Db, role: &str, dbname: &str) -> Result<AppSessions, Error> {
+async fn login_app(
+    server: &Server,
+    admin: &Db,
+    role: &str,
+    dbname: &str,
+    log: Option<&SqlLog>,
+) -> Result<AppSessions, Error> {
     let err = |e: String| Error::AppLogin { role: role.to_string(), error: e };
     if !server.created_role(role) {
         return Err(err("the role existed on the server before this run; rowfence only changes roles it created \
@@ -431,24 +492,25 @@ async fn login_app(server: &Server, admin: &Db, role: &str, dbname: &str) -> Res
             .into()));
     }
     let password = server.app_needs_password.then(Secret::random);
-    let sql = match &password {
-        Some(p) => format!("ALTER ROLE {} WITH LOGIN PASSWORD {}", ident(role), literal(p.expose())),
-        None => format!("ALTER ROLE {} WITH LOGIN", ident(role)),
+    let login = format!("ALTER ROLE {} WITH LOGIN", ident(role));
+    let (sql, shown) = match &password {
+        Some(p) => (format!("{login} PASSWORD {}", literal(p.expose())), format!("{login} PASSWORD '<redacted>'")),
+        None => (login.clone(), login),
     };
-    admin.client.batch_execute(&sql).await.map_err(|e| err(crate::db::describe(&e)))?;
+    admin.batch_execute_redacted(&sql, &shown).await.map_err(|e| err(crate::db::describe(&e)))?;
     let config = server.endpoint.config(role, password.as_ref(), dbname);
     // A probe must never hang the run (a lock, a slow function): timeouts on every session.
-    let connect = |options: &str| {
+    let connect = |options: &str, name: &'static str| {
         let mut c = config.clone();
         c.options(options);
-        async move { Db::connect(&c).await.map_err(|e| err(crate::db::describe(&e))) }
+        async move { Db::connect(&c).await.map(|db| db.logged(log, name)).map_err(|e| err(crate::db::describe(&e))) }
     };
     let base = "-c statement_timeout=30000 -c lock_timeout=10000";
     Ok(AppSessions::new(
-        connect(base).await?,
-        connect(base).await?,
-        connect(&format!("{base} -c plan_cache_mode=force_generic_plan")).await?,
-        connect(base).await?,
+        connect(base, "app/main").await?,
+        connect(base, "app/fresh").await?,
+        connect(&format!("{base} -c plan_cache_mode=force_generic_plan"), "app/generic").await?,
+        connect(base, "app/lifecycle").await?,
     ))
 }
 

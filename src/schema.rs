@@ -59,8 +59,7 @@ pub async fn apply(db: &Db, suite: &Suite) -> Result<(), SchemaError> {
 pub async fn create_app_role(db: &Db, suite: &Suite) -> Result<(), SchemaError> {
     if suite.app.create {
         let sql = format!("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS", ident(&suite.app.role));
-        db.client
-            .batch_execute(&sql)
+        db.batch_execute(&sql)
             .await
             .map_err(|e| SchemaError::CreateRole { role: suite.app.role.clone(), error: describe(&e) })?;
     }
@@ -72,7 +71,7 @@ pub async fn apply_file(db: &Db, file: &SchemaFile) -> Result<(), SchemaError> {
     let sql = std::fs::read_to_string(&file.path)
         .map_err(|source| SchemaError::Read { file: file.display.clone(), source })?;
     tracing::debug!(file = %file.display, "applying schema file");
-    match db.client.batch_execute(&sql).await {
+    match db.batch_execute(&sql).await {
         Ok(()) => Ok(()),
         Err(e) => {
             let position = e.as_db_error().and_then(|d| d.position()).and_then(|p| match p {
@@ -105,7 +104,7 @@ pub async fn apply_file(db: &Db, file: &SchemaFile) -> Result<(), SchemaError> {
 /// Byte offset of the first statement that fails when the file is replayed one
 /// statement at a time inside a transaction that is rolled back afterwards.
 async fn locate_failing_statement(db: &Db, sql: &str) -> Option<usize> {
-    db.client.batch_execute("BEGIN").await.ok()?;
+    db.batch_execute("BEGIN").await.ok()?;
     let mut found = None;
     let committed = split_statements(sql).iter().any(|(_, s)| {
         let w = s.split_whitespace().next().unwrap_or("").trim_end_matches(';').to_ascii_uppercase();
@@ -116,19 +115,19 @@ async fn locate_failing_statement(db: &Db, sql: &str) -> Option<usize> {
         if matches!(word.as_str(), "BEGIN" | "COMMIT" | "ROLLBACK" | "END" | "START") {
             continue; // transaction control would end the replay's own transaction
         }
-        if let Err(e) = db.client.batch_execute(stmt).await {
+        if let Err(e) = db.batch_execute(stmt).await {
             // Statements before a COMMIT in the file were kept: meeting them
             // again ("already exists") is not the failure we are looking for.
             let replayed = matches!(crate::db::sqlstate(&e), Some("42P07" | "42710" | "42P06" | "42723" | "42P04"));
             if committed && replayed {
-                let _ = db.client.batch_execute("ROLLBACK; BEGIN").await;
+                let _ = db.batch_execute("ROLLBACK; BEGIN").await;
                 continue;
             }
             found = Some(offset);
             break;
         }
     }
-    let _ = db.client.batch_execute("ROLLBACK").await;
+    let _ = db.batch_execute("ROLLBACK").await;
     found
 }
 

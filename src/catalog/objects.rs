@@ -6,7 +6,7 @@ use super::{Catalog, Function, Membership, RelId, Sequence, Trigger};
 use crate::db::Db;
 
 pub(super) async fn read(db: &Db, app: &str, catalog: &mut Catalog) -> Result<(), tokio_postgres::Error> {
-    let c = &db.client;
+    let c = db;
     // GRANT ... WITH SET exists from PostgreSQL 16; before, every member may SET ROLE.
     let can_set =
         if catalog.server_version_num >= 160000 { "pg_has_role($1::text::name, b.oid, 'SET')" } else { "true" };

@@ -23,7 +23,7 @@ fn q(e: tokio_postgres::Error) -> CatalogError {
 }
 
 pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
-    let c = &db.client;
+    let c = db;
     let role = c
         .query_opt(
             "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls, r.rolcanlogin,

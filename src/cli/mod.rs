@@ -52,6 +52,33 @@ pub enum Command {
         /// Rule id, e.g. rls_not_enabled.
         rule: String,
     },
+    /// Measure a full check on generated schemas of several sizes: wall time
+    /// per stage, probes per second, and the overhead ratio (probe-stage wall
+    /// time over the server's execution time, from pg_stat_statements).
+    /// Prints a Markdown table.
+    Bench(BenchArgs),
+}
+
+/// `rowfence bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Schema sizes in tenant tables (with FK children, partitions and views).
+    #[arg(long, value_name = "N,...", value_delimiter = ',', default_values_t = [10, 50, 200])]
+    pub tables: Vec<usize>,
+    /// Generated datasets per run.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub cases: u32,
+    /// Generator seed.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Runs per size; the median (by total time) is reported.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub repeat: u32,
+    /// Keep the generated schemas and suites in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 /// `rowfence lint`.
@@ -116,6 +143,10 @@ pub struct OutputArgs {
     /// Print only the verdict line.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write every SQL statement rowfence sends to the scratch database, in
+    /// order and labelled by connection, to FILE (passwords redacted).
+    #[arg(long, value_name = "FILE", env = "ROWFENCE_LOG_SQL")]
+    pub log_sql: Option<PathBuf>,
 }
 
 /// Renderings of a report (also for `rowfence report`).
@@ -157,6 +188,7 @@ impl ProviderArgs {
             },
             image: self.image.clone(),
             database_url: self.database_url.clone(),
+            ..Default::default()
         }
     }
 }
@@ -171,6 +203,7 @@ impl CheckArgs {
             quiet: self.output.quiet,
             per_migration: self.per_migration,
             progress: None,
+            log_sql: self.output.log_sql.clone(),
         }
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod cause;
 mod effects;
+mod findings;
 mod paths;
 pub mod runner;
 mod session;

@@ -1,18 +1,17 @@
 //! The case loop: generate, load, probe, judge; then shrink every distinct
-//! violation to its smallest dataset and turn it into a finding.
+//! violation to its smallest dataset (`findings` turns it into a finding).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-use super::cause::{Observed, attribute};
+use super::findings::Shrunk;
 use super::{AppSessions, Context, Filter, GroundTruth, Probe, ProbeKind, Schema, Violation, judge};
 use crate::catalog::RelId;
-use crate::db::{Db, describe, ident, literal};
+use crate::db::{Db, describe, literal};
 use crate::generate::{CasePlan, Dataset, Model};
-use crate::report::{ContextKind, Evidence, Finding, FindingKind, Operation};
-use crate::rules;
+use crate::report::{ContextKind, Finding, Operation};
 
 /// Shrinking steps for one violation.
 const MAX_SHRINK_STEPS: u32 = 64;
@@ -66,6 +65,9 @@ pub struct Runner<'a> {
     pub violated: BTreeSet<(RelId, Operation, ContextKind)>,
     /// Where to report cases done.
     pub progress: Option<crate::run::ProgressSink>,
+    /// Time spent generating cases and turning them into SQL (the rest of a
+    /// run's probe stage is loading, probing and judging).
+    pub generate_time: std::time::Duration,
 }
 
 impl<'a> Runner<'a> {
@@ -91,6 +93,7 @@ impl<'a> Runner<'a> {
             ran: BTreeSet::new(),
             violated: BTreeSet::new(),
             progress: None,
+            generate_time: std::time::Duration::ZERO,
         }
     }
 
@@ -106,22 +109,21 @@ impl<'a> Runner<'a> {
             let data = model.materialize(schema_catalog, &plan);
             let mut failed: Vec<(RelId, String)> = Vec::new();
             admin
-                .client
                 .batch_execute(&reset_sql(model, schema_catalog, superuser))
                 .await
                 .map_err(db_err("resetting data"))?;
             for (rel, insert) in data.insert_statements(schema_catalog) {
-                admin.client.batch_execute("SAVEPOINT calibrate").await.map_err(db_err("calibrating"))?;
-                match admin.client.batch_execute(&insert).await {
-                    Ok(()) => admin.client.batch_execute("RELEASE SAVEPOINT calibrate").await,
+                admin.batch_execute("SAVEPOINT calibrate").await.map_err(db_err("calibrating"))?;
+                match admin.batch_execute(&insert).await {
+                    Ok(()) => admin.batch_execute("RELEASE SAVEPOINT calibrate").await,
                     Err(e) => {
                         failed.push((rel, format!("inserting generated rows failed: {}", describe(&e))));
-                        admin.client.batch_execute("ROLLBACK TO SAVEPOINT calibrate").await
+                        admin.batch_execute("ROLLBACK TO SAVEPOINT calibrate").await
                     }
                 }
                 .map_err(db_err("calibrating"))?;
             }
-            admin.client.batch_execute("ROLLBACK").await.map_err(db_err("calibrating"))?;
+            admin.batch_execute("ROLLBACK").await.map_err(db_err("calibrating"))?;
             for (rel, rows) in &data.tables {
                 if rows.is_empty()
                     && let Some((_, why)) = data.skipped.iter().find(|(r, _)| r == rel)
@@ -147,38 +149,7 @@ impl<'a> Runner<'a> {
         if let Some(value) =
             self.app.login_context(self.schema.setting).await.map_err(db_err("reading the login's context"))?
         {
-            let rule = rules::rule("guc_role_or_db_default").expect("registered");
-            let sql = format!("SELECT current_setting({}, true)", literal(self.schema.setting));
-            findings.push(Finding {
-                rule: rule.id.into(),
-                severity: rule.severity,
-                kind: FindingKind::Dynamic,
-                relation: None,
-                operation: Some(crate::report::Operation::Select),
-                context: Some(ContextKind::NoneFresh),
-                probe: Some("login".into()),
-                message: format!(
-                    "a fresh login as {} already has {} = '{value}' before the application sets anything",
-                    self.app_role, self.schema.setting
-                ),
-                evidence: Some(Evidence {
-                    sql: sql.clone(),
-                    observed: format!("'{value}'"),
-                    reproduction: format!(
-                        "-- logged in as {}, in a new session:\n{sql};\n-- observed: '{value}'\n",
-                        self.app_role
-                    ),
-                }),
-                remediation: rule
-                    .remediation
-                    .replace("{app}", &ident(self.app_role))
-                    .replace("{setting}", self.schema.setting),
-                location: None,
-                agreement: None,
-                introduced_by: None,
-                waived: None,
-                new: None,
-            });
+            findings.push(super::findings::login_default(self.schema.setting, self.app_role, &value));
         }
         self.prime().await?;
         let mut found: BTreeMap<(RelId, ProbeKind), Found> = BTreeMap::new();
@@ -186,7 +157,9 @@ impl<'a> Runner<'a> {
             if let Some(p) = &self.progress {
                 p.0.cases(case, cases);
             }
+            let started = std::time::Instant::now();
             let plan = self.plan(&strategy, case)?.current();
+            self.generate_time += started.elapsed();
             let Some((_, violations)) = self.evaluate(&plan, None).await? else {
                 continue;
             };
@@ -213,7 +186,12 @@ impl<'a> Runner<'a> {
             let f = &found[&key];
             let (plan, violation, steps) = self.shrink(&strategy, f, &mut budget).await?;
             let data = self.schema.model.materialize(self.schema.catalog, &plan);
-            findings.push(self.finding(&found, key, &data, &violation, steps));
+            let f = &found[&key];
+            let select_leaked = found
+                .get(&(key.0, ProbeKind::Select))
+                .is_some_and(|sel| sel.contexts.intersection(&f.contexts).next().is_some());
+            let shrunk = Shrunk { data: &data, violation: &violation, steps, contexts: &f.contexts, select_leaked };
+            findings.push(super::findings::violation(&self.schema, self.app_role, key, &shrunk));
         }
         Ok(findings)
     }
@@ -238,7 +216,7 @@ impl<'a> Runner<'a> {
         let key = self.schema.model.pool.last().map(|k| k.0.clone()).unwrap_or_default();
         let sql =
             format!("BEGIN; SELECT set_config({}, {}, true); COMMIT", literal(self.schema.setting), literal(&key));
-        self.app.main.client.batch_execute(&sql).await.map_err(db_err("setting the tenant context as the app role"))
+        self.app.main.batch_execute(&sql).await.map_err(db_err("setting the tenant context as the app role"))
     }
 
     /// Loads `plan` and runs the probes (all, or those `filter` selects).
@@ -249,19 +227,21 @@ impl<'a> Runner<'a> {
         filter: Option<Filter>,
     ) -> Result<Option<(Dataset, Vec<Violation>)>, ProbeError> {
         let schema = &self.schema;
+        let started = std::time::Instant::now();
         let data = schema.model.materialize(schema.catalog, plan);
         let mut sql = reset_sql(schema.model, schema.catalog, self.superuser);
         for (_, insert) in data.insert_statements(schema.catalog) {
             sql.push_str(&insert);
             sql.push_str(";\n");
         }
+        self.generate_time += started.elapsed();
         // Materialized views show what their owner saw at the last refresh.
         for mv in schema.catalog.relations.iter().filter(|r| r.kind == crate::catalog::RelKind::MaterializedView) {
             sql.push_str(&format!("REFRESH MATERIALIZED VIEW {};\n", mv.qualified));
         }
         sql.push_str("COMMIT");
-        if let Err(e) = self.admin.client.batch_execute(&sql).await {
-            let _ = self.admin.client.batch_execute("ROLLBACK").await;
+        if let Err(e) = self.admin.batch_execute(&sql).await {
+            let _ = self.admin.batch_execute("ROLLBACK").await;
             if self.load_failures.is_empty() || filter.is_none() {
                 self.load_failures.push(describe(&e));
             }
@@ -387,98 +367,6 @@ impl<'a> Runner<'a> {
         }
         Ok((best.0, best.1, steps))
     }
-
-    fn finding(
-        &self,
-        found: &BTreeMap<(RelId, ProbeKind), Found>,
-        key: (RelId, ProbeKind),
-        data: &Dataset,
-        v: &Violation,
-        steps: u32,
-    ) -> Finding {
-        let s = &self.schema;
-        let f = &found[&key];
-        let rel = s.catalog.relation(key.0);
-        let select_leaked = found
-            .get(&(key.0, ProbeKind::Select))
-            .is_some_and(|sel| sel.contexts.intersection(&f.contexts).next().is_some());
-        let observed = Observed { rel, kind: key.1, contexts: &f.contexts, select_leaked, sql: &v.sql };
-        let rule = rules::rule(attribute(s.catalog, s.ownership, s.setting, &observed))
-            .expect("attribute returns registered ids");
-        let context = if f.contexts.contains(&ContextKind::Tenant) { ContextKind::Tenant } else { v.context.kind() };
-        let also: Vec<&str> = f.contexts.iter().filter(|c| **c != context).map(|c| c.as_str()).collect();
-        let also = if also.is_empty() { String::new() } else { format!(" (also under: {})", also.join(", ")) };
-        Finding {
-            rule: rule.id.into(),
-            severity: rule.severity,
-            kind: FindingKind::Dynamic,
-            relation: Some(rel.qualified.clone()),
-            operation: Some(key.1.operation()),
-            context: Some(context),
-            probe: Some(key.1.to_string()),
-            message: format!(
-                "{} {} in {} under {}{also}",
-                self.app_role,
-                key.1.describe(),
-                rel.qualified,
-                context_phrase(context)
-            ),
-            evidence: Some(Evidence {
-                sql: v.sql.clone(),
-                observed: v.observed.clone(),
-                reproduction: self.reproduction(data, v, rule.id, steps),
-            }),
-            remediation: crate::lint::remediation(
-                rule,
-                s.catalog,
-                s.ownership,
-                s.setting,
-                self.app_role,
-                Some(rel.oid),
-            ),
-            location: None,
-            agreement: None,
-            introduced_by: None,
-            waived: None,
-            new: None,
-        }
-    }
-
-    /// A script that replays the violation on a fresh copy of the schema.
-    fn reproduction(&self, data: &Dataset, v: &Violation, rule: &str, steps: u32) -> String {
-        let s = &self.schema;
-        let mut out = format!(
-            "-- {rule} on {}: {} tenant(s), {} row(s) (shrunk in {steps} step(s))\n-- 1. as a superuser, on a database with the schema applied:\n",
-            s.catalog.relation(v.rel).qualified,
-            data.keys.len(),
-            data.row_count()
-        );
-        for (_, insert) in data.insert_statements(s.catalog) {
-            out.push_str(&insert);
-            out.push_str(";\n");
-        }
-        let set = |key: &str| format!("SELECT set_config({}, {}, true);\n", literal(s.setting), literal(key));
-        out.push_str(&format!("-- 2. logged in as {}", self.app_role));
-        match v.context {
-            Context::NoneFresh => out.push_str(", in a new session that never set the context:\nBEGIN;\n"),
-            Context::NoneAfterReset => {
-                out.push_str(", after an earlier transaction set a context:\nBEGIN;\n");
-                out.push_str(&set(&data.keys[0].0));
-                out.push_str("COMMIT;\nBEGIN;\n");
-            }
-            ctx => {
-                out.push_str(":\nBEGIN;\n");
-                out.push_str(&set(&ctx.key(data).map(|k| k.0.clone()).unwrap_or_default()));
-            }
-        }
-        // The probe's own SELECT returns row ids; a person wants to see the rows.
-        let sql = match v.kind {
-            ProbeKind::Select => format!("SELECT * FROM {}", s.catalog.relation(v.rel).qualified),
-            _ => v.sql.clone(),
-        };
-        out.push_str(&format!("{sql};\n-- observed: {}\nROLLBACK;\n", v.observed));
-        out
-    }
 }
 
 /// Starts a transaction that empties every populated table. Triggers and
@@ -493,13 +381,4 @@ fn reset_sql(model: &Model, catalog: &crate::catalog::Catalog, superuser: bool) 
         sql.push_str(&format!("DELETE FROM {};\n", catalog.relation(t.rel).qualified));
     }
     sql
-}
-
-fn context_phrase(c: ContextKind) -> &'static str {
-    match c {
-        ContextKind::Tenant => "a tenant's context",
-        ContextKind::NoneFresh => "no tenant context (a fresh session)",
-        ContextKind::NoneAfterReset => "no tenant context (after an earlier transaction set one)",
-        ContextKind::UnknownTenant => "an unknown tenant key",
-    }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use futures::future::join_all;
 use tokio::sync::Mutex;
-use tokio_postgres::Statement;
+use tokio_postgres::{SimpleQueryMessage, Statement};
 
 use super::{Context, Probe, ProbeKind};
 use crate::db::{Db, Outcome, literal};
@@ -77,16 +77,14 @@ impl AppSessions {
         key: &TenantKey,
         probes: &[Probe],
     ) -> Result<Results, tokio_postgres::Error> {
-        use futures::TryStreamExt;
-        let c = &self.main.client;
+        let c = &self.main;
         c.batch_execute(&format!("BEGIN; {}", set_config(setting, key))).await?;
         let mut out = Vec::with_capacity(probes.len());
         for p in probes {
             c.batch_execute("SAVEPOINT rowfence_probe").await?;
             let result = async {
-                let chunks: Vec<bytes::Bytes> = c.copy_out(p.sql.as_str()).await?.try_collect().await?;
-                let text: String = chunks.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
-                Ok(Outcome { rows: text.lines().map(|l| vec![Some(l.to_string())]).collect(), count: 0, check: None })
+                let lines = c.copy_out_lines(&p.sql).await?;
+                Ok(Outcome { rows: lines.into_iter().map(|l| vec![Some(l)]).collect(), count: 0, check: None })
             }
             .await;
             out.push(result);
@@ -106,7 +104,7 @@ impl AppSessions {
         second: &TenantKey,
         probes: &[Probe],
     ) -> Result<Results, tokio_postgres::Error> {
-        let c = &self.generic.client;
+        let c = &self.generic;
         let mut statements = Vec::with_capacity(probes.len());
         {
             let mut cache = self.prepared.lock().await;
@@ -125,9 +123,9 @@ impl AppSessions {
         let mut out = Vec::with_capacity(probes.len());
         for (round, key) in [first, second].into_iter().enumerate() {
             c.batch_execute(&format!("BEGIN; {}", set_config(setting, key))).await?;
-            for stmt in &statements {
+            for (stmt, p) in statements.iter().zip(probes) {
                 c.batch_execute("SAVEPOINT rowfence_probe").await?;
-                let rows = c.query(stmt, &[]).await;
+                let rows = c.query_prepared(stmt, &p.sql).await;
                 c.batch_execute("ROLLBACK TO SAVEPOINT rowfence_probe").await?;
                 if round == 1 {
                     out.push(rows.map(|rows| Outcome {
@@ -153,9 +151,15 @@ fn set_config(setting: &str, key: &TenantKey) -> String {
     format!("SELECT set_config({}, {}, true)", literal(setting), literal(&key.0))
 }
 
-/// Sends `before`, the probes (each between savepoints when `savepoints`),
-/// and `after` in one pipeline, and returns each probe's result. Failures of
-/// `before` and `after` statements are errors of the run.
+/// Sends `before`, the probes and `after` in one pipeline, and returns each
+/// probe's result. Failures of `before` and `after` statements are errors of
+/// the run.
+///
+/// Each probe is one simple-query message (one round trip's worth of
+/// protocol): with `savepoints`, `ROLLBACK TO SAVEPOINT; probe; verify`.
+/// Rolling back to a savepoint keeps it, so one `SAVEPOINT` up front serves
+/// every probe, and the rollback that opens each message both undoes the
+/// previous probe and recovers the transaction after a failed one.
 async fn pipeline(
     db: &Db,
     before: &[String],
@@ -163,43 +167,66 @@ async fn pipeline(
     savepoints: bool,
     after: &[String],
 ) -> Result<Results, tokio_postgres::Error> {
-    let mut stmts: Vec<&str> = before.iter().map(String::as_str).collect();
-    for p in probes {
-        if savepoints {
-            stmts.push("SAVEPOINT rowfence_probe");
-        }
-        stmts.push(&p.sql);
-        if let Some(v) = &p.verify {
-            stmts.push(v);
-        }
-        if savepoints {
-            stmts.push("ROLLBACK TO SAVEPOINT rowfence_probe");
-        }
+    let mut head: Vec<String> = before.to_vec();
+    if savepoints {
+        head.push("SAVEPOINT rowfence_probe".into());
     }
-    stmts.extend(after.iter().map(String::as_str));
-    let mut results = join_all(stmts.iter().map(|s| db.client.simple_query(s))).await.into_iter();
-    for r in results.by_ref().take(before.len()) {
+    let messages: Vec<String> = probes
+        .iter()
+        .map(|p| {
+            let mut m = String::new();
+            if savepoints {
+                m.push_str("ROLLBACK TO SAVEPOINT rowfence_probe;\n");
+            }
+            m.push_str(&p.sql);
+            if let Some(v) = &p.verify {
+                m.push_str(";\n");
+                m.push_str(v);
+            }
+            m
+        })
+        .collect();
+    let mut tail: Vec<String> = Vec::new();
+    if savepoints && !after.is_empty() {
+        // The last probe may have failed: recover before the closing statements.
+        tail.push("ROLLBACK TO SAVEPOINT rowfence_probe".into());
+    }
+    tail.extend(after.iter().cloned());
+    let all = head.iter().chain(&messages).chain(&tail);
+    let mut results = join_all(all.map(|s| db.simple_query(s))).await.into_iter();
+    for r in results.by_ref().take(head.len()) {
         r?;
     }
     let mut out = Vec::with_capacity(probes.len());
     for p in probes {
-        if savepoints {
-            let _ = results.next();
-        }
-        let mut outcome = results.next().expect("one result per statement").map(Outcome::from_messages);
-        if p.verify.is_some() {
-            let check = results.next().and_then(|r| r.ok()).map(Outcome::from_messages);
-            if let (Ok(o), Some(c)) = (outcome.as_mut(), check) {
-                o.check = c.rows.first().and_then(|r| r[0].as_deref()).and_then(|n| n.parse().ok());
+        let messages = results.next().expect("one result per message");
+        out.push(messages.map(|m| {
+            // One statement result per CommandComplete: [rollback,] probe[, verify].
+            let mut parts = split_results(m).into_iter().skip(usize::from(savepoints));
+            let mut outcome = parts.next().map(Outcome::from_messages).unwrap_or_default();
+            if p.verify.is_some() {
+                let check = parts.next().map(Outcome::from_messages);
+                outcome.check =
+                    check.and_then(|c| c.rows.first().and_then(|r| r[0].as_deref()).and_then(|n| n.parse().ok()));
             }
-        }
-        out.push(outcome);
-        if savepoints {
-            let _ = results.next();
-        }
+            outcome
+        }));
     }
     for r in results {
         r?;
     }
     Ok(out)
+}
+
+/// Splits a multi-statement reply into one message list per statement.
+fn split_results(messages: Vec<SimpleQueryMessage>) -> Vec<Vec<SimpleQueryMessage>> {
+    let mut out = vec![Vec::new()];
+    for m in messages {
+        let done = matches!(m, SimpleQueryMessage::CommandComplete(_));
+        out.last_mut().expect("never empty").push(m);
+        if done {
+            out.push(Vec::new());
+        }
+    }
+    out
 }

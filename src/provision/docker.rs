@@ -44,7 +44,8 @@ async fn ping(docker: &Docker) -> Result<(), String> {
 
 /// Starts a container. With `probing` (auto mode), gives up quickly when no
 /// engine answers or no usable image is present, so the caller can fall back.
-pub async fn start(image: Option<&str>, probing: bool) -> Result<Server, ProvisionError> {
+/// `args` are extra server arguments.
+pub async fn start(image: Option<&str>, probing: bool, args: &[String]) -> Result<Server, ProvisionError> {
     let err = ProvisionError::Docker;
     let docker = Docker::connect_with_local_defaults().map_err(|e| err(format!("no Docker engine: {e}")))?;
     ping(&docker).await.map_err(err)?;
@@ -57,7 +58,12 @@ pub async fn start(image: Option<&str>, probing: bool) -> Result<Server, Provisi
         .with_wait_for(WaitFor::message_on_stderr(READY_LINE))
         .with_env_var("POSTGRES_PASSWORD", password.expose())
         .with_label(RUN_LABEL, run_label_value(std::process::id()))
-        .with_cmd(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+        .with_cmd(
+            ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+                .map(String::from)
+                .into_iter()
+                .chain(args.iter().cloned()),
+        )
         .with_startup_timeout(Duration::from_secs(120));
     let container =
         request.start().await.map_err(|e| err(format!("cannot start a container from image `{image}`: {e}")))?;

@@ -24,8 +24,8 @@ pub struct LocalServer {
     dir: Option<tempfile::TempDir>,
 }
 
-/// Finds binaries, initdb's a cluster and starts it.
-pub async fn start() -> Result<Server, ProvisionError> {
+/// Finds binaries, initdb's a cluster and starts it (`args`: extra server arguments).
+pub async fn start(args: &[String]) -> Result<Server, ProvisionError> {
     let bindir = find_bindir().map_err(ProvisionError::Local)?;
     let dir = tempfile::Builder::new()
         .prefix("rowfence-pg-")
@@ -57,6 +57,7 @@ pub async fn start() -> Result<Server, ProvisionError> {
         .arg(PORT.to_string())
         .args(["-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off"])
         .args(["-c", "full_page_writes=off", "-c", "max_connections=50", "-c", "shared_buffers=64MB"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(open_log(&log)?)
         .stderr(open_log(&log)?)

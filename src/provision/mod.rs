@@ -56,6 +56,27 @@ pub struct ProvisionOptions {
     pub image: Option<String>,
     /// Server URL for the url provider.
     pub database_url: Option<String>,
+    /// Load pg_stat_statements (docker and local), so a run can measure how
+    /// long the server spent executing its statements (`rowfence bench`).
+    pub track_statements: bool,
+}
+
+impl ProvisionOptions {
+    /// Extra `postgres` command-line arguments these options need.
+    fn server_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if self.track_statements {
+            for setting in [
+                "shared_preload_libraries=pg_stat_statements",
+                "pg_stat_statements.max=20000",
+                "pg_stat_statements.track_utility=on",
+                "pg_stat_statements.track_planning=on",
+            ] {
+                args.extend(["-c".to_string(), setting.to_string()]);
+            }
+        }
+        args
+    }
 }
 
 /// A password that never shows up in `Debug` or `Display` output.
@@ -180,8 +201,8 @@ impl Server {
     /// Starts (or, for URLs, reaches) a server according to `opts`.
     pub async fn start(opts: &ProvisionOptions) -> Result<Server, ProvisionError> {
         match opts.kind {
-            ProviderKind::Docker => docker::start(opts.image.as_deref(), false).await,
-            ProviderKind::Local => local::start().await,
+            ProviderKind::Docker => docker::start(opts.image.as_deref(), false, &opts.server_args()).await,
+            ProviderKind::Local => local::start(&opts.server_args()).await,
             ProviderKind::Url => {
                 let url = opts.database_url.as_deref().ok_or_else(|| {
                     ProvisionError::Url("--provider url needs --database-url (or ROWFENCE_DATABASE_URL)".into())
@@ -192,11 +213,11 @@ impl Server {
                 if let Some(url) = opts.database_url.as_deref() {
                     return url::start(url).await;
                 }
-                let docker_why = match docker::start(opts.image.as_deref(), true).await {
+                let docker_why = match docker::start(opts.image.as_deref(), true, &opts.server_args()).await {
                     Ok(server) => return Ok(server),
                     Err(e) => e.to_string(),
                 };
-                match local::start().await {
+                match local::start(&opts.server_args()).await {
                     Ok(server) => {
                         tracing::info!("docker not used ({docker_why}); using local PostgreSQL binaries");
                         crate::note!("rowfence: docker not used ({docker_why}); using local PostgreSQL binaries");
@@ -216,7 +237,7 @@ impl Server {
         let maint = Db::connect(&self.endpoint.admin_config(&self.endpoint.maintenance_db))
             .await
             .map_err(|e| self.error(format!("cannot connect to the server: {e}")))?;
-        maint.client.batch_execute(&format!("CREATE DATABASE {name}")).await.map_err(|e| {
+        maint.batch_execute(&format!("CREATE DATABASE {name}")).await.map_err(|e| {
             self.error(format!(
                 "cannot create a scratch database (the user needs CREATEDB): {}",
                 crate::db::describe(&e)
@@ -234,7 +255,7 @@ impl Server {
     /// Remembers roles that exist before the schema runs (url mode drops the new ones).
     pub async fn note_roles_before(&mut self, db: &Db) -> Result<(), tokio_postgres::Error> {
         if let Backend::Url(u) = &mut self.backend {
-            u.roles_before = Some(url::role_names(&db.client).await?);
+            u.roles_before = Some(url::role_names(db).await?);
         }
         Ok(())
     }

@@ -8,8 +8,6 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::time::Duration;
 
-use tokio_postgres::Client;
-
 use super::{Endpoint, Host, ProviderKind, ProvisionError, Secret, Server, wait_ready};
 use crate::db::{Db, ident};
 
@@ -49,7 +47,7 @@ pub async fn start(url: &str) -> Result<Server, ProvisionError> {
 }
 
 /// Every role name on the server.
-pub async fn role_names(client: &Client) -> Result<BTreeSet<String>, tokio_postgres::Error> {
+pub async fn role_names(client: &Db) -> Result<BTreeSet<String>, tokio_postgres::Error> {
     let rows = client.query("SELECT rolname::text FROM pg_roles", &[]).await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
@@ -72,16 +70,15 @@ impl UrlServer {
             return;
         };
         if let Some(db) = self.database.take()
-            && let Err(e) =
-                maint.client.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&db))).await
+            && let Err(e) = maint.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&db))).await
         {
             crate::note!("rowfence: could not drop scratch database {db}: {}", crate::db::describe(&e));
         }
         if let Some(before) = self.roles_before.take()
-            && let Ok(now) = role_names(&maint.client).await
+            && let Ok(now) = role_names(&maint).await
         {
             for role in now.difference(&before) {
-                if let Err(e) = maint.client.batch_execute(&format!("DROP ROLE IF EXISTS {}", ident(role))).await {
+                if let Err(e) = maint.batch_execute(&format!("DROP ROLE IF EXISTS {}", ident(role))).await {
                     crate::note!(
                         "rowfence: could not drop role {role} created by the schema: {}",
                         crate::db::describe(&e)

@@ -233,6 +233,44 @@ pub struct Stats {
     pub probes: u64,
     /// Wall time of the whole run.
     pub duration_ms: u64,
+    /// Where the wall time went, stage by stage.
+    #[serde(default)]
+    pub phases: Phases,
+    /// Time the server spent planning and executing the probe stage's
+    /// statements (pg_stat_statements `total_plan_time + total_exec_time`),
+    /// when the run measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_exec_ms: Option<f64>,
+    /// CPU time of the run's server backends during the probe stage (local
+    /// provider only): everything the server did for rowfence, parsing and
+    /// protocol included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_busy_ms: Option<f64>,
+}
+
+impl Stats {
+    /// Wall time of the probe stage over the server's execution time in it:
+    /// near 1 means rowfence only waits on PostgreSQL.
+    pub fn overhead_ratio(&self) -> Option<f64> {
+        self.server_exec_ms.filter(|&ms| ms > 0.0).map(|ms| self.phases.probe_ms / ms)
+    }
+}
+
+/// Wall time per pipeline stage, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Phases {
+    /// Starting (or reaching) the server.
+    pub provision_ms: f64,
+    /// Creating the scratch database and applying the schema.
+    pub schema_ms: f64,
+    /// Reading the catalog, ownership analysis and the static checks.
+    pub catalog_ms: f64,
+    /// Building the data model, calibrating it, and generating every case's data.
+    pub generate_ms: f64,
+    /// Loading cases, probing, reading ground truth, judging and shrinking.
+    pub probe_ms: f64,
+    /// Assembling the report.
+    pub report_ms: f64,
 }
 
 /// Every operation a matrix row has a cell for, in column order.

@@ -45,12 +45,9 @@ impl Expect {
 /// Run options for a provider.
 pub fn options(kind: ProviderKind) -> RunOptions {
     RunOptions {
-        provision: ProvisionOptions { kind, image: std::env::var("ROWFENCE_IMAGE").ok(), database_url: None },
+        provision: ProvisionOptions { kind, image: std::env::var("ROWFENCE_IMAGE").ok(), ..Default::default() },
         cases: Some(CASES),
-        seed: None,
-        quiet: false,
-        per_migration: false,
-        progress: None,
+        ..Default::default()
     }
 }
 

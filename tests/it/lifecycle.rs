@@ -107,21 +107,17 @@ async fn url_provider_touches_only_what_it_created() {
     let Host::Socket(dir) = server.endpoint.host.clone() else { panic!("local clusters use sockets") };
     let (canary, _) = server.create_scratch().await.unwrap();
     canary
-        .client
         .batch_execute("CREATE ROLE canary_role; CREATE TABLE canary (x int); INSERT INTO canary VALUES (1)")
         .await
         .unwrap();
-    let canary_db: String = canary.client.query_one("SELECT current_database()::text", &[]).await.unwrap().get(0);
+    let canary_db: String = canary.query_one("SELECT current_database()::text", &[]).await.unwrap().get(0);
 
     let url = format!("postgresql:///postgres?user=postgres&host={}&port={}", dir.display(), server.endpoint.port);
     let suite = Suite::load(root().join("suites/dexcyjet.toml")).unwrap();
     let opts = RunOptions {
-        provision: ProvisionOptions { kind: ProviderKind::Url, image: None, database_url: Some(url) },
+        provision: ProvisionOptions { kind: ProviderKind::Url, database_url: Some(url), ..Default::default() },
         cases: Some(8),
-        seed: None,
-        quiet: false,
-        per_migration: false,
-        progress: None,
+        ..Default::default()
     };
     let report = rowfence::check(&suite, &opts).await.unwrap();
     assert_eq!(report.verdict, Verdict::Violated);
@@ -129,7 +125,6 @@ async fn url_provider_touches_only_what_it_created() {
 
     let admin = Db::connect(&server.endpoint.admin_config("postgres")).await.unwrap();
     let dbs: Vec<String> = admin
-        .client
         .query("SELECT datname::text FROM pg_database WHERE datname LIKE 'rowfence_%'", &[])
         .await
         .unwrap()
@@ -138,7 +133,6 @@ async fn url_provider_touches_only_what_it_created() {
         .collect();
     assert_eq!(dbs, vec![canary_db], "only the canary scratch database may remain");
     let roles: Vec<String> = admin
-        .client
         .query(
             "SELECT rolname::text FROM pg_roles WHERE rolname IN ('dexcyjet_app', 'dexcyjet_admin', 'canary_role')",
             &[],
@@ -149,7 +143,7 @@ async fn url_provider_touches_only_what_it_created() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(roles, vec!["canary_role".to_string()], "the schema's roles are dropped, the canary stays");
-    let x: i32 = canary.client.query_one("SELECT x FROM canary", &[]).await.unwrap().get(0);
+    let x: i32 = canary.query_one("SELECT x FROM canary", &[]).await.unwrap().get(0);
     assert_eq!(x, 1);
     drop((admin, canary));
     server.shutdown().await;

@@ -1,0 +1,73 @@
+//! How long the server worked for a stretch of a run (`rowfence bench`).
+//!
+//! Two measures, because PostgreSQL's own statistics leave out part of its
+//! work: pg_stat_statements counts planning and execution only, not parsing,
+//! rewriting (where row-level security policies are applied), transaction
+//! control or the protocol. For the small statements probes are, that part is
+//! most of the cost: even pgbench, a C client doing nothing else, spends about
+//! five times the plan+execute time per statement. So on the local provider
+//! the backends' CPU time is read as well, from `/proc`.
+
+use crate::db::Db;
+
+/// Counters taken at the start of a stretch.
+pub struct ServerTime {
+    /// CPU ticks of each backend of the scratch database (local provider only).
+    backends: Option<Vec<(u32, u64)>>,
+}
+
+impl ServerTime {
+    /// Creates pg_stat_statements (after the catalog was read, so the static
+    /// checks never see it) and resets it; on a local cluster, also notes the
+    /// backends' CPU time. `None` when pg_stat_statements is unavailable.
+    pub async fn start(admin: &Db, local: bool) -> Option<ServerTime> {
+        let sql = "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()";
+        if let Err(e) = admin.batch_execute(sql).await {
+            crate::note!("rowfence: cannot measure server time: {}", crate::db::describe(&e));
+            return None;
+        }
+        // Backend PIDs mean something in this process's /proc only when the
+        // server runs here, outside a container.
+        let backends = if local { backend_pids(admin).await.map(|p| cpu_ticks(&p)) } else { None };
+        Some(ServerTime { backends })
+    }
+
+    /// Milliseconds of plan+execute time (pg_stat_statements) and of backend
+    /// CPU time since `start`.
+    pub async fn finish(self, admin: &Db) -> (Option<f64>, Option<f64>) {
+        let sql = "SELECT coalesce(sum(total_plan_time + total_exec_time), 0)::float8 FROM pg_stat_statements \
+                   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())";
+        let exec = admin.query_one(sql, &[]).await.ok().map(|r| r.get::<_, f64>(0));
+        let busy = self.backends.map(|before| {
+            let pids: Vec<u32> = before.iter().map(|(p, _)| *p).collect();
+            let after = cpu_ticks(&pids);
+            let ticks: u64 = before.iter().zip(&after).map(|((_, b), (_, a))| a.saturating_sub(*b)).sum();
+            ticks as f64 * 1000.0 / ticks_per_second()
+        });
+        (exec, busy)
+    }
+}
+
+async fn backend_pids(admin: &Db) -> Option<Vec<u32>> {
+    let sql = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()";
+    let rows = admin.query(sql, &[]).await.ok()?;
+    Some(rows.iter().map(|r| r.get::<_, i32>(0) as u32).collect())
+}
+
+/// utime + stime of each process, in clock ticks (0 when it is gone).
+fn cpu_ticks(pids: &[u32]) -> Vec<(u32, u64)> {
+    pids.iter()
+        .map(|&pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+            (pid, field(11) + field(12))
+        })
+        .collect()
+}
+
+fn ticks_per_second() -> f64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().map_or(100.0, |t| t as f64)
+}

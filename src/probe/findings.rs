@@ -1,0 +1,139 @@
+//! Turning what the probes showed into findings: the rule that explains a
+//! violation, a message, and a SQL script that replays its shrunk dataset.
+
+use std::collections::BTreeSet;
+
+use super::cause::{Observed, attribute};
+use super::{Context, ProbeKind, Schema, Violation};
+use crate::catalog::RelId;
+use crate::db::{ident, literal};
+use crate::generate::Dataset;
+use crate::report::{ContextKind, Evidence, Finding, FindingKind, Operation};
+use crate::rules;
+
+/// A violation after shrinking, with what the whole run saw of it.
+pub struct Shrunk<'a> {
+    /// The smallest dataset that still shows it.
+    pub data: &'a Dataset,
+    /// The violation on that dataset.
+    pub violation: &'a Violation,
+    /// Shrinking steps taken.
+    pub steps: u32,
+    /// Every kind of context the same probe failed under.
+    pub contexts: &'a BTreeSet<ContextKind>,
+    /// Whether the plain SELECT probe leaked on the relation under one of those contexts.
+    pub select_leaked: bool,
+}
+
+/// The finding for the violation of probe `key.1` on relation `key.0`.
+pub fn violation(s: &Schema<'_>, app_role: &str, key: (RelId, ProbeKind), shrunk: &Shrunk<'_>) -> Finding {
+    let v = shrunk.violation;
+    let rel = s.catalog.relation(key.0);
+    let observed =
+        Observed { rel, kind: key.1, contexts: shrunk.contexts, select_leaked: shrunk.select_leaked, sql: &v.sql };
+    let rule =
+        rules::rule(attribute(s.catalog, s.ownership, s.setting, &observed)).expect("attribute returns registered ids");
+    let context = if shrunk.contexts.contains(&ContextKind::Tenant) { ContextKind::Tenant } else { v.context.kind() };
+    let also: Vec<&str> = shrunk.contexts.iter().filter(|c| **c != context).map(|c| c.as_str()).collect();
+    let also = if also.is_empty() { String::new() } else { format!(" (also under: {})", also.join(", ")) };
+    Finding {
+        rule: rule.id.into(),
+        severity: rule.severity,
+        kind: FindingKind::Dynamic,
+        relation: Some(rel.qualified.clone()),
+        operation: Some(key.1.operation()),
+        context: Some(context),
+        probe: Some(key.1.to_string()),
+        message: format!(
+            "{app_role} {} in {} under {}{also}",
+            key.1.describe(),
+            rel.qualified,
+            context_phrase(context)
+        ),
+        evidence: Some(Evidence {
+            sql: v.sql.clone(),
+            observed: v.observed.clone(),
+            reproduction: reproduction(s, app_role, shrunk.data, v, rule.id, shrunk.steps),
+        }),
+        remediation: crate::lint::remediation(rule, s.catalog, s.ownership, s.setting, app_role, Some(rel.oid)),
+        location: None,
+        agreement: None,
+        introduced_by: None,
+        waived: None,
+        new: None,
+    }
+}
+
+/// The finding for a login that arrives with the tenant setting already set
+/// to `value` (a role or database default).
+pub fn login_default(setting: &str, app_role: &str, value: &str) -> Finding {
+    let rule = rules::rule("guc_role_or_db_default").expect("registered");
+    let sql = format!("SELECT current_setting({}, true)", literal(setting));
+    Finding {
+        rule: rule.id.into(),
+        severity: rule.severity,
+        kind: FindingKind::Dynamic,
+        relation: None,
+        operation: Some(Operation::Select),
+        context: Some(ContextKind::NoneFresh),
+        probe: Some("login".into()),
+        message: format!(
+            "a fresh login as {app_role} already has {setting} = '{value}' before the application sets anything"
+        ),
+        evidence: Some(Evidence {
+            sql: sql.clone(),
+            observed: format!("'{value}'"),
+            reproduction: format!("-- logged in as {app_role}, in a new session:\n{sql};\n-- observed: '{value}'\n"),
+        }),
+        remediation: rule.remediation.replace("{app}", &ident(app_role)).replace("{setting}", setting),
+        location: None,
+        agreement: None,
+        introduced_by: None,
+        waived: None,
+        new: None,
+    }
+}
+
+/// A script that replays the violation on a fresh copy of the schema.
+fn reproduction(s: &Schema<'_>, app_role: &str, data: &Dataset, v: &Violation, rule: &str, steps: u32) -> String {
+    let mut out = format!(
+        "-- {rule} on {}: {} tenant(s), {} row(s) (shrunk in {steps} step(s))\n-- 1. as a superuser, on a database with the schema applied:\n",
+        s.catalog.relation(v.rel).qualified,
+        data.keys.len(),
+        data.row_count()
+    );
+    for (_, insert) in data.insert_statements(s.catalog) {
+        out.push_str(&insert);
+        out.push_str(";\n");
+    }
+    let set = |key: &str| format!("SELECT set_config({}, {}, true);\n", literal(s.setting), literal(key));
+    out.push_str(&format!("-- 2. logged in as {app_role}"));
+    match v.context {
+        Context::NoneFresh => out.push_str(", in a new session that never set the context:\nBEGIN;\n"),
+        Context::NoneAfterReset => {
+            out.push_str(", after an earlier transaction set a context:\nBEGIN;\n");
+            out.push_str(&set(&data.keys[0].0));
+            out.push_str("COMMIT;\nBEGIN;\n");
+        }
+        ctx => {
+            out.push_str(":\nBEGIN;\n");
+            out.push_str(&set(&ctx.key(data).map(|k| k.0.clone()).unwrap_or_default()));
+        }
+    }
+    // The probe's own SELECT returns row ids; a person wants to see the rows.
+    let sql = match v.kind {
+        ProbeKind::Select => format!("SELECT * FROM {}", s.catalog.relation(v.rel).qualified),
+        _ => v.sql.clone(),
+    };
+    out.push_str(&format!("{sql};\n-- observed: {}\nROLLBACK;\n", v.observed));
+    out
+}
+
+fn context_phrase(c: ContextKind) -> &'static str {
+    match c {
+        ContextKind::Tenant => "a tenant's context",
+        ContextKind::NoneFresh => "no tenant context (a fresh session)",
+        ContextKind::NoneAfterReset => "no tenant context (after an earlier transaction set one)",
+        ContextKind::UnknownTenant => "an unknown tenant key",
+    }
+}
