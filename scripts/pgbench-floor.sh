@@ -47,10 +47,12 @@ DELETE FROM public.t001 WHERE "id" = '4'::bigint;
 ROLLBACK;
 SQL
 { echo '\startpipeline'; cat "$DIR/probe.sql"; echo '\endpipeline'; } >"$DIR/pipelined.sql"
+# The whole transaction as one simple-query message (pgbench joins `\;`-separated commands).
+sed 's/;$/ \\;/' "$DIR/probe.sql" | tr '\n' ' ' | sed 's/ \\; $/;/' >"$DIR/batched.sql"
 
 echo "| pgbench mode | transactions | wall | server plan+exec | overhead ratio |"
 echo "|---|---:|---:|---:|---:|"
-for run in "simple probe.sql simple" "extended pipelined.sql extended,pipelined"; do
+for run in "simple probe.sql simple" "simple batched.sql simple,one-message" "extended pipelined.sql extended,pipelined"; do
     set -- $run
     psql -d b -c "SELECT pg_stat_statements_reset()" >/dev/null
     latency=$(as_pg "$BIN/pgbench" -h "$DIR" -p "$PORT" -U bench_app -n -M "$1" -t "$N" -f "$DIR/$2" b 2>&1 |
