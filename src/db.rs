@@ -20,7 +20,7 @@ pub struct SqlLog(Arc<Mutex<LogState>>);
 
 struct LogState {
     out: std::io::BufWriter<std::fs::File>,
-    last: &'static str,
+    last: String,
 }
 
 impl std::fmt::Debug for SqlLog {
@@ -38,17 +38,18 @@ impl SqlLog {
             "-- rowfence SQL log: every statement in the order it was sent.\n\
              -- A `-- [name]` line names the connection that sent what follows:\n\
              -- admin (superuser, the scratch database), app/main, app/fresh, app/generic, app/lifecycle\n\
-             -- (the app role). Passwords are replaced by '<redacted>'."
+             -- (the app role); a suffix /2, /3 ... names the copy of the database a parallel lane uses.\n\
+             -- Passwords are replaced by '<redacted>'."
         )?;
-        Ok(SqlLog(Arc::new(Mutex::new(LogState { out, last: "" }))))
+        Ok(SqlLog(Arc::new(Mutex::new(LogState { out, last: String::new() }))))
     }
 
-    fn write(&self, conn: &'static str, sql: &str, params: &[&(dyn ToSql + Sync)]) {
+    fn write(&self, conn: &str, sql: &str, params: &[&(dyn ToSql + Sync)]) {
         let Ok(mut s) = self.0.lock() else { return };
         let mut text = String::new();
         if s.last != conn {
             let _ = write!(text, "\n-- [{conn}]\n");
-            s.last = conn;
+            s.last = conn.to_string();
         }
         for (i, p) in params.iter().enumerate() {
             let _ = writeln!(text, "-- ${} = {p:?}", i + 1);
@@ -80,7 +81,7 @@ impl Drop for LogState {
 pub struct Db {
     client: Client,
     task: JoinHandle<()>,
-    log: Option<(SqlLog, &'static str)>,
+    log: Option<(SqlLog, String)>,
 }
 
 impl Db {
@@ -94,8 +95,8 @@ impl Db {
     }
 
     /// Logs this connection's statements to `log` (if any) under `name`.
-    pub fn logged(mut self, log: Option<&SqlLog>, name: &'static str) -> Db {
-        self.log = log.map(|l| (l.clone(), name));
+    pub fn logged(mut self, log: Option<&SqlLog>, name: impl Into<String>) -> Db {
+        self.log = log.map(|l| (l.clone(), name.into()));
         self
     }
 

@@ -292,6 +292,7 @@ async fn bench(args: cli::BenchArgs) -> i32 {
         repeat: args.repeat,
         provision: args.provider.options(),
         keep: args.keep,
+        jobs: args.jobs.map(usize::from),
     };
     println!("{}", rowfence::bench::markdown_header());
     let result = rowfence::bench::run(&opts, |row| {

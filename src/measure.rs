@@ -12,6 +12,8 @@ use crate::db::Db;
 
 /// Counters taken at the start of a stretch.
 pub struct ServerTime {
+    /// The run's databases (the scratch database and its lane copies).
+    databases: Vec<String>,
     /// CPU ticks of each backend of the scratch database (local provider only).
     backends: Option<Vec<(u32, u64)>>,
 }
@@ -20,7 +22,7 @@ impl ServerTime {
     /// Creates pg_stat_statements (after the catalog was read, so the static
     /// checks never see it) and resets it; on a local cluster, also notes the
     /// backends' CPU time. `None` when pg_stat_statements is unavailable.
-    pub async fn start(admin: &Db, local: bool) -> Option<ServerTime> {
+    pub async fn start(admin: &Db, databases: &[String], local: bool) -> Option<ServerTime> {
         let sql = "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()";
         if let Err(e) = admin.batch_execute(sql).await {
             crate::note!("rowfence: cannot measure server time: {}", crate::db::describe(&e));
@@ -28,16 +30,17 @@ impl ServerTime {
         }
         // Backend PIDs mean something in this process's /proc only when the
         // server runs here, outside a container.
-        let backends = if local { backend_pids(admin).await.map(|p| cpu_ticks(&p)) } else { None };
-        Some(ServerTime { backends })
+        let databases = databases.to_vec();
+        let backends = if local { backend_pids(admin, &databases).await.map(|p| cpu_ticks(&p)) } else { None };
+        Some(ServerTime { databases, backends })
     }
 
     /// Milliseconds of plan+execute time (pg_stat_statements) and of backend
     /// CPU time since `start`.
     pub async fn finish(self, admin: &Db) -> (Option<f64>, Option<f64>) {
         let sql = "SELECT coalesce(sum(total_plan_time + total_exec_time), 0)::float8 FROM pg_stat_statements \
-                   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())";
-        let exec = admin.query_one(sql, &[]).await.ok().map(|r| r.get::<_, f64>(0));
+                   WHERE dbid IN (SELECT oid FROM pg_database WHERE datname = ANY($1))";
+        let exec = admin.query_one(sql, &[&self.databases]).await.ok().map(|r| r.get::<_, f64>(0));
         let busy = self.backends.map(|before| {
             let pids: Vec<u32> = before.iter().map(|(p, _)| *p).collect();
             let after = cpu_ticks(&pids);
@@ -48,9 +51,9 @@ impl ServerTime {
     }
 }
 
-async fn backend_pids(admin: &Db) -> Option<Vec<u32>> {
-    let sql = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()";
-    let rows = admin.query(sql, &[]).await.ok()?;
+async fn backend_pids(admin: &Db, databases: &[String]) -> Option<Vec<u32>> {
+    let sql = "SELECT pid FROM pg_stat_activity WHERE datname = ANY($1)";
+    let rows = admin.query(sql, &[&databases]).await.ok()?;
     Some(rows.iter().map(|r| r.get::<_, i32>(0) as u32).collect())
 }
 

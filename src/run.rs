@@ -10,7 +10,7 @@ use crate::generate::Model;
 use crate::lint::LintContext;
 use crate::measure::ServerTime;
 use crate::ownership::Ownership;
-use crate::probe::runner::Runner;
+use crate::probe::runner::{Lane, Runner};
 use crate::probe::{AppSessions, Schema};
 use crate::provision::{ProviderKind, ProvisionOptions, Secret, Server};
 use crate::report::{
@@ -57,11 +57,14 @@ pub struct RunOptions {
     pub per_migration: bool,
     /// Write every statement sent to the scratch database to this file.
     pub log_sql: Option<std::path::PathBuf>,
+    /// Cases run at once, each on its own copy of the scratch database
+    /// (default: the number of cores, at most 4).
+    pub jobs: Option<usize>,
 }
 
 impl RunOptions {
     /// Options from the environment: `ROWFENCE_PROVIDER`, `ROWFENCE_IMAGE`,
-    /// `ROWFENCE_DATABASE_URL`, `ROWFENCE_CASES`, `ROWFENCE_SEED`, `ROWFENCE_LOG_SQL`.
+    /// `ROWFENCE_DATABASE_URL`, `ROWFENCE_CASES`, `ROWFENCE_SEED`, `ROWFENCE_LOG_SQL`, `ROWFENCE_JOBS`.
     pub fn from_env() -> Result<RunOptions, Error> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let kind = match var("ROWFENCE_PROVIDER").as_deref() {
@@ -88,6 +91,7 @@ impl RunOptions {
             cases: num("ROWFENCE_CASES")?.map(|n| n as u32),
             seed: num("ROWFENCE_SEED")?,
             log_sql: var("ROWFENCE_LOG_SQL").map(Into::into),
+            jobs: num("ROWFENCE_JOBS")?.map(|n| n as usize),
             ..Default::default()
         })
     }
@@ -207,21 +211,30 @@ async fn run_on(
 
     let mut model = Model::new(&catalog, &ownership);
     Runner::calibrate(&mut model, &catalog, &admin, superuser).await?;
-    let app = login_app(server, &admin, &suite.app.role, &dbname, log).await?;
+    let password = app_login(server, &admin, &suite.app.role).await?;
+    let cases = opts.cases.unwrap_or(suite.probes.cases);
+    let seed = opts.seed.unwrap_or(suite.probes.seed);
+    let jobs = opts.jobs.unwrap_or_else(default_jobs).clamp(1, cases.max(1) as usize);
+    // Lane databases are template copies, made once the schema is complete.
+    let (admins, dbnames) = lane_databases(server, admin, dbname, jobs, log).await?;
+    let mut sessions = Vec::with_capacity(jobs);
+    for (i, name) in dbnames.iter().enumerate() {
+        sessions.push(app_sessions(server, &suite.app.role, password.as_ref(), name, log, &lane_suffix(i)).await?);
+    }
+    let lanes: Vec<Lane<'_>> = admins.iter().zip(&sessions).map(|(admin, app)| Lane { admin, app }).collect();
+    let admin = &admins[0];
     let server_time = match opts.provision.track_statements {
-        true => ServerTime::start(&admin, server.provider == ProviderKind::Local).await,
+        true => ServerTime::start(admin, &dbnames, server.provider == ProviderKind::Local).await,
         false => None,
     };
     clock.phases.generate_ms = clock.lap();
-    let cases = opts.cases.unwrap_or(suite.probes.cases);
-    let seed = opts.seed.unwrap_or(suite.probes.seed);
     let schema = Schema { catalog: &catalog, ownership: &ownership, model: &model, setting: &suite.tenant.setting };
-    progress(opts, &format!("probing {} relation(s) over {cases} case(s)", schema.probed().count()));
-    let mut runner = Runner::new(schema, &admin, &app, superuser, seed, &suite.app.role);
+    progress(opts, &format!("probing {} relation(s) over {cases} case(s), {jobs} at a time", schema.probed().count()));
+    let mut runner = Runner::new(schema, &lanes, superuser, seed, &suite.app.role);
     runner.progress = opts.progress.clone();
     let mut dynamic = runner.run(cases).await?;
     let (server_exec_ms, server_busy_ms) = match server_time {
-        Some(s) => s.finish(&admin).await,
+        Some(s) => s.finish(admin).await,
         None => (None, None),
     };
     let probe_and_generate_ms = clock.lap();
@@ -476,15 +489,45 @@ fn annotate_agreement(statics: &mut [Finding], dynamic: &mut [Finding]) {
     }
 }
 
-/// Gives the app role a throwaway password (where logins need one) and opens
-/// its two sessions: one that sets contexts, one that never does.
-async fn login_app(
-    server: &Server,
-    admin: &Db,
-    role: &str,
-    dbname: &str,
+/// Default number of parallel lanes: one per core, at most 4.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(4)
+}
+
+/// `""` for the first lane, `/2`, `/3` ... for the others (SQL log labels).
+fn lane_suffix(i: usize) -> String {
+    if i == 0 { String::new() } else { format!("/{}", i + 1) }
+}
+
+/// The superuser connections and names of `jobs` lane databases: the scratch
+/// database and `jobs - 1` template copies of it.
+async fn lane_databases(
+    server: &mut Server,
+    admin: Db,
+    dbname: String,
+    jobs: usize,
     log: Option<&SqlLog>,
-) -> Result<AppSessions, Error> {
+) -> Result<(Vec<Db>, Vec<String>), Error> {
+    if jobs == 1 {
+        return Ok((vec![admin], vec![dbname]));
+    }
+    // CREATE DATABASE ... TEMPLATE needs the template to itself.
+    drop(admin);
+    let mut admins = Vec::with_capacity(jobs);
+    let mut names = vec![dbname.clone()];
+    let mut copies = Vec::with_capacity(jobs - 1);
+    for i in 1..jobs {
+        let (db, name) = server.copy_scratch(&dbname).await?;
+        copies.push(db.logged(log, format!("admin{}", lane_suffix(i))));
+        names.push(name);
+    }
+    admins.push(server.connect_scratch(&dbname).await?.logged(log, "admin"));
+    admins.extend(copies);
+    Ok((admins, names))
+}
+
+/// Gives the app role a throwaway password where logins need one.
+async fn app_login(server: &Server, admin: &Db, role: &str) -> Result<Option<Secret>, Error> {
     let err = |e: String| Error::AppLogin { role: role.to_string(), error: e };
     if !server.created_role(role) {
         return Err(err("the role existed on the server before this run; rowfence only changes roles it created \
@@ -498,19 +541,35 @@ async fn login_app(
         None => (login.clone(), login),
     };
     admin.batch_execute_redacted(&sql, &shown).await.map_err(|e| err(crate::db::describe(&e)))?;
-    let config = server.endpoint.config(role, password.as_ref(), dbname);
+    Ok(password)
+}
+
+/// Opens the app role's sessions on database `dbname`: one that sets
+/// contexts, one that never does, one with generic plans, one for the
+/// context lifecycle.
+async fn app_sessions(
+    server: &Server,
+    role: &str,
+    password: Option<&Secret>,
+    dbname: &str,
+    log: Option<&SqlLog>,
+    suffix: &str,
+) -> Result<AppSessions, Error> {
+    let err = |e: String| Error::AppLogin { role: role.to_string(), error: e };
+    let config = server.endpoint.config(role, password, dbname);
     // A probe must never hang the run (a lock, a slow function): timeouts on every session.
-    let connect = |options: &str, name: &'static str| {
+    let connect = |options: String, name: &str| {
         let mut c = config.clone();
-        c.options(options);
+        c.options(&options);
+        let name = format!("app/{name}{suffix}");
         async move { Db::connect(&c).await.map(|db| db.logged(log, name)).map_err(|e| err(crate::db::describe(&e))) }
     };
     let base = "-c statement_timeout=30000 -c lock_timeout=10000";
     Ok(AppSessions::new(
-        connect(base, "app/main").await?,
-        connect(base, "app/fresh").await?,
-        connect(&format!("{base} -c plan_cache_mode=force_generic_plan"), "app/generic").await?,
-        connect(base, "app/lifecycle").await?,
+        connect(base.into(), "main").await?,
+        connect(base.into(), "fresh").await?,
+        connect(format!("{base} -c plan_cache_mode=force_generic_plan"), "generic").await?,
+        connect(base.into(), "lifecycle").await?,
     ))
 }
 

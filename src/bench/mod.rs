@@ -30,6 +30,8 @@ pub struct BenchOptions {
     pub provision: ProvisionOptions,
     /// Keep the generated suites here instead of a temp dir.
     pub keep: Option<PathBuf>,
+    /// Cases probed at once (`None`: the default, one per core).
+    pub jobs: Option<usize>,
 }
 
 /// One measured run.
@@ -109,6 +111,7 @@ pub async fn run(opts: &BenchOptions, mut each: impl FnMut(&BenchRow)) -> Result
         cases: Some(opts.cases),
         seed: Some(opts.seed),
         quiet: true,
+        jobs: opts.jobs,
         ..Default::default()
     };
     let mut rows = Vec::new();

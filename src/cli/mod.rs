@@ -77,6 +77,9 @@ pub struct BenchArgs {
     /// Keep the generated schemas and suites in DIR.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+    /// Cases probed at once (as `check --jobs`).
+    #[arg(long, short = 'j', value_name = "N", env = "ROWFENCE_JOBS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
     #[command(flatten)]
     pub provider: ProviderArgs,
 }
@@ -105,6 +108,10 @@ pub struct CheckArgs {
     /// Seed of the data generator (overrides `probes.seed`).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Cases probed at once, each on its own copy of the scratch database
+    /// [default: the number of cores, at most 4].
+    #[arg(long, short = 'j', value_name = "N", env = "ROWFENCE_JOBS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
     /// Apply the migrations one file at a time, run the static checks after
     /// each, and name the migration that introduced each finding.
     #[arg(long)]
@@ -204,6 +211,7 @@ impl CheckArgs {
             per_migration: self.per_migration,
             progress: None,
             log_sql: self.output.log_sql.clone(),
+            jobs: self.jobs.map(usize::from),
         }
     }
 }

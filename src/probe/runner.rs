@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::future::join_all;
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
@@ -45,11 +46,33 @@ struct Found {
     contexts: BTreeSet<ContextKind>,
 }
 
+/// One copy of the scratch database with its own sessions. Cases run on
+/// several lanes at once (one per core): each lane's database is a template
+/// copy, so cases on different lanes never share rows or locks.
+pub struct Lane<'a> {
+    /// Superuser connection: loads cases and reads ground truth.
+    pub admin: &'a Db,
+    /// The app role's sessions.
+    pub app: &'a AppSessions,
+}
+
+/// What one case produced, merged into the runner in case order so results
+/// do not depend on which lane finished first.
+#[derive(Default)]
+struct CaseResult {
+    data: Option<Dataset>,
+    violations: Vec<Violation>,
+    probes_run: u64,
+    load_failure: Option<String>,
+    inconclusive: Vec<((RelId, ProbeKind), String)>,
+    ran: Vec<(RelId, Operation, ContextKind)>,
+    generate_time: std::time::Duration,
+}
+
 /// Runs cases and shrinks.
 pub struct Runner<'a> {
     schema: Schema<'a>,
-    admin: &'a Db,
-    app: &'a AppSessions,
+    lanes: &'a [Lane<'a>],
     superuser: bool,
     seed: u64,
     app_role: &'a str,
@@ -71,19 +94,13 @@ pub struct Runner<'a> {
 }
 
 impl<'a> Runner<'a> {
-    /// A runner over `schema`, loading data through `admin` (superuser when `superuser`).
-    pub fn new(
-        schema: Schema<'a>,
-        admin: &'a Db,
-        app: &'a AppSessions,
-        superuser: bool,
-        seed: u64,
-        app_role: &'a str,
-    ) -> Runner<'a> {
+    /// A runner over `schema` on `lanes` (at least one; loading data as a
+    /// superuser when `superuser`).
+    pub fn new(schema: Schema<'a>, lanes: &'a [Lane<'a>], superuser: bool, seed: u64, app_role: &'a str) -> Runner<'a> {
+        assert!(!lanes.is_empty(), "a runner needs a lane");
         Runner {
             schema,
-            admin,
-            app,
+            lanes,
             superuser,
             seed,
             app_role,
@@ -147,28 +164,33 @@ impl<'a> Runner<'a> {
         let mut findings = Vec::new();
         // A login that arrives with a tenant already set (role or database default).
         if let Some(value) =
-            self.app.login_context(self.schema.setting).await.map_err(db_err("reading the login's context"))?
+            self.lanes[0].app.login_context(self.schema.setting).await.map_err(db_err("reading the login's context"))?
         {
             findings.push(super::findings::login_default(self.schema.setting, self.app_role, &value));
         }
         self.prime().await?;
         let mut found: BTreeMap<(RelId, ProbeKind), Found> = BTreeMap::new();
-        for case in 0..cases {
+        let all: Vec<u32> = (0..cases).collect();
+        for batch in all.chunks(self.lanes.len()) {
             if let Some(p) = &self.progress {
-                p.0.cases(case, cases);
+                p.0.cases(batch[0], cases);
             }
-            let started = std::time::Instant::now();
-            let plan = self.plan(&strategy, case)?.current();
-            self.generate_time += started.elapsed();
-            let Some((_, violations)) = self.evaluate(&plan, None).await? else {
-                continue;
-            };
-            for v in violations {
-                found
-                    .entry((v.rel, v.kind))
-                    .or_insert_with(|| Found { case, first: v.clone(), contexts: BTreeSet::new() })
-                    .contexts
-                    .insert(v.context.kind());
+            let mut plans = Vec::with_capacity(batch.len());
+            for &case in batch {
+                let started = std::time::Instant::now();
+                plans.push(self.plan(&strategy, case)?.current());
+                self.generate_time += started.elapsed();
+            }
+            let results =
+                join_all(plans.iter().zip(self.lanes).map(|(plan, lane)| self.evaluate(lane, plan, None))).await;
+            for (&case, result) in batch.iter().zip(results) {
+                for v in self.merge(result?, false) {
+                    found
+                        .entry((v.rel, v.kind))
+                        .or_insert_with(|| Found { case, first: v.clone(), contexts: BTreeSet::new() })
+                        .contexts
+                        .insert(v.context.kind());
+                }
             }
         }
         for ((rel, kind), f) in &found {
@@ -210,23 +232,47 @@ impl<'a> Runner<'a> {
         strategy.new_tree(&mut runner).map_err(|e| ProbeError::Generate(e.to_string()))
     }
 
-    /// Sets the context once in a finished transaction on the main app
+    /// Sets the context once in a finished transaction on each main app
     /// session, so later context-less probes there see '' rather than NULL.
     async fn prime(&self) -> Result<(), ProbeError> {
         let key = self.schema.model.pool.last().map(|k| k.0.clone()).unwrap_or_default();
         let sql =
             format!("BEGIN; SELECT set_config({}, {}, true); COMMIT", literal(self.schema.setting), literal(&key));
-        self.app.main.batch_execute(&sql).await.map_err(db_err("setting the tenant context as the app role"))
+        for lane in self.lanes {
+            lane.app.main.batch_execute(&sql).await.map_err(db_err("setting the tenant context as the app role"))?;
+        }
+        Ok(())
     }
 
-    /// Loads `plan` and runs the probes (all, or those `filter` selects).
-    /// `None` when the data could not be loaded.
+    /// Adds a case's counters to the run's and returns its violations.
+    /// `shrinking` cases only count probes (their coverage is the first run's).
+    fn merge(&mut self, r: CaseResult, shrinking: bool) -> Vec<Violation> {
+        self.probes_run += r.probes_run;
+        self.generate_time += r.generate_time;
+        if let Some(e) = r.load_failure
+            && (self.load_failures.is_empty() || !shrinking)
+        {
+            self.load_failures.push(e);
+        }
+        if !shrinking {
+            self.ran.extend(r.ran);
+            for (key, why) in r.inconclusive {
+                self.inconclusive.entry(key).or_insert(why);
+            }
+        }
+        r.violations
+    }
+
+    /// Loads `plan` on `lane` and runs the probes (all, or those `filter`
+    /// selects). `data` is `None` when the data could not be loaded.
     async fn evaluate(
-        &mut self,
+        &self,
+        lane: &Lane<'_>,
         plan: &CasePlan,
         filter: Option<Filter>,
-    ) -> Result<Option<(Dataset, Vec<Violation>)>, ProbeError> {
+    ) -> Result<CaseResult, ProbeError> {
         let schema = &self.schema;
+        let mut out = CaseResult::default();
         let started = std::time::Instant::now();
         let data = schema.model.materialize(schema.catalog, plan);
         let mut sql = reset_sql(schema.model, schema.catalog, self.superuser);
@@ -234,35 +280,32 @@ impl<'a> Runner<'a> {
             sql.push_str(&insert);
             sql.push_str(";\n");
         }
-        self.generate_time += started.elapsed();
+        out.generate_time = started.elapsed();
         // Materialized views show what their owner saw at the last refresh.
         for mv in schema.catalog.relations.iter().filter(|r| r.kind == crate::catalog::RelKind::MaterializedView) {
             sql.push_str(&format!("REFRESH MATERIALIZED VIEW {};\n", mv.qualified));
         }
         sql.push_str("COMMIT");
-        if let Err(e) = self.admin.batch_execute(&sql).await {
-            let _ = self.admin.batch_execute("ROLLBACK").await;
-            if self.load_failures.is_empty() || filter.is_none() {
-                self.load_failures.push(describe(&e));
-            }
-            return Ok(None);
+        if let Err(e) = lane.admin.batch_execute(&sql).await {
+            let _ = lane.admin.batch_execute("ROLLBACK").await;
+            out.load_failure = Some(describe(&e));
+            return Ok(out);
         }
-        let truth = GroundTruth::read(self.admin, schema.catalog, schema.ownership, &schema.truth_relations())
+        let truth = GroundTruth::read(lane.admin, schema.catalog, schema.ownership, &schema.truth_relations())
             .await
             .map_err(db_err("reading ground truth"))?;
         let wants =
             |kind: ProbeKind, context: ContextKind| filter.is_none_or(|f| f.kind == kind && f.context == context);
-        let mut violations = Vec::new();
         let mut judge_all =
             |ctx: Context, probes: &[Probe], results: &[Result<crate::db::Outcome, tokio_postgres::Error>]| {
-                self.probes_run += probes.len() as u64;
-                violations
+                out.probes_run += probes.len() as u64;
+                out.violations
                     .extend(probes.iter().zip(results).filter_map(|(p, r)| judge(schema, &data, &truth, ctx, p, r)));
                 if filter.is_none() {
-                    self.ran.extend(probes.iter().map(|p| (p.rel, p.kind.operation(), ctx.kind())));
+                    out.ran.extend(probes.iter().map(|p| (p.rel, p.kind.operation(), ctx.kind())));
                     for (p, r) in probes.iter().zip(results) {
                         if let Some(why) = super::inconclusive(ctx, p, r) {
-                            self.inconclusive.entry((p.rel, p.kind)).or_insert(why);
+                            out.inconclusive.push(((p.rel, p.kind), why));
                         }
                     }
                 }
@@ -278,7 +321,7 @@ impl<'a> Runner<'a> {
             if probes.is_empty() {
                 continue;
             }
-            let results = self
+            let results = lane
                 .app
                 .run(schema.setting, &data, ctx, &probes)
                 .await
@@ -289,13 +332,13 @@ impl<'a> Runner<'a> {
         if wants(ProbeKind::Copy, ContextKind::Tenant) {
             let probes = schema.select_probes(ProbeKind::Copy, filter);
             let results =
-                self.app.copy(schema.setting, &data.keys[0], &probes).await.map_err(db_err("running COPY probes"))?;
+                lane.app.copy(schema.setting, &data.keys[0], &probes).await.map_err(db_err("running COPY probes"))?;
             judge_all(Context::Tenant(0), &probes, &results);
         }
         // Prepared statements planned under the first tenant, run under the second.
         if wants(ProbeKind::PreparedSelect, ContextKind::Tenant) {
             let probes = schema.select_probes(ProbeKind::PreparedSelect, filter);
-            let results = self
+            let results = lane
                 .app
                 .prepared(schema.setting, &data.keys[0], &data.keys[1], &probes)
                 .await
@@ -311,7 +354,7 @@ impl<'a> Runner<'a> {
         ] {
             if wants(step, ContextKind::NoneAfterReset) {
                 let probes = schema.select_probes(step, filter);
-                let results = self
+                let results = lane
                     .app
                     .after_step(schema.setting, &data.keys[0], step, &probes)
                     .await
@@ -320,15 +363,16 @@ impl<'a> Runner<'a> {
             }
         }
         // Last, since it commits: side effects of committed writes.
-        let (effects, statements) = super::effects::run(schema, self.admin, &self.app.main, &data, &truth, filter)
+        let (effects, statements) = super::effects::run(schema, lane.admin, &lane.app.main, &data, &truth, filter)
             .await
             .map_err(db_err("running committed-write probes"))?;
-        self.probes_run += statements;
+        out.probes_run += statements;
         if filter.is_none() && statements > 0 {
-            self.ran.extend(schema.probed().map(|r| (r.oid, Operation::Write, ContextKind::Tenant)));
+            out.ran.extend(schema.probed().map(|r| (r.oid, Operation::Write, ContextKind::Tenant)));
         }
-        violations.extend(effects);
-        Ok(Some((data, violations)))
+        out.violations.extend(effects);
+        out.data = Some(data);
+        Ok(out)
     }
 
     /// Shrinks the case that first showed `f` while the same probe still fails
@@ -350,10 +394,12 @@ impl<'a> Runner<'a> {
             steps += 1;
             *budget -= 1;
             let plan = tree.current();
-            let hit = self.evaluate(&plan, Some(filter)).await?.and_then(|(_, vs)| {
-                vs.into_iter()
-                    .find(|v| v.rel == filter.rel && v.kind == filter.kind && v.context.kind() == filter.context)
-            });
+            // Shrinking is sequential: it runs on the first lane.
+            let result = self.evaluate(&self.lanes[0], &plan, Some(filter)).await?;
+            let hit = self
+                .merge(result, true)
+                .into_iter()
+                .find(|v| v.rel == filter.rel && v.kind == filter.kind && v.context.kind() == filter.context);
             let more = match hit {
                 Some(v) => {
                     best = (plan, v);

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::NoTls;
 
-use crate::db::Db;
+use crate::db::{Db, ident, literal};
 
 /// Which provider to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -233,19 +233,45 @@ impl Server {
 
     /// Creates this run's scratch database and connects to it as superuser.
     pub async fn create_scratch(&mut self) -> Result<(Db, String), ProvisionError> {
+        self.new_database(None).await
+    }
+
+    /// Connects as superuser to `dbname`, a scratch database of this run.
+    pub async fn connect_scratch(&self, dbname: &str) -> Result<Db, ProvisionError> {
+        Db::connect(&self.endpoint.admin_config(dbname))
+            .await
+            .map_err(|e| self.error(format!("cannot connect to the scratch database: {e}")))
+    }
+
+    /// Copies scratch database `from` (nobody may be connected to it) into a
+    /// new one, with its database-level settings, and connects to the copy.
+    pub async fn copy_scratch(&mut self, from: &str) -> Result<(Db, String), ProvisionError> {
+        self.new_database(Some(from)).await
+    }
+
+    async fn new_database(&mut self, template: Option<&str>) -> Result<(Db, String), ProvisionError> {
         let name = format!("rowfence_{}", Secret::random().expose()[..12].to_ascii_lowercase());
         let maint = Db::connect(&self.endpoint.admin_config(&self.endpoint.maintenance_db))
             .await
             .map_err(|e| self.error(format!("cannot connect to the server: {e}")))?;
-        maint.batch_execute(&format!("CREATE DATABASE {name}")).await.map_err(|e| {
+        let create = match template {
+            None => format!("CREATE DATABASE {name}"),
+            Some(t) => format!("CREATE DATABASE {name} TEMPLATE {}", ident(t)),
+        };
+        maint.batch_execute(&create).await.map_err(|e| {
             self.error(format!(
                 "cannot create a scratch database (the user needs CREATEDB): {}",
                 crate::db::describe(&e)
             ))
         })?;
+        let copied = match template {
+            Some(t) => copy_database_settings(&maint, t, &name).await,
+            None => Ok(()),
+        };
         if let Backend::Url(u) = &mut self.backend {
             u.database_created(name.clone(), maint);
         }
+        copied.map_err(|e| self.error(format!("cannot copy database settings: {}", crate::db::describe(&e))))?;
         let db = Db::connect(&self.endpoint.admin_config(&name))
             .await
             .map_err(|e| self.error(format!("cannot connect to the scratch database: {e}")))?;
@@ -317,4 +343,29 @@ pub(crate) async fn wait_ready(
 /// Whether `ROWFENCE_KEEP=1` asks to keep servers for debugging.
 pub(crate) fn keep_requested() -> bool {
     std::env::var("ROWFENCE_KEEP").is_ok_and(|v| v == "1")
+}
+
+/// `ALTER DATABASE ... SET` and `ALTER ROLE ... IN DATABASE ... SET` of
+/// `from`, repeated on `to` (a template copy does not carry them).
+async fn copy_database_settings(maint: &Db, from: &str, to: &str) -> Result<(), tokio_postgres::Error> {
+    let rows = maint
+        .query(
+            "SELECT coalesce(r.rolname::text, ''), unnest(s.setconfig) FROM pg_db_role_setting s \
+             JOIN pg_database d ON d.oid = s.setdatabase LEFT JOIN pg_roles r ON r.oid = s.setrole \
+             WHERE d.datname = $1",
+            &[&from],
+        )
+        .await?;
+    for row in rows {
+        let (role, entry): (String, String) = (row.get(0), row.get(1));
+        let Some((name, value)) = entry.split_once('=') else { continue };
+        let target = if role.is_empty() {
+            format!("DATABASE {}", ident(to))
+        } else {
+            format!("ROLE {} IN DATABASE {}", ident(&role), ident(to))
+        };
+        let name: Vec<String> = name.split('.').map(ident).collect();
+        maint.batch_execute(&format!("ALTER {target} SET {} = {}", name.join("."), literal(value))).await?;
+    }
+    Ok(())
 }

@@ -13,7 +13,8 @@ use crate::db::{Db, ident};
 
 /// Bookkeeping of what this run created on someone else's server.
 pub struct UrlServer {
-    database: Option<String>,
+    /// Scratch databases this run created (the first, then its lane copies).
+    databases: Vec<String>,
     maintenance: Option<Db>,
     pub(super) roles_before: Option<BTreeSet<String>>,
 }
@@ -42,7 +43,7 @@ pub async fn start(url: &str) -> Result<Server, ProvisionError> {
         provider: ProviderKind::Url,
         endpoint,
         app_needs_password: true,
-        backend: super::Backend::Url(UrlServer { database: None, maintenance: None, roles_before: None }),
+        backend: super::Backend::Url(UrlServer { databases: Vec::new(), maintenance: None, roles_before: None }),
     })
 }
 
@@ -54,14 +55,14 @@ pub async fn role_names(client: &Db) -> Result<BTreeSet<String>, tokio_postgres:
 
 impl UrlServer {
     pub(super) fn database_created(&mut self, name: String, maintenance: Db) {
-        self.database = Some(name);
+        self.databases.push(name);
         self.maintenance = Some(maintenance);
     }
 
     /// Drops the scratch database and the roles the schema created.
     pub(super) async fn shutdown(mut self) {
         if super::keep_requested() {
-            if let Some(db) = self.database.take() {
+            for db in std::mem::take(&mut self.databases) {
                 crate::note!("rowfence: ROWFENCE_KEEP=1: database {db} left in place");
             }
             return;
@@ -69,10 +70,10 @@ impl UrlServer {
         let Some(maint) = self.maintenance.take() else {
             return;
         };
-        if let Some(db) = self.database.take()
-            && let Err(e) = maint.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&db))).await
-        {
-            crate::note!("rowfence: could not drop scratch database {db}: {}", crate::db::describe(&e));
+        for db in std::mem::take(&mut self.databases) {
+            if let Err(e) = maint.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&db))).await {
+                crate::note!("rowfence: could not drop scratch database {db}: {}", crate::db::describe(&e));
+            }
         }
         if let Some(before) = self.roles_before.take()
             && let Ok(now) = role_names(&maint).await
@@ -91,10 +92,10 @@ impl UrlServer {
 
 impl Drop for UrlServer {
     fn drop(&mut self) {
-        if self.database.is_some() && !super::keep_requested() {
+        if !self.databases.is_empty() && !super::keep_requested() {
             crate::note!(
-                "rowfence: scratch database {} was not dropped (interrupted); drop it with DROP DATABASE",
-                self.database.as_deref().unwrap_or_default()
+                "rowfence: scratch database(s) {} were not dropped (interrupted); drop them with DROP DATABASE",
+                self.databases.join(", ")
             );
         }
     }
