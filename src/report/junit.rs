@@ -16,7 +16,7 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
         status.set_message(report.error.clone().unwrap_or_default());
         suite.add_test_case(TestCase::new("rowfence / could not judge", status));
     }
-    for row in &report.matrix {
+    for row in &report.isolation {
         for cell in &row.cells {
             for (state, cx) in cell.states.iter().zip(CONTEXTS) {
                 let name = format!("{} / {} / {}", row.relation, cell.operation.as_str(), cx.as_str());
