@@ -7,6 +7,7 @@ pub mod console;
 pub mod html;
 pub mod junit;
 pub mod sarif;
+pub mod versions;
 
 use serde::{Deserialize, Serialize};
 
