@@ -15,3 +15,4 @@ mod lint;
 mod migrations;
 mod outputs;
 mod regressions;
+mod versions;
