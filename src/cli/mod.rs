@@ -99,6 +99,7 @@ pub struct ProviderArgs {
     #[arg(long, value_enum, default_value_t = Provider::Auto, env = "ROWFENCE_PROVIDER")]
     pub provider: Provider,
     /// Docker image [default: postgres:17, or rowfence/postgres:17 when only that is present].
+    /// With --pg, a template such as `rowfence/postgres:{major}`.
     #[arg(long, value_name = "IMAGE", env = "ROWFENCE_IMAGE")]
     pub image: Option<String>,
     /// Server URL for --provider url (the user must be a superuser; only a scratch
@@ -109,7 +110,8 @@ pub struct ProviderArgs {
     /// (at most as many at once as there are cores), e.g. `--pg 13,15,17,18`.
     /// Implies --provider docker. Images: postgres:<version>, or
     /// rowfence/postgres:<version> when only that is present; --image must then
-    /// be a template with `{major}`. The verdict is the worst of all versions.
+    /// be a template with `{major}`. The verdict is the worst: violated if any
+    /// version is, else could not judge if any version could not, else isolated.
     #[arg(long, value_name = "MAJORS", value_parser = versions::parse_pg)]
     pub pg: Option<versions::Majors>,
 }

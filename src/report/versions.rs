@@ -427,6 +427,7 @@ const HEADER_TEMPLATE: &str = r##"{%- autoescape true -%}
 const EXTRA_CSS: &str = "
 table.versions { border-collapse: collapse; font-size: 13px; width: 100%; }
 table.versions th, table.versions td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+table.versions code { white-space: nowrap; }
 .vword.violated { color: var(--critical); font-weight: 600; }
 .vword.error { color: #b45309; font-weight: 600; }
 .vword.isolated { color: #15803d; font-weight: 600; }
@@ -454,7 +455,7 @@ pub fn html(m: &VersionMatrix) -> Result<String, minijinja::Error> {
         let prefix = format!("pg{}-", v.major);
         let main = main.replace("id=\"", &format!("id=\"{prefix}")).replace("href=\"#", &format!("href=\"#{prefix}"));
         bodies.push_str(&format!(
-            "<section class=\"version\" id=\"pg{major}\"><main class=\"page\"><h1>PostgreSQL {major}</h1>{main}</main></section>\n",
+            "<section class=\"version\" id=\"pg{major}\"><div class=\"page\"><h1>PostgreSQL {major}</h1>{main}</div></section>\n",
             major = v.major
         ));
     }
