@@ -5,13 +5,19 @@
 #
 #   scripts/build-image.sh [MAJOR]     MAJOR: 13, 15, 17 (default) or 18
 #
-# Does nothing when the tag exists already (set ROWFENCE_REBUILD=1 to rebuild).
+# Debian suites: bullseye (13), bookworm (15), trixie (17), sid (18), each
+# with its security updates. Does nothing when the tag exists already and was
+# built by this revision of the script (set ROWFENCE_REBUILD=1 to rebuild).
 # Env contract of the image: see scripts/postgres-entrypoint.sh.
 set -euo pipefail
 
 MAJOR="${1:-17}"
 MIRROR="${ROWFENCE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+SECURITY_MIRROR="${ROWFENCE_DEBIAN_SECURITY_MIRROR:-http://security.debian.org/debian-security}"
 TAG="rowfence/postgres:$MAJOR"
+# Bump when the image's contents change (2: minor releases from SUITE-security),
+# so that an image cached by tag from an older script is rebuilt.
+REV=2
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 log() { echo "[build-image] $*"; }
@@ -25,8 +31,12 @@ case "$MAJOR" in
 esac
 
 if [ "${ROWFENCE_REBUILD:-0}" != 1 ] && docker image inspect "$TAG" >/dev/null 2>&1; then
-    log "$TAG already exists; skipping build"
-    exit 0
+    have=$(docker image inspect -f '{{ index .Config.Labels "org.rowfence.image-rev" }}' "$TAG" 2>/dev/null || true)
+    if [ "$have" = "$REV" ]; then
+        log "$TAG already exists; skipping build"
+        exit 0
+    fi
+    log "$TAG exists but was built by an older script (rev '${have:-1}', now $REV); rebuilding"
 fi
 
 if ! command -v debootstrap >/dev/null 2>&1; then
@@ -59,6 +69,26 @@ if ! debootstrap --variant=minbase --include="postgresql-$MAJOR" \
     exit 1
 fi
 log "debootstrap done after $(( $(date +%s) - start )) s"
+
+# A suite's main archive keeps the PostgreSQL of its last point release
+# (bullseye: 13.16); the minor releases after it, security fixes included,
+# are in SUITE-security. Without them the server-version rules (cve_*) fire
+# on every schema. sid has no security archive. Set
+# ROWFENCE_DEBIAN_SECURITY_MIRROR=none to skip this step.
+if [ "$SUITE" != sid ] && [ "$SECURITY_MIRROR" != none ]; then
+    log "upgrading from $SUITE-security"
+    echo "deb $SECURITY_MIRROR $SUITE-security main" >"$ROOTFS/etc/apt/sources.list.d/security.list"
+    # Maintainer scripts must not start services inside the tree.
+    printf '#!/bin/sh\nexit 101\n' >"$ROOTFS/usr/sbin/policy-rc.d"
+    chmod +x "$ROOTFS/usr/sbin/policy-rc.d"
+    if ! { chroot "$ROOTFS" apt-get update -q &&
+           chroot "$ROOTFS" env DEBIAN_FRONTEND=noninteractive apt-get -y -q \
+               -o Dpkg::Options::=--force-confold upgrade; } >>"/tmp/build-image-$MAJOR.log" 2>&1; then
+        tail -n 40 "/tmp/build-image-$MAJOR.log" >&2
+        exit 1
+    fi
+    rm -f "$ROOTFS/usr/sbin/policy-rc.d" "$ROOTFS/etc/apt/sources.list.d/security.list"
+fi
 
 PGBIN="/usr/lib/postgresql/$MAJOR/bin"
 for f in "$PGBIN/postgres" "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/pg_isready" /usr/bin/psql /usr/bin/setpriv; do
@@ -108,7 +138,7 @@ base_id=$(tar --numeric-owner -C "$ROOTFS" -c . | docker import \
 # (no registry needed: FROM is the local image just imported). SIGINT is
 # postgres' fast shutdown, as in the official image; with SIGTERM (smart
 # shutdown) `docker stop` would wait for every client to disconnect.
-if ! printf 'FROM %s\nSTOPSIGNAL SIGINT\n' "$base_id" |
+if ! printf 'FROM %s\nSTOPSIGNAL SIGINT\nLABEL org.rowfence.image-rev=%s\n' "$base_id" "$REV" |
         DOCKER_BUILDKIT=0 docker build -q -t "$TAG" - >/tmp/build-image-$MAJOR-stopsignal.log 2>&1; then
     log "WARNING: could not set STOPSIGNAL (see /tmp/build-image-$MAJOR-stopsignal.log); docker stop will send SIGTERM" >&2
     docker tag "$base_id" "$TAG"

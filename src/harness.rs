@@ -59,7 +59,7 @@ pub fn trials(report: &Report) -> Vec<Trial> {
         let why = report.error.clone().unwrap_or_default();
         out.push(Trial::test("rowfence::could_not_judge", move || Err(Failed::from(why))));
     }
-    for row in &report.matrix {
+    for row in &report.isolation {
         for cell in &row.cells {
             for (state, cx) in cell.states.iter().zip(crate::report::CONTEXTS) {
                 let name = format!("{}::{}::{}", row.relation, cell.operation.as_str(), cx.as_str());

@@ -40,8 +40,10 @@ pub mod rules;
 mod run;
 pub mod schema;
 pub mod suite;
+pub mod versions;
 
 pub use error::Error;
+pub use report::versions::VersionMatrix;
 pub use report::{Finding, Report, Verdict};
 pub use run::{Progress, ProgressSink, RunOptions, check, lint};
 pub use suite::Suite;

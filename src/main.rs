@@ -51,6 +51,11 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Check(args) => {
+            if let Some(pg) = &args.provider.pg {
+                let (opts, baseline) = (args.run_options(), args.baseline.as_deref());
+                return cli::versions::run(&args.suite, pg, opts, cli::versions::Mode::Check, &args.output, baseline)
+                    .await;
+            }
             let mut opts = args.run_options();
             let bar = progress_bar(args.output.quiet);
             opts.progress = bar.as_ref().map(|(sink, _)| sink.clone());
@@ -79,8 +84,11 @@ async fn run(cli: Cli) -> i32 {
             // A baseline is the run's JSON report; recording one is not a failure.
             check.output.json = Some(out.clone());
             let opts = check.run_options();
-            let code =
-                judge(&check.suite, &check.output, |suite| async move { rowfence::check(&suite, &opts).await }).await;
+            let code = if let Some(pg) = &check.provider.pg {
+                cli::versions::run(&check.suite, pg, opts, cli::versions::Mode::Check, &check.output, None).await
+            } else {
+                judge(&check.suite, &check.output, |suite| async move { rowfence::check(&suite, &opts).await }).await
+            };
             if code == Error::EXIT_CODE {
                 return code;
             }
@@ -95,7 +103,13 @@ async fn run(cli: Cli) -> i32 {
                 log_sql: args.output.log_sql.clone(),
                 ..Default::default()
             };
+            if let Some(pg) = &args.provider.pg {
+                return cli::versions::run(&args.suite, pg, opts, cli::versions::Mode::Lint, &args.output, None).await;
+            }
             judge(&args.suite, &args.output, |suite| async move { rowfence::lint(&suite, &opts).await }).await
+        }
+        Command::Report { report, renders } if cli::versions::is_matrix_file(&report) => {
+            cli::versions::rerender(&report, &renders)
         }
         Command::Report { report, renders } => match load_report(&report) {
             Ok(r) => match write_renders(&r, &renders) {

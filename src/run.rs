@@ -262,7 +262,7 @@ async fn run_on(
     let stats = Stats { cases, probes: runner.probes_run, server_exec_ms, server_busy_ms, ..Stats::default() };
     let mut report = Report::new(&suite.name, Some(postgres), findings, stats);
     describe_schema(&mut report, suite, &catalog, &ownership, &sources);
-    report.matrix = matrix(&catalog, &runner);
+    report.isolation = isolation_matrix(&catalog, &runner);
     if opts.per_migration {
         attribute_migrations(&mut report, suite, &first_seen);
     }
@@ -425,7 +425,7 @@ fn describe_schema(report: &mut Report, suite: &Suite, catalog: &Catalog, owners
 }
 
 /// The isolation matrix from what the probes exercised and what they showed.
-fn matrix(catalog: &Catalog, runner: &Runner<'_>) -> Vec<MatrixRow> {
+fn isolation_matrix(catalog: &Catalog, runner: &Runner<'_>) -> Vec<MatrixRow> {
     let mut rels: Vec<crate::catalog::RelId> = runner.ran.iter().map(|(r, _, _)| *r).collect();
     rels.sort();
     rels.dedup();

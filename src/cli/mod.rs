@@ -1,6 +1,8 @@
 //! Command-line flags, turned into the library's plain run options.
 //! The library never sees clap.
 
+pub mod versions;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -131,12 +133,21 @@ pub struct ProviderArgs {
     #[arg(long, value_enum, default_value_t = Provider::Auto, env = "ROWFENCE_PROVIDER")]
     pub provider: Provider,
     /// Docker image [default: postgres:17, or rowfence/postgres:17 when only that is present].
+    /// With --pg, a template such as `rowfence/postgres:{major}`.
     #[arg(long, value_name = "IMAGE", env = "ROWFENCE_IMAGE")]
     pub image: Option<String>,
     /// Server URL for --provider url (the user must be a superuser; only a scratch
     /// database and the roles the schema creates are touched, and dropped at the end).
     #[arg(long, value_name = "URL", env = "ROWFENCE_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Run on several PostgreSQL major versions, one docker container each
+    /// (at most as many at once as there are cores), e.g. `--pg 13,15,17,18`.
+    /// Implies --provider docker. Images: postgres:<version>, or
+    /// rowfence/postgres:<version> when only that is present; --image must then
+    /// be a template with `{major}`. The verdict is the worst: violated if any
+    /// version is, else could not judge if any version could not, else isolated.
+    #[arg(long, value_name = "MAJORS", value_parser = versions::parse_pg)]
+    pub pg: Option<versions::Majors>,
 }
 
 /// Report outputs.

@@ -139,25 +139,61 @@ async fn sweep_orphans(docker: &Docker) {
 /// `--image`/`ROWFENCE_IMAGE` if given; else the default image when present
 /// (or, outside auto mode, pullable); else the offline image when present.
 async fn choose_image(docker: &Docker, requested: Option<&str>, probing: bool) -> Result<String, ProvisionError> {
-    let present = |name: String| async move { docker.inspect_image(&name).await.is_ok() };
     if let Some(image) = requested {
-        if probing && !present(image.to_string()).await && !pull(docker, image).await {
+        if probing && !present(docker, image).await && !pull(docker, image).await {
             return Err(ProvisionError::Docker(format!("image `{image}` is not present and cannot be pulled")));
         }
         return Ok(image.to_string());
     }
-    if present(DEFAULT_IMAGE.into()).await {
-        return Ok(DEFAULT_IMAGE.into());
+    default_or_offline(docker, DEFAULT_IMAGE, OFFLINE_IMAGE).await
+}
+
+/// The official image of PostgreSQL `major` (`postgres:13`).
+pub fn default_image(major: u32) -> String {
+    format!("postgres:{major}")
+}
+
+/// The offline equivalent of [`default_image`] that `scripts/build-image.sh MAJOR` builds.
+pub fn offline_image(major: u32) -> String {
+    format!("rowfence/postgres:{major}")
+}
+
+/// The image for PostgreSQL `major` when none is named, chosen as for the
+/// default version: the official image when present, else the offline one
+/// when present, else the official one if it can be pulled.
+pub async fn image_for_major(major: u32) -> Result<String, ProvisionError> {
+    let err = ProvisionError::Docker;
+    let docker = Docker::connect_with_local_defaults().map_err(|e| err(format!("no Docker engine: {e}")))?;
+    ping(&docker).await.map_err(err)?;
+    default_or_offline(&docker, &default_image(major), &offline_image(major)).await
+}
+
+/// Whether `image` is present in the local engine (no pull is attempted).
+pub async fn image_present(image: &str) -> bool {
+    match Docker::connect_with_local_defaults() {
+        Ok(docker) => ping(&docker).await.is_ok() && present(&docker, image).await,
+        Err(_) => false,
     }
-    if present(OFFLINE_IMAGE.into()).await {
-        return Ok(OFFLINE_IMAGE.into());
+}
+
+async fn present(docker: &Docker, image: &str) -> bool {
+    docker.inspect_image(image).await.is_ok()
+}
+
+async fn default_or_offline(docker: &Docker, default: &str, offline: &str) -> Result<String, ProvisionError> {
+    if present(docker, default).await {
+        return Ok(default.into());
     }
-    if pull(docker, DEFAULT_IMAGE).await {
-        return Ok(DEFAULT_IMAGE.into());
+    if present(docker, offline).await {
+        return Ok(offline.into());
     }
+    if pull(docker, default).await {
+        return Ok(default.into());
+    }
+    let major = offline.rsplit(':').next().unwrap_or("17");
     Err(ProvisionError::Docker(format!(
-        "neither `{DEFAULT_IMAGE}` nor `{OFFLINE_IMAGE}` is present and `{DEFAULT_IMAGE}` cannot be pulled \
-         (build the offline image with `bash scripts/build-image.sh`)"
+        "neither `{default}` nor `{offline}` is present and `{default}` cannot be pulled \
+         (build the offline image with `bash scripts/build-image.sh {major}`)"
     )))
 }
 

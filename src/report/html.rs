@@ -50,7 +50,7 @@ pub fn render(report: &Report) -> Result<String, minijinja::Error> {
         groups => groups,
         operations => operations,
         contexts => contexts,
-        matrix => &report.matrix,
+        isolation => &report.isolation,
         posture => &report.posture,
         role => &report.role,
         database_settings => &report.database_settings,

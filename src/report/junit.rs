@@ -10,13 +10,20 @@ use super::{CONTEXTS, CellState, Report, Verdict};
 /// The JUnit XML for `report`.
 pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
     let mut junit = quick_junit::Report::new("rowfence");
-    let mut suite = TestSuite::new(report.suite.clone());
+    junit.add_test_suite(test_suite(report, report.suite.clone()));
+    junit.to_string()
+}
+
+/// The test suite of one report, named `name` (a version matrix prefixes
+/// each version's: `pg13 / suite`).
+pub fn test_suite(report: &Report, name: String) -> TestSuite {
+    let mut suite = TestSuite::new(name);
     if report.verdict == Verdict::Error {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
         status.set_message(report.error.clone().unwrap_or_default());
         suite.add_test_case(TestCase::new("rowfence / could not judge", status));
     }
-    for row in &report.matrix {
+    for row in &report.isolation {
         for cell in &row.cells {
             for (state, cx) in cell.states.iter().zip(CONTEXTS) {
                 let name = format!("{} / {} / {}", row.relation, cell.operation.as_str(), cx.as_str());
@@ -57,6 +64,5 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
     if suite.test_cases.is_empty() {
         suite.add_test_case(TestCase::new("static analysis", TestCaseStatus::success()));
     }
-    junit.add_test_suite(suite);
-    junit.to_string()
+    suite
 }

@@ -7,6 +7,7 @@ pub mod console;
 pub mod html;
 pub mod junit;
 pub mod sarif;
+pub mod versions;
 
 use serde::{Deserialize, Serialize};
 
@@ -406,9 +407,11 @@ pub struct Report {
     /// The suite file, as given.
     #[serde(default)]
     pub suite_file: String,
-    /// Relations x operations x context kinds (check only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub matrix: Vec<MatrixRow>,
+    /// The isolation matrix: relations x operations x context kinds (check
+    /// only). Reports written before it was renamed call it `matrix`; a
+    /// version matrix (`--pg`) is told apart by its `versions` key.
+    #[serde(default, alias = "matrix", skip_serializing_if = "Vec::is_empty")]
+    pub isolation: Vec<MatrixRow>,
     /// Per-relation RLS posture.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub posture: Vec<RelationPosture>,
@@ -445,7 +448,7 @@ impl Report {
             error: None,
             generated_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             suite_file: String::new(),
-            matrix: Vec::new(),
+            isolation: Vec::new(),
             posture: Vec::new(),
             role: None,
             database_settings: Vec::new(),
@@ -513,8 +516,8 @@ impl Report {
             .filter(|f| f.severity.fails() && !now.contains(&f.key()))
             .map(|f| format!("{} {} {}", f.rule, f.relation.as_deref().unwrap_or("-"), f.message))
             .collect();
-        for row in &self.matrix {
-            let before = baseline.matrix.iter().find(|r| r.relation == row.relation);
+        for row in &self.isolation {
+            let before = baseline.isolation.iter().find(|r| r.relation == row.relation);
             for (i, cell) in row.cells.iter().enumerate() {
                 for (j, state) in cell.states.iter().enumerate() {
                     let was = before.and_then(|b| b.cells.get(i)).and_then(|c| c.states.get(j)).copied();

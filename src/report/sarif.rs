@@ -8,6 +8,20 @@ use crate::rules::{RULES, Severity};
 
 /// The SARIF log for `report`.
 pub fn render(report: &Report) -> Value {
+    log(vec![run(report)])
+}
+
+/// A SARIF log of `runs`.
+pub fn log(runs: Vec<Value>) -> Value {
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": runs,
+    })
+}
+
+/// One SARIF run: the rules and one result per finding of `report`.
+pub fn run(report: &Report) -> Value {
     let rules: Vec<Value> = RULES
         .iter()
         .map(|r| {
@@ -63,18 +77,14 @@ pub fn render(report: &Report) -> Value {
         })
         .collect();
     json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "rowfence",
-                "version": report.version,
-                "semanticVersion": report.version,
-                "rules": rules,
-            }},
-            "results": results,
-            "properties": { "suite": report.suite, "verdict": report.verdict },
-        }],
+        "tool": { "driver": {
+            "name": "rowfence",
+            "version": report.version,
+            "semanticVersion": report.version,
+            "rules": rules,
+        }},
+        "results": results,
+        "properties": { "suite": report.suite, "verdict": report.verdict },
     })
 }
 

@@ -16,3 +16,4 @@ mod migrations;
 mod outputs;
 mod regressions;
 mod speed;
+mod versions;
