@@ -215,6 +215,7 @@ async fn run_on(
     let cases = opts.cases.unwrap_or(suite.probes.cases);
     let seed = opts.seed.unwrap_or(suite.probes.seed);
     let jobs = opts.jobs.unwrap_or_else(default_jobs).clamp(1, cases.max(1) as usize);
+    clock.phases.generate_ms = clock.lap();
     // Lane databases are template copies, made once the schema is complete.
     let (admins, dbnames) = lane_databases(server, admin, dbname, jobs, log).await?;
     let mut sessions = Vec::with_capacity(jobs);
@@ -227,7 +228,7 @@ async fn run_on(
         true => ServerTime::start(admin, &dbnames, server.provider == ProviderKind::Local).await,
         false => None,
     };
-    clock.phases.generate_ms = clock.lap();
+    clock.phases.schema_ms += clock.lap();
     let schema = Schema { catalog: &catalog, ownership: &ownership, model: &model, setting: &suite.tenant.setting };
     progress(opts, &format!("probing {} relation(s) over {cases} case(s), {jobs} at a time", schema.probed().count()));
     let mut runner = Runner::new(schema, &lanes, superuser, seed, &suite.app.role);

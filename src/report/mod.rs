@@ -262,7 +262,8 @@ impl Stats {
 pub struct Phases {
     /// Starting (or reaching) the server.
     pub provision_ms: f64,
-    /// Creating the scratch database and applying the schema.
+    /// Creating the scratch database, applying the schema, and making the
+    /// parallel lanes' copies of it (with their sessions).
     pub schema_ms: f64,
     /// Reading the catalog, ownership analysis and the static checks.
     pub catalog_ms: f64,
