@@ -265,15 +265,7 @@ fn emit(report: &Report, out: &OutputArgs) -> i32 {
         eprintln!("rowfence: {e}");
         return Error::EXIT_CODE;
     }
-    let written: Vec<(&str, String)> = [
-        ("JSON", out.json.as_ref()),
-        ("HTML", out.renders.html.as_ref()),
-        ("JUnit", out.renders.junit.as_ref()),
-        ("SARIF", out.renders.sarif.as_ref()),
-    ]
-    .into_iter()
-    .filter_map(|(what, p)| p.map(|p| (what, p.display().to_string())))
-    .collect();
+    let written = out.written();
     let style = console::Style::detect();
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
@@ -287,15 +279,7 @@ fn emit(report: &Report, out: &OutputArgs) -> i32 {
 }
 
 fn write_json(report: &Report, path: &std::path::Path) -> std::io::Result<()> {
-    if path.as_os_str() == "-" {
-        let mut s = std::io::stdout().lock();
-        report.write_json(&mut s)?;
-        return writeln!(s);
-    }
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    report.write_json(&mut f)?;
-    writeln!(f)?;
-    f.flush()
+    cli::write_json_file(path, |w| report.write_json(w))
 }
 
 async fn bench(args: cli::BenchArgs) -> i32 {

@@ -226,3 +226,35 @@ impl CheckArgs {
         }
     }
 }
+
+impl OutputArgs {
+    /// The files asked for, by format, for the summary's list of what was written.
+    pub fn written(&self) -> Vec<(&'static str, String)> {
+        [
+            ("JSON", self.json.as_ref()),
+            ("HTML", self.renders.html.as_ref()),
+            ("JUnit", self.renders.junit.as_ref()),
+            ("SARIF", self.renders.sarif.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(what, p)| p.map(|p| (what, p.display().to_string())))
+        .collect()
+    }
+}
+
+/// Writes the JSON `write` produces to `path` (`-`: stdout), ending with a newline.
+pub fn write_json_file(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> serde_json::Result<()>,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if path.as_os_str() == "-" {
+        let mut s = std::io::stdout().lock();
+        write(&mut s)?;
+        return writeln!(s);
+    }
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    write(&mut f)?;
+    writeln!(f)?;
+    f.flush()
+}

@@ -42,7 +42,7 @@ pub async fn run(
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let report = Report::error(&name, e);
         if let Some(json) = &output.json {
-            let _ = write_json(&report, json);
+            let _ = super::write_json_file(json, |w| report.write_json(w));
         }
         Error::EXIT_CODE
     };
@@ -162,17 +162,7 @@ fn write_renders(m: &VersionMatrix, r: &RenderArgs) -> Result<(), String> {
 
 fn emit(m: &VersionMatrix, out: &OutputArgs) -> i32 {
     if let Some(path) = &out.json {
-        let written = if path.as_os_str() == "-" {
-            let mut s = std::io::stdout().lock();
-            m.write_json(&mut s).map_err(std::io::Error::from).and_then(|_| writeln!(s))
-        } else {
-            std::fs::File::create(path).and_then(|f| {
-                let mut f = std::io::BufWriter::new(f);
-                m.write_json(&mut f)?;
-                writeln!(f)?;
-                f.flush()
-            })
-        };
+        let written = super::write_json_file(path, |w| m.write_json(w));
         if let Err(e) = written {
             eprintln!("rowfence: cannot write {}: {e}", path.display());
             return Error::EXIT_CODE;
@@ -182,15 +172,7 @@ fn emit(m: &VersionMatrix, out: &OutputArgs) -> i32 {
         eprintln!("rowfence: {e}");
         return Error::EXIT_CODE;
     }
-    let written: Vec<(&str, String)> = [
-        ("JSON", out.json.as_ref()),
-        ("HTML", out.renders.html.as_ref()),
-        ("JUnit", out.renders.junit.as_ref()),
-        ("SARIF", out.renders.sarif.as_ref()),
-    ]
-    .into_iter()
-    .filter_map(|(what, p)| p.map(|p| (what, p.display().to_string())))
-    .collect();
+    let written = out.written();
     // The JSON went to stdout: keep stdout parseable, the summary goes to stderr.
     let json_on_stdout = out.json.as_ref().is_some_and(|p| p.as_os_str() == "-");
     let style = if json_on_stdout { console::Style::default() } else { console::Style::detect() };
@@ -203,16 +185,4 @@ fn emit(m: &VersionMatrix, out: &OutputArgs) -> i32 {
     };
     let _ = printed.and_then(|_| sink.flush());
     m.verdict.exit_code()
-}
-
-fn write_json(report: &Report, path: &Path) -> std::io::Result<()> {
-    if path.as_os_str() == "-" {
-        let mut s = std::io::stdout().lock();
-        report.write_json(&mut s)?;
-        return writeln!(s);
-    }
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    report.write_json(&mut f)?;
-    writeln!(f)?;
-    f.flush()
 }
