@@ -155,11 +155,13 @@ fn set_config(setting: &str, key: &TenantKey) -> String {
 /// probe's result. Failures of `before` and `after` statements are errors of
 /// the run.
 ///
-/// Each probe is one simple-query message (one round trip's worth of
-/// protocol): with `savepoints`, `ROLLBACK TO SAVEPOINT; probe; verify`.
-/// Rolling back to a savepoint keeps it, so one `SAVEPOINT` up front serves
-/// every probe, and the rollback that opens each message both undoes the
-/// previous probe and recovers the transaction after a failed one.
+/// Each probe is one simple-query message: with `savepoints`,
+/// `ROLLBACK TO SAVEPOINT; probe`. Rolling back to a savepoint keeps it, so
+/// one `SAVEPOINT` up front serves every probe, and the rollback that opens
+/// each message both undoes the previous probe and recovers the transaction
+/// after a failed one. A probe's follow-up count goes in a message of its
+/// own, so that its failure (say, no SELECT privilege) cannot turn the
+/// probe's own success into an error.
 async fn pipeline(
     db: &Db,
     before: &[String],
@@ -171,21 +173,15 @@ async fn pipeline(
     if savepoints {
         head.push("SAVEPOINT rowfence_probe".into());
     }
-    let messages: Vec<String> = probes
-        .iter()
-        .map(|p| {
-            let mut m = String::new();
-            if savepoints {
-                m.push_str("ROLLBACK TO SAVEPOINT rowfence_probe;\n");
-            }
-            m.push_str(&p.sql);
-            if let Some(v) = &p.verify {
-                m.push_str(";\n");
-                m.push_str(v);
-            }
-            m
-        })
-        .collect();
+    let mut messages: Vec<String> = Vec::with_capacity(probes.len());
+    for p in probes {
+        messages.push(if savepoints {
+            format!("ROLLBACK TO SAVEPOINT rowfence_probe;\n{}", p.sql)
+        } else {
+            p.sql.clone()
+        });
+        messages.extend(p.verify.clone());
+    }
     let mut tail: Vec<String> = Vec::new();
     if savepoints && !after.is_empty() {
         // The last probe may have failed: recover before the closing statements.
@@ -199,18 +195,17 @@ async fn pipeline(
     }
     let mut out = Vec::with_capacity(probes.len());
     for p in probes {
-        let messages = results.next().expect("one result per message");
-        out.push(messages.map(|m| {
-            // One statement result per CommandComplete: [rollback,] probe[, verify].
-            let mut parts = split_results(m).into_iter().skip(usize::from(savepoints));
-            let mut outcome = parts.next().map(Outcome::from_messages).unwrap_or_default();
-            if p.verify.is_some() {
-                let check = parts.next().map(Outcome::from_messages);
-                outcome.check =
-                    check.and_then(|c| c.rows.first().and_then(|r| r[0].as_deref()).and_then(|n| n.parse().ok()));
+        let reply = results.next().expect("one result per message");
+        // The probe's own result follows the rollback's CommandComplete.
+        let mut outcome =
+            reply.map(|m| split_results(m).into_iter().nth(usize::from(savepoints)).map(Outcome::from_messages));
+        if p.verify.is_some() {
+            let check = results.next().expect("one result per message").ok().map(Outcome::from_messages);
+            if let (Ok(Some(o)), Some(c)) = (outcome.as_mut(), check) {
+                o.check = c.rows.first().and_then(|r| r[0].as_deref()).and_then(|n| n.parse().ok());
             }
-            outcome
-        }));
+        }
+        out.push(outcome.map(Option::unwrap_or_default));
     }
     for r in results {
         r?;
