@@ -191,6 +191,11 @@ async fn run_on(
         Vec::new()
     };
 
+    // A fresh session for everything after the schema: a migration may end
+    // with SET ROLE or set_config(..., false), which must not shape what
+    // rowfence reads as ground truth.
+    drop(admin);
+    let admin = server.connect_scratch(&dbname).await?.logged(log, "admin");
     clock.phases.schema_ms = clock.lap();
     let catalog = Catalog::read(&admin, &suite.app.role).await?;
     let ownership = Ownership::analyse(&catalog, &suite.tenant)?;
@@ -214,7 +219,7 @@ async fn run_on(
     let password = app_login(server, &admin, &suite.app.role).await?;
     let cases = opts.cases.unwrap_or(suite.probes.cases);
     let seed = opts.seed.unwrap_or(suite.probes.seed);
-    let jobs = opts.jobs.unwrap_or_else(default_jobs).clamp(1, cases.max(1) as usize);
+    let jobs = opts.jobs.unwrap_or_else(default_jobs).clamp(1, MAX_JOBS).min(cases.max(1) as usize);
     clock.phases.generate_ms = clock.lap();
     // Lane databases are template copies, made once the schema is complete.
     let (admins, dbnames) = lane_databases(server, admin, dbname, jobs, log).await?;
@@ -490,6 +495,9 @@ fn annotate_agreement(statics: &mut [Finding], dynamic: &mut [Finding]) {
     }
 }
 
+/// Most lanes a run opens (each holds five connections).
+const MAX_JOBS: usize = 8;
+
 /// Default number of parallel lanes: one per core, at most 4.
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).min(4)
@@ -518,9 +526,17 @@ async fn lane_databases(
     let mut names = vec![dbname.clone()];
     let mut copies = Vec::with_capacity(jobs - 1);
     for i in 1..jobs {
-        let (db, name) = server.copy_scratch(&dbname).await?;
-        copies.push(db.logged(log, format!("admin{}", lane_suffix(i))));
-        names.push(name);
+        match server.copy_scratch(&dbname).await {
+            Ok((db, name)) => {
+                copies.push(db.logged(log, format!("admin{}", lane_suffix(i))));
+                names.push(name);
+            }
+            // E.g. another session on a shared server holds the template: fewer lanes, same results.
+            Err(e) => {
+                crate::note!("rowfence: running {i} lane(s) instead of {jobs}: {e}");
+                break;
+            }
+        }
     }
     admins.push(server.connect_scratch(&dbname).await?.logged(log, "admin"));
     admins.extend(copies);

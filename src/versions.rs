@@ -117,6 +117,8 @@ async fn one(suite: &Suite, opts: &RunOptions, major: u32, lint: bool) -> (u32, 
             // Several runs at once: one line per version instead of interleaved stages.
             child.quiet = true;
             child.progress = None;
+            // One SQL log per version (runs overlap): run.sql -> run.pg13.sql.
+            child.log_sql = opts.log_sql.as_deref().map(|p| per_version(p, major));
             say(opts, &format!("PostgreSQL {major}: starting ({image})"));
             let result = if lint { crate::lint(suite, &child).await } else { crate::check(suite, &child).await };
             (image, result)
@@ -158,5 +160,26 @@ mod tests {
         assert!(parse_majors("+13").is_err());
         assert!(parse_majors("13,13").unwrap_err().contains("twice"));
         assert!(parse_majors("").is_err());
+    }
+}
+
+/// `dir/run.sql` -> `dir/run.pg13.sql`.
+fn per_version(path: &std::path::Path, major: u32) -> std::path::PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.pg{major}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.pg{major}"),
+    };
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::per_version;
+
+    #[test]
+    fn each_version_logs_to_its_own_file() {
+        assert_eq!(per_version("out/run.sql".as_ref(), 13), std::path::PathBuf::from("out/run.pg13.sql"));
+        assert_eq!(per_version("log".as_ref(), 18), std::path::PathBuf::from("log.pg18"));
     }
 }

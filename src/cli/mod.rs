@@ -80,7 +80,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
     /// Cases probed at once (as `check --jobs`).
-    #[arg(long, short = 'j', value_name = "N", env = "ROWFENCE_JOBS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, short = 'j', value_name = "N", env = "ROWFENCE_JOBS", value_parser = clap::value_parser!(u16).range(1..=8))]
     pub jobs: Option<u16>,
     #[command(flatten)]
     pub provider: ProviderArgs,
@@ -111,8 +111,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Cases probed at once, each on its own copy of the scratch database
-    /// [default: the number of cores, at most 4].
-    #[arg(long, short = 'j', value_name = "N", env = "ROWFENCE_JOBS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// [default: the number of cores, at most 4; at most 8].
+    #[arg(long, short = 'j', value_name = "N", env = "ROWFENCE_JOBS", value_parser = clap::value_parser!(u16).range(1..=8))]
     pub jobs: Option<u16>,
     /// Apply the migrations one file at a time, run the static checks after
     /// each, and name the migration that introduced each finding.

@@ -364,8 +364,53 @@ async fn copy_database_settings(maint: &Db, from: &str, to: &str) -> Result<(), 
         } else {
             format!("ROLE {} IN DATABASE {}", ident(&role), ident(to))
         };
+        let value = setting_value(name, value);
         let name: Vec<String> = name.split('.').map(ident).collect();
-        maint.batch_execute(&format!("ALTER {target} SET {} = {}", name.join("."), literal(value))).await?;
+        maint.batch_execute(&format!("ALTER {target} SET {} = {value}", name.join("."))).await?;
     }
     Ok(())
+}
+
+/// A stored setting value as `ALTER ... SET` takes it back. List settings are
+/// stored flattened (`app, "my schema"`) and must be given element by element,
+/// as pg_dump does; one literal would become a single element.
+fn setting_value(name: &str, value: &str) -> String {
+    const LISTS: [&str; 4] =
+        ["search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries"];
+    if !LISTS.contains(&name.to_ascii_lowercase().as_str()) {
+        return literal(value);
+    }
+    let mut items: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut chars = value.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                current.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => items.push(std::mem::take(&mut current)),
+            c if c.is_whitespace() && !quoted => {}
+            c => current.push(c),
+        }
+    }
+    items.push(current);
+    items.iter().map(|i| literal(i)).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::setting_value;
+
+    #[test]
+    fn list_settings_are_given_back_element_by_element() {
+        assert_eq!(setting_value("search_path", "app, public"), "'app', 'public'");
+        assert_eq!(
+            setting_value("search_path", "\"my \"\"odd\"\", schema\", public"),
+            "'my \"odd\", schema', 'public'"
+        );
+        assert_eq!(setting_value("app.current_org_id", "a, b"), "'a, b'");
+    }
 }

@@ -148,3 +148,45 @@ async fn url_provider_touches_only_what_it_created() {
     drop((admin, canary));
     server.shutdown().await;
 }
+
+/// A lane's copy of the scratch database keeps its database-level settings,
+/// list settings element by element.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lane_copies_keep_database_settings() {
+    let mut server =
+        Server::start(&ProvisionOptions { kind: ProviderKind::Local, ..Default::default() }).await.unwrap();
+    let (db, name) = server.create_scratch().await.unwrap();
+    db.batch_execute(&format!(
+        "CREATE SCHEMA app; CREATE ROLE lane_role; \
+         ALTER DATABASE {name} SET search_path = app, \"odd, schema\", public; \
+         ALTER DATABASE {name} SET app.current_org_id = 'a, b'; \
+         ALTER ROLE lane_role IN DATABASE {name} SET work_mem = '8MB'"
+    ))
+    .await
+    .unwrap();
+    drop(db);
+    let (copy, copy_name) = server.copy_scratch(&name).await.unwrap();
+    let rows = |db: &str| {
+        let db = db.to_string();
+        let copy = &copy;
+        async move {
+            copy.query(
+                "SELECT coalesce(r.rolname::text, ''), s.setconfig::text FROM pg_db_role_setting s \
+                 JOIN pg_database d ON d.oid = s.setdatabase LEFT JOIN pg_roles r ON r.oid = s.setrole \
+                 WHERE d.datname = $1 ORDER BY 1",
+                &[&db],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+            .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(rows(&name).await, rows(&copy_name).await, "settings of {name} and its copy {copy_name}");
+    let path: String = copy.query_one("SHOW search_path", &[]).await.unwrap().get(0);
+    assert_eq!(path, "app, \"odd, schema\", public");
+    copy.batch_execute("DROP ROLE lane_role").await.ok();
+    drop(copy);
+    server.shutdown().await;
+}
