@@ -135,3 +135,15 @@ pub fn fixture_expect(suite: &Path) -> PathBuf {
     let name = suite.file_stem().expect("suite file").to_string_lossy().into_owned();
     root().join("fixtures").join(name).join("expect.toml")
 }
+
+/// Containers labelled as belonging to the rowfence process `pid`.
+pub async fn run_containers(pid: u32) -> usize {
+    let docker = bollard::Docker::connect_with_local_defaults().unwrap();
+    let label =
+        format!("{}={}", rowfence::provision::docker::RUN_LABEL, rowfence::provision::docker::run_label_value(pid));
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&std::collections::HashMap::from([("label", vec![label.as_str()])]))
+        .build();
+    docker.list_containers(Some(options)).await.unwrap().len()
+}

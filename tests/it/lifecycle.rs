@@ -7,11 +7,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rowfence::db::Db;
-use rowfence::provision::docker as docker_mod;
 use rowfence::provision::{Host, ProviderKind, ProvisionOptions, Server};
 use rowfence::{RunOptions, Suite, Verdict};
 
-use crate::common::root;
+use crate::common::{root, run_containers};
 
 /// Ctrl-C while probing: exit 2, and the cluster and its temp dir are gone.
 #[test]
@@ -31,25 +30,16 @@ async fn interrupt_removes_the_container() {
     if !crate::common::docker_available().await {
         return;
     }
-    let containers = |pid: u32| async move {
-        let docker = bollard::Docker::connect_with_local_defaults().unwrap();
-        let label = format!("{}={}", docker_mod::RUN_LABEL, docker_mod::run_label_value(pid));
-        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&std::collections::HashMap::from([("label", vec![label.as_str()])]))
-            .build();
-        docker.list_containers(Some(options)).await.unwrap().len()
-    };
     let handle = tokio::runtime::Handle::current();
     let pid = tokio::task::spawn_blocking(move || {
         let tmp = tempfile::tempdir().unwrap();
         interrupt_while_probing_pid("docker", tmp.path(), |pid| {
-            assert_eq!(handle.block_on(containers(pid)), 1, "the container should exist while probing");
+            assert_eq!(handle.block_on(run_containers(pid)), 1, "the container should exist while probing");
         })
     })
     .await
     .unwrap();
-    assert_eq!(containers(pid).await, 0, "container left behind after Ctrl-C");
+    assert_eq!(run_containers(pid).await, 0, "container left behind after Ctrl-C");
 }
 
 fn interrupt_while_probing(provider: &str, tmp: &std::path::Path, while_probing: impl FnOnce()) {

@@ -14,7 +14,7 @@ use rowfence::provision::ProviderKind;
 use rowfence::provision::docker as docker_mod;
 use rowfence::{Suite, Verdict};
 
-use crate::common::{Expect, docker_available, fixture_expect, options, root};
+use crate::common::{Expect, docker_available, fixture_expect, options, root, run_containers};
 
 /// The versions CI runs every suite on.
 const MAJORS: [u32; 4] = [13, 15, 17, 18];
@@ -311,7 +311,7 @@ async fn interrupt_removes_every_container() {
     };
     let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while containers(pid).await < 2 {
+    while run_containers(pid).await < 2 {
         assert!(child.try_wait().unwrap().is_none(), "rowfence ended before both containers ran");
         assert!(Instant::now() < deadline, "two containers never ran at once");
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -321,15 +321,5 @@ async fn interrupt_removes_every_container() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
     assert_eq!(status.code(), Some(2));
-    assert_eq!(containers(pid).await, 0, "container(s) left behind after Ctrl-C");
-}
-
-async fn containers(pid: u32) -> usize {
-    let docker = bollard::Docker::connect_with_local_defaults().unwrap();
-    let label = format!("{}={}", docker_mod::RUN_LABEL, docker_mod::run_label_value(pid));
-    let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&std::collections::HashMap::from([("label", vec![label.as_str()])]))
-        .build();
-    docker.list_containers(Some(options)).await.unwrap().len()
+    assert_eq!(run_containers(pid).await, 0, "container(s) left behind after Ctrl-C");
 }
