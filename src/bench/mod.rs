@@ -12,7 +12,7 @@ pub mod schema;
 use std::path::PathBuf;
 
 use crate::provision::ProvisionOptions;
-use crate::report::{Phases, Report, Verdict};
+use crate::report::{Report, Stats, Verdict};
 use crate::{Error, RunOptions, Suite};
 
 /// What to measure.
@@ -41,16 +41,8 @@ pub struct BenchRow {
     pub tables: usize,
     /// Relations in the report's posture table (tables, partitions, views).
     pub relations: usize,
-    /// Generated datasets.
-    pub cases: u32,
-    /// Probe statements run.
-    pub probes: u64,
-    /// Wall time per stage.
-    pub phases: Phases,
-    /// Server plan+execute time of the probe stage, when pg_stat_statements answered.
-    pub server_exec_ms: Option<f64>,
-    /// CPU time of the server's backends in the probe stage (local provider).
-    pub server_busy_ms: Option<f64>,
+    /// The run's counters; the report stage includes rendering every format.
+    pub stats: Stats,
     /// The run's verdict (generated schemas are isolated; anything else is a bug).
     pub verdict: Verdict,
 }
@@ -58,44 +50,24 @@ pub struct BenchRow {
 impl BenchRow {
     /// Wall time from a running cluster to a rendered verdict.
     pub fn after_cluster_ms(&self) -> f64 {
-        let p = &self.phases;
+        let p = &self.stats.phases;
         p.schema_ms + p.catalog_ms + p.generate_ms + p.probe_ms + p.report_ms
     }
 
     /// Probe statements per second of the probe stage.
     pub fn probes_per_second(&self) -> f64 {
-        self.probes as f64 / (self.phases.probe_ms / 1000.0).max(f64::EPSILON)
-    }
-
-    /// Probe-stage wall time over server execution time.
-    pub fn overhead_ratio(&self) -> Option<f64> {
-        self.server_exec_ms.filter(|&ms| ms > 0.0).map(|ms| self.phases.probe_ms / ms)
-    }
-
-    /// Probe-stage wall time over the server backends' CPU time: near 1 means
-    /// the server was busy for rowfence the whole time.
-    pub fn busy_ratio(&self) -> Option<f64> {
-        self.server_busy_ms.filter(|&ms| ms > 0.0).map(|ms| self.phases.probe_ms / ms)
+        self.stats.probes as f64 / (self.stats.phases.probe_ms / 1000.0).max(f64::EPSILON)
     }
 
     /// Probe-stage microseconds per table and case: flat means linear growth.
     pub fn us_per_table_case(&self) -> f64 {
-        self.phases.probe_ms * 1000.0 / (self.tables as f64 * self.cases as f64).max(1.0)
+        self.stats.phases.probe_ms * 1000.0 / (self.tables as f64 * self.stats.cases as f64).max(1.0)
     }
 
     fn from_report(tables: usize, report: &Report, render_ms: f64) -> BenchRow {
-        let mut phases = report.stats.phases;
-        phases.report_ms += render_ms;
-        BenchRow {
-            tables,
-            relations: report.posture.len(),
-            cases: report.stats.cases,
-            probes: report.stats.probes,
-            phases,
-            server_exec_ms: report.stats.server_exec_ms,
-            server_busy_ms: report.stats.server_busy_ms,
-            verdict: report.verdict,
-        }
+        let mut stats = report.stats.clone();
+        stats.phases.report_ms += render_ms;
+        BenchRow { tables, relations: report.posture.len(), stats, verdict: report.verdict }
     }
 }
 
@@ -160,13 +132,14 @@ pub fn markdown_header() -> String {
 /// One row of the results table (Markdown, as in the README).
 pub fn markdown_row(r: &BenchRow) -> String {
     let s = |ms: f64| format!("{:.2} s", ms / 1000.0);
-    let p = &r.phases;
+    let ratio = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.2}"));
+    let (st, p) = (&r.stats, &r.stats.phases);
     format!(
         "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | **{}** | {:.0} | {} | {} | {} | {} | {:.0} |",
         r.tables,
         r.relations,
-        r.cases,
-        r.probes,
+        st.cases,
+        st.probes,
         s(p.provision_ms),
         s(p.schema_ms),
         s(p.catalog_ms),
@@ -175,10 +148,10 @@ pub fn markdown_row(r: &BenchRow) -> String {
         s(p.report_ms),
         s(r.after_cluster_ms()),
         r.probes_per_second(),
-        r.server_exec_ms.map_or("-".into(), s),
-        r.overhead_ratio().map_or("-".into(), |x| format!("{x:.2}")),
-        r.server_busy_ms.map_or("-".into(), s),
-        r.busy_ratio().map_or("-".into(), |x| format!("{x:.2}")),
+        st.server_exec_ms.map_or("-".into(), s),
+        ratio(st.overhead_ratio()),
+        st.server_busy_ms.map_or("-".into(), s),
+        ratio(st.busy_ratio()),
         r.us_per_table_case(),
     )
 }

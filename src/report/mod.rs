@@ -255,6 +255,13 @@ impl Stats {
     pub fn overhead_ratio(&self) -> Option<f64> {
         self.server_exec_ms.filter(|&ms| ms > 0.0).map(|ms| self.phases.probe_ms / ms)
     }
+
+    /// Wall time of the probe stage over the server backends' CPU time in it:
+    /// at 1 the server worked for rowfence the whole time, under 1 several
+    /// backends worked at once.
+    pub fn busy_ratio(&self) -> Option<f64> {
+        self.server_busy_ms.filter(|&ms| ms > 0.0).map(|ms| self.phases.probe_ms / ms)
+    }
 }
 
 /// Wall time per pipeline stage, in milliseconds.
