@@ -137,6 +137,13 @@ impl Clock {
         self.lap = now;
         ms
     }
+
+    /// Ends the report stage and stores the stages and total in `report`.
+    fn finish(&mut self, report: &mut Report) {
+        self.phases.report_ms = self.lap();
+        report.stats.phases = self.phases;
+        report.stats.duration_ms = self.started.elapsed().as_millis() as u64;
+    }
 }
 
 async fn run(suite: &Suite, opts: &RunOptions, mode: Mode) -> Result<Report, Error> {
@@ -208,9 +215,7 @@ async fn run_on(
         describe_schema(&mut report, suite, &catalog, &ownership, &sources);
         attribute_migrations(&mut report, suite, &first_seen);
         report.apply_waivers(&suite.waivers);
-        clock.phases.report_ms = clock.lap();
-        report.stats.phases = clock.phases;
-        report.stats.duration_ms = clock.started.elapsed().as_millis() as u64;
+        clock.finish(&mut report);
         return Ok(report);
     }
 
@@ -235,7 +240,11 @@ async fn run_on(
     };
     clock.phases.schema_ms += clock.lap();
     let schema = Schema { catalog: &catalog, ownership: &ownership, model: &model, setting: &suite.tenant.setting };
-    progress(opts, &format!("probing {} relation(s) over {cases} case(s), {jobs} at a time", schema.probed().count()));
+    let at_once = lanes.len();
+    progress(
+        opts,
+        &format!("probing {} relation(s) over {cases} case(s), {at_once} at a time", schema.probed().count()),
+    );
     let mut runner = Runner::new(schema, &lanes, superuser, seed, &suite.app.role);
     runner.progress = opts.progress.clone();
     let mut dynamic = runner.run(cases).await?;
@@ -289,9 +298,7 @@ async fn run_on(
             unjudged.join(", ")
         ));
     }
-    clock.phases.report_ms = clock.lap();
-    report.stats.phases = clock.phases;
-    report.stats.duration_ms = clock.started.elapsed().as_millis() as u64;
+    clock.finish(&mut report);
     Ok(report)
 }
 
