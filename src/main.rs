@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, OutputArgs, RenderArgs};
-use rowfence::report::console;
-use rowfence::{Error, Report, Suite};
+use cli::output::{Exit, Failure, emit, exit_code, fail, write_renders};
+use cli::{CheckArgs, Cli, Command, OutputArgs};
+use rowfence::{Error, Report, Suite, Verdict};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -24,13 +24,12 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("rowfence: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(exit_code(Err(Failure(format!("cannot start the async runtime: {e}")))));
         }
     };
     let code = runtime.block_on(async {
         tokio::select! {
-            code = run(cli) => code,
+            result = run(cli) => exit_code(result),
             _ = interrupted() => {
                 // The run future is dropped here: its guards remove containers,
                 // clusters and temp dirs. A second Ctrl-C skips the clean-up.
@@ -40,60 +39,27 @@ fn main() -> ExitCode {
                     std::process::exit(130);
                 });
                 let _ = writeln!(std::io::stderr(), "rowfence: interrupted; cleaning up");
-                2
+                Error::EXIT_CODE as u8
             }
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(15));
-    ExitCode::from(code as u8)
+    ExitCode::from(code)
 }
 
-async fn run(cli: Cli) -> i32 {
+async fn run(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
-        Command::Check(args) => {
-            if let Some(pg) = &args.provider.pg {
-                let (opts, baseline) = (args.run_options(), args.baseline.as_deref());
-                return cli::versions::run(&args.suite, pg, opts, cli::versions::Mode::Check, &args.output, baseline)
-                    .await;
-            }
-            let mut opts = args.run_options();
-            let bar = progress_bar(args.output.quiet);
-            opts.progress = bar.as_ref().map(|(sink, _)| sink.clone());
-            let baseline = match args.baseline.as_deref().map(load_report).transpose() {
-                Ok(b) => b,
-                Err(e) => {
-                    eprintln!("rowfence: {e}");
-                    return Error::EXIT_CODE;
-                }
-            };
-            let file = args.baseline.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-            judge(&args.suite, &args.output, |suite| async move {
-                let result = rowfence::check(&suite, &opts).await;
-                if let Some((_, bar)) = &bar {
-                    bar.finish_and_clear();
-                }
-                let mut report = result?;
-                if let Some(b) = &baseline {
-                    report.compare_with(b, &file);
-                }
-                Ok(report)
-            })
-            .await
-        }
-        Command::Baseline { mut check, out } => {
+        Command::Check(args) => check(&args).await,
+        Command::Baseline { check: mut args, out } => {
             // A baseline is the run's JSON report; recording one is not a failure.
-            check.output.json = Some(out.clone());
-            let opts = check.run_options();
-            let code = if let Some(pg) = &check.provider.pg {
-                cli::versions::run(&check.suite, pg, opts, cli::versions::Mode::Check, &check.output, None).await
-            } else {
-                judge(&check.suite, &check.output, |suite| async move { rowfence::check(&suite, &opts).await }).await
-            };
-            if code == Error::EXIT_CODE {
-                return code;
+            args.output.json = Some(out.clone());
+            match check(&args).await? {
+                Exit::Judged(Verdict::Error) => Ok(Exit::Judged(Verdict::Error)),
+                _ => {
+                    println!("baseline written to {}", out.display());
+                    Ok(Exit::Done)
+                }
             }
-            println!("baseline written to {}", out.display());
-            0
         }
         Command::Bench(args) => bench(args).await,
         Command::Lint(args) => {
@@ -108,50 +74,63 @@ async fn run(cli: Cli) -> i32 {
             }
             judge(&args.suite, &args.output, |suite| async move { rowfence::lint(&suite, &opts).await }).await
         }
-        Command::Report { report, renders } if cli::versions::is_matrix_file(&report) => {
-            cli::versions::rerender(&report, &renders)
-        }
-        Command::Report { report, renders } => match load_report(&report) {
-            Ok(r) => match write_renders(&r, &renders) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("rowfence: {e}");
-                    Error::EXIT_CODE
-                }
-            },
-            Err(e) => {
-                eprintln!(
-                    "rowfence: cannot read report {}: {e} (it must be a file written by --json)",
-                    report.display()
-                );
-                Error::EXIT_CODE
+        Command::Report { report, renders } => {
+            if cli::versions::is_matrix_file(&report) {
+                write_renders(&cli::versions::load_matrix(&report)?, &renders)?;
+            } else {
+                write_renders(&load_report(&report)?, &renders)?;
             }
-        },
+            Ok(Exit::Done)
+        }
         Command::Rules => {
             let mut out = std::io::stdout().lock();
             for r in rowfence::rules::RULES {
                 let _ = writeln!(out, "{:<44} {:<9} {}", r.id, r.severity.as_str(), r.title);
             }
-            0
+            Ok(Exit::Done)
         }
-        Command::Explain { rule } => match rowfence::rules::rule(&rule) {
-            Some(r) => {
-                println!(
-                    "{} ({})\n\n{}\n\n{}\n\nRemediation:\n{}",
-                    r.id,
-                    r.severity.as_str(),
-                    r.title,
-                    r.description,
-                    r.remediation
-                );
-                0
-            }
-            None => {
-                eprintln!("rowfence: no rule `{rule}`; `rowfence rules` lists them");
-                Error::EXIT_CODE
-            }
-        },
+        Command::Explain { rule } => {
+            let r = rowfence::rules::rule(&rule)
+                .ok_or_else(|| Failure(format!("no rule `{rule}`; `rowfence rules` lists them")))?;
+            println!(
+                "{} ({})\n\n{}\n\n{}\n\nRemediation:\n{}",
+                r.id,
+                r.severity.as_str(),
+                r.title,
+                r.description,
+                r.remediation
+            );
+            Ok(Exit::Done)
+        }
     }
+}
+
+/// `rowfence check` (and `baseline`): one version, or `--pg` several.
+async fn check(args: &CheckArgs) -> Result<Exit, Failure> {
+    let mut opts = args.run_options();
+    if let Some(pg) = &args.provider.pg {
+        let baseline = args.baseline.as_deref();
+        return cli::versions::run(&args.suite, pg, opts, cli::versions::Mode::Check, &args.output, baseline).await;
+    }
+    let bar = progress_bar(args.output.quiet);
+    opts.progress = bar.as_ref().map(|(sink, _)| sink.clone());
+    let baseline = match args.baseline.as_deref().map(load_report).transpose() {
+        Ok(b) => b,
+        Err(Failure(e)) => return fail(&args.suite, e, &args.output),
+    };
+    let file = args.baseline.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    judge(&args.suite, &args.output, |suite| async move {
+        let result = rowfence::check(&suite, &opts).await;
+        if let Some((_, bar)) = &bar {
+            bar.finish_and_clear();
+        }
+        let mut report = result?;
+        if let Some(b) = &baseline {
+            report.compare_with(b, &file);
+        }
+        Ok(report)
+    })
+    .await
 }
 
 /// A progress bar on stderr (only on a terminal, and not with --quiet).
@@ -202,8 +181,8 @@ async fn interrupted() {
     }
 }
 
-/// Loads the suite, runs `f`, writes outputs; maps errors to exit 2.
-async fn judge<F, Fut>(path: &std::path::Path, output: &OutputArgs, f: F) -> i32
+/// Loads the suite, runs `f` and writes the outputs.
+async fn judge<F, Fut>(path: &std::path::Path, output: &OutputArgs, f: F) -> Result<Exit, Failure>
 where
     F: FnOnce(Suite) -> Fut,
     Fut: std::future::Future<Output = Result<Report, Error>>,
@@ -214,75 +193,23 @@ where
     };
     match result {
         Ok(report) => emit(&report, output),
-        Err(e) => {
-            eprintln!("rowfence: {e}");
-            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            let report = Report::error(&name, e.to_string());
-            if let Some(json) = &output.json {
-                let _ = write_json(&report, json);
-            }
-            let _ = write_renders(&report, &output.renders);
-            Error::EXIT_CODE
-        }
+        Err(e) => fail(path, e.to_string(), output),
     }
 }
 
 /// Reads a report saved by `--json` or `rowfence baseline`.
-fn load_report(path: &std::path::Path) -> Result<Report, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read report {}: {e}", path.display()))?;
+fn load_report(path: &std::path::Path) -> Result<Report, Failure> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Failure(format!("cannot read report {}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| {
-        format!("cannot read report {}: {e} (it must be a file written by --json or rowfence baseline)", path.display())
+        Failure(format!(
+            "cannot read report {}: {e} (it must be a file written by --json or rowfence baseline)",
+            path.display()
+        ))
     })
 }
 
-/// Writes HTML, JUnit and SARIF renderings where asked.
-fn write_renders(report: &Report, r: &RenderArgs) -> Result<(), String> {
-    let write = |path: &std::path::Path, text: String| {
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-    };
-    if let Some(path) = &r.html {
-        write(path, rowfence::report::html::render(report).map_err(|e| format!("cannot render HTML: {e}"))?)?;
-    }
-    if let Some(path) = &r.junit {
-        write(path, rowfence::report::junit::render(report).map_err(|e| format!("cannot render JUnit: {e}"))?)?;
-    }
-    if let Some(path) = &r.sarif {
-        let text = serde_json::to_string_pretty(&rowfence::report::sarif::render(report)).map_err(|e| e.to_string())?;
-        write(path, text)?;
-    }
-    Ok(())
-}
-
-/// Writes the requested outputs and prints the console summary.
-fn emit(report: &Report, out: &OutputArgs) -> i32 {
-    if let Some(path) = &out.json
-        && let Err(e) = write_json(report, path)
-    {
-        eprintln!("rowfence: cannot write {}: {e}", path.display());
-        return Error::EXIT_CODE;
-    }
-    if let Err(e) = write_renders(report, &out.renders) {
-        eprintln!("rowfence: {e}");
-        return Error::EXIT_CODE;
-    }
-    let written = out.written();
-    let style = console::Style::detect();
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    let printed = if out.quiet {
-        console::verdict_line(report, style, &mut lock)
-    } else {
-        console::summary(report, style, &written, &mut lock)
-    };
-    let _ = printed.and_then(|_| lock.flush());
-    report.verdict.exit_code()
-}
-
-fn write_json(report: &Report, path: &std::path::Path) -> std::io::Result<()> {
-    cli::write_json_file(path, |w| report.write_json(w))
-}
-
-async fn bench(args: cli::BenchArgs) -> i32 {
+async fn bench(args: cli::BenchArgs) -> Result<Exit, Failure> {
     let opts = rowfence::bench::BenchOptions {
         tables: args.tables,
         cases: args.cases,
@@ -297,15 +224,13 @@ async fn bench(args: cli::BenchArgs) -> i32 {
         println!("{}", rowfence::bench::markdown_row(row));
     })
     .await;
-    match result {
-        Ok(rows) if rows.iter().all(|r| r.verdict == rowfence::Verdict::Isolated) => 0,
-        Ok(_) => {
-            eprintln!("rowfence: a generated schema was not judged isolated; that is a bug in rowfence");
-            1
-        }
-        Err(e) => {
-            eprintln!("rowfence: {e}");
-            Error::EXIT_CODE
-        }
+    if result?.iter().all(|r| r.verdict == Verdict::Isolated) {
+        Ok(Exit::Judged(Verdict::Isolated))
+    } else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "rowfence: a generated schema was not judged isolated; that is a bug in rowfence"
+        );
+        Ok(Exit::Judged(Verdict::Violated))
     }
 }

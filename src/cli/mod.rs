@@ -1,6 +1,7 @@
 //! Command-line flags, turned into the library's plain run options.
 //! The library never sees clap.
 
+pub mod output;
 pub mod versions;
 
 use std::path::PathBuf;
@@ -240,21 +241,4 @@ impl OutputArgs {
         .filter_map(|(what, p)| p.map(|p| (what, p.display().to_string())))
         .collect()
     }
-}
-
-/// Writes the JSON `write` produces to `path` (`-`: stdout), ending with a newline.
-pub fn write_json_file(
-    path: &std::path::Path,
-    write: impl FnOnce(&mut dyn std::io::Write) -> serde_json::Result<()>,
-) -> std::io::Result<()> {
-    use std::io::Write as _;
-    if path.as_os_str() == "-" {
-        let mut s = std::io::stdout().lock();
-        write(&mut s)?;
-        return writeln!(s);
-    }
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    write(&mut f)?;
-    writeln!(f)?;
-    f.flush()
 }

@@ -1,14 +1,13 @@
 //! `--pg 13,15,17,18`: the command line of a version matrix (running it,
 //! writing its outputs) and re-rendering a saved one (`rowfence report`).
 
-use std::io::Write;
 use std::path::Path;
 
-use rowfence::report::console;
 use rowfence::report::versions::{self as matrix, VersionMatrix};
-use rowfence::{Error, Report, RunOptions, Suite};
+use rowfence::{Report, RunOptions, Suite};
 
-use super::{OutputArgs, RenderArgs};
+use super::OutputArgs;
+use super::output::{Exit, Failure, emit, fail};
 
 /// The parsed `--pg` list, ascending.
 #[derive(Debug, Clone)]
@@ -28,7 +27,7 @@ pub enum Mode {
     Lint,
 }
 
-/// Runs `suite` on each of `majors` and writes the outputs; returns the exit code.
+/// Runs `suite` on each of `majors` and writes the outputs.
 pub async fn run(
     path: &Path,
     majors: &Majors,
@@ -36,26 +35,16 @@ pub async fn run(
     mode: Mode,
     output: &OutputArgs,
     baseline: Option<&Path>,
-) -> i32 {
-    let fail = |e: String, output: &OutputArgs| {
-        eprintln!("rowfence: {e}");
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let report = Report::error(&name, e);
-        if let Some(json) = &output.json {
-            let _ = super::write_json_file(json, |w| report.write_json(w));
-        }
-        Error::EXIT_CODE
-    };
-    let suite = match Suite::load(path) {
-        Ok(s) => s,
-        Err(e) => return fail(e.to_string(), output),
-    };
-    if let Err(e) = rowfence::versions::validate(&opts) {
-        return fail(e.to_string(), output);
-    }
-    let baseline = match baseline.map(load_baseline).transpose() {
-        Ok(b) => b,
-        Err(e) => return fail(e, output),
+) -> Result<Exit, Failure> {
+    let prepared = (|| {
+        let suite = Suite::load(path)?;
+        rowfence::versions::validate(&opts)?;
+        let baseline = baseline.map(load_baseline).transpose().map_err(rowfence::Error::Config)?;
+        Ok::<_, rowfence::Error>((suite, baseline))
+    })();
+    let (suite, baseline) = match prepared {
+        Ok(p) => p,
+        Err(e) => return fail(path, e.to_string(), output),
     };
     let result = match mode {
         Mode::Check => rowfence::versions::check(&suite, &opts, &majors.0).await,
@@ -63,7 +52,7 @@ pub async fn run(
     };
     let mut m = match result {
         Ok(m) => m,
-        Err(e) => return fail(e.to_string(), output),
+        Err(e) => return fail(path, e.to_string(), output),
     };
     if let Some((file, b)) = &baseline {
         apply_baseline(&mut m, b, file);
@@ -126,63 +115,11 @@ pub fn is_matrix_file(path: &Path) -> bool {
         .is_some_and(|v| matrix::is_version_matrix(&v))
 }
 
-/// Re-renders a saved version matrix as HTML, JUnit or SARIF.
-pub fn rerender(path: &Path, renders: &RenderArgs) -> i32 {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    match serde_json::from_str::<VersionMatrix>(&text) {
-        Ok(m) => match write_renders(&m, renders) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("rowfence: {e}");
-                Error::EXIT_CODE
-            }
-        },
-        Err(e) => {
-            eprintln!("rowfence: cannot read report {}: {e} (it must be a file written by --json)", path.display());
-            Error::EXIT_CODE
-        }
-    }
-}
-
-fn write_renders(m: &VersionMatrix, r: &RenderArgs) -> Result<(), String> {
-    let write = |path: &Path, text: String| {
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-    };
-    if let Some(path) = &r.html {
-        write(path, matrix::html(m).map_err(|e| format!("cannot render HTML: {e}"))?)?;
-    }
-    if let Some(path) = &r.junit {
-        write(path, matrix::junit(m).map_err(|e| format!("cannot render JUnit: {e}"))?)?;
-    }
-    if let Some(path) = &r.sarif {
-        write(path, serde_json::to_string_pretty(&matrix::sarif(m)).map_err(|e| e.to_string())?)?;
-    }
-    Ok(())
-}
-
-fn emit(m: &VersionMatrix, out: &OutputArgs) -> i32 {
-    if let Some(path) = &out.json {
-        let written = super::write_json_file(path, |w| m.write_json(w));
-        if let Err(e) = written {
-            eprintln!("rowfence: cannot write {}: {e}", path.display());
-            return Error::EXIT_CODE;
-        }
-    }
-    if let Err(e) = write_renders(m, &out.renders) {
-        eprintln!("rowfence: {e}");
-        return Error::EXIT_CODE;
-    }
-    let written = out.written();
-    // The JSON went to stdout: keep stdout parseable, the summary goes to stderr.
-    let json_on_stdout = out.json.as_ref().is_some_and(|p| p.as_os_str() == "-");
-    let style = if json_on_stdout { console::Style::default() } else { console::Style::detect() };
-    let mut sink: Box<dyn Write> =
-        if json_on_stdout { Box::new(std::io::stderr().lock()) } else { Box::new(std::io::stdout().lock()) };
-    let printed = if out.quiet {
-        matrix::verdict_line(m, style, &mut sink)
-    } else {
-        matrix::summary(m, style, &written, &mut sink)
-    };
-    let _ = printed.and_then(|_| sink.flush());
-    m.verdict.exit_code()
+/// Loads a saved version matrix (`rowfence report`).
+pub fn load_matrix(path: &Path) -> Result<VersionMatrix, Failure> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Failure(format!("cannot read report {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Failure(format!("cannot read report {}: {e} (it must be a file written by --json)", path.display()))
+    })
 }

@@ -4,6 +4,7 @@
 //! (documented in the README) that other tools script against.
 
 pub mod console;
+pub mod emit;
 pub mod html;
 pub mod junit;
 pub mod sarif;

@@ -231,3 +231,25 @@ fn auto_falls_back_to_local_binaries_without_docker_and_says_why() {
     assert!(stderr.contains("docker not used") && stderr.contains("local PostgreSQL binaries"), "{stderr}");
     assert!(stdout.contains("(local)"), "{stdout}");
 }
+
+#[test]
+fn json_on_stdout_is_one_parseable_document_and_the_summary_goes_to_stderr() {
+    let out = rowfence(&["check", "suites/dexcyjet.toml", "--provider", "local", "--cases", "4", "--json", "-"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"));
+    assert_eq!(report["verdict"], "violated");
+    assert!(stderr.contains("VIOLATED"), "the summary belongs on stderr:\n{stderr}");
+}
+
+#[test]
+fn a_run_that_cannot_judge_still_writes_a_json_report_to_stdout() {
+    let dir = temp_suite("CREATE TABLE t (org_id uuid);\nSELEC 1;\n", "app_json_err");
+    let out = rowfence(&["check", &suite_arg(&dir), "--provider", "local", "--json", "-"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document on stdout");
+    assert_eq!(report["verdict"], "error");
+    assert!(stderr.contains("schema.sql:2"), "{stderr}");
+}
