@@ -28,6 +28,7 @@ pub mod bench;
 pub mod catalog;
 pub mod db;
 mod error;
+pub mod finding;
 pub mod generate;
 pub mod harness;
 pub mod lint;
@@ -41,6 +42,7 @@ mod run;
 pub mod schema;
 pub mod suite;
 pub mod versions;
+pub mod vocab;
 
 pub use error::Error;
 pub use report::versions::VersionMatrix;

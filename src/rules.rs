@@ -43,7 +43,7 @@ impl Severity {
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Rule {
     /// Stable id, from the threat catalogue.
-    pub id: &'static str,
+    pub id: RuleId,
     /// Default severity.
     pub severity: Severity,
     /// One line.
@@ -59,156 +59,225 @@ const TENANT_POLICY: &str =
     "CREATE POLICY tenant_isolation ON {relation} FOR ALL TO {app}\n  USING ({predicate})\n  WITH CHECK ({predicate});";
 
 macro_rules! rules {
-    ($($id:literal, $sev:ident, $title:literal, $desc:literal, $fix:expr;)*) => {
+    ($($variant:ident = $id:literal, $sev:ident, $title:literal, $desc:literal, $fix:expr;)*) => {
+        /// A rule's identity. Ids come from the threat catalogue; the JSON,
+        /// SARIF, waivers and `rowfence explain` use [`RuleId::as_str`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum RuleId {
+            $(#[doc = $title] $variant,)*
+        }
+
+        impl RuleId {
+            /// Every rule id, in catalogue order.
+            pub const ALL: &'static [RuleId] = &[$(RuleId::$variant),*];
+
+            /// The stable id (`rls_not_enabled`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(RuleId::$variant => $id,)*
+                }
+            }
+        }
+
         /// Every rule, in catalogue order.
-        pub static RULES: &[Rule] = &[$(Rule { id: $id, severity: Severity::$sev, title: $title, description: $desc, remediation: $fix }),*];
+        pub static RULES: &[Rule] = &[$(Rule { id: RuleId::$variant, severity: Severity::$sev, title: $title, description: $desc, remediation: $fix }),*];
     };
 }
 
 rules! {
-    "cross_tenant_read", Critical, "The app role reads another tenant's rows",
+    CrossTenantRead = "cross_tenant_read", Critical, "The app role reads another tenant's rows",
         "A probe under one tenant's context (or none) returned rows owned by another tenant, and no more specific cause was identified.",
         "Review the policies on {relation} that apply to {app} for SELECT; every permissive policy must restrict rows to the tenant in the context.";
-    "cross_tenant_write", Critical, "The app role changes another tenant's rows",
+    CrossTenantWrite = "cross_tenant_write", Critical, "The app role changes another tenant's rows",
         "A probe changed, deleted or planted rows of another tenant, and no more specific cause was identified.",
         "Review the UPDATE/DELETE/INSERT policies on {relation} that apply to {app}; USING and WITH CHECK must both pin the tenant.";
-    "rls_not_enabled", Critical, "Tenant-owned table without row-level security",
+    RlsNotEnabled = "rls_not_enabled", Critical, "Tenant-owned table without row-level security",
         "The table holds tenant rows and the app role can touch it, but RLS is off: every tenant sees and changes every row.",
         "ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {relation} FORCE ROW LEVEL SECURITY;\n{policy}";
-    "policy_exists_rls_disabled", Critical, "Policies exist but row-level security is disabled",
+    PolicyExistsRlsDisabled = "policy_exists_rls_disabled", Critical, "Policies exist but row-level security is disabled",
         "Policies are defined on the table, but they are not enforced because RLS is disabled on it.",
         "ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {relation} FORCE ROW LEVEL SECURITY;";
-    "force_missing", Medium, "RLS enabled without FORCE",
+    ForceMissing = "force_missing", Medium, "RLS enabled without FORCE",
         "Without FORCE ROW LEVEL SECURITY the table owner bypasses the policies; harmless unless the app is, or inherits, the owner.",
         "ALTER TABLE {relation} FORCE ROW LEVEL SECURITY;";
-    "partition_direct_access", High, "Partition or inheritance child reachable by name",
+    PartitionDirectAccess = "partition_direct_access", High, "Partition or inheritance child reachable by name",
         "Policies on a partitioned parent do not protect its partitions when they are queried directly; each has its own RLS flag.",
         "REVOKE ALL ON {relation} FROM {app};  -- or enable RLS with the same policies on the partition";
-    "matview_no_rls", High, "Materialized view with tenant rows readable by the app",
+    MatviewNoRls = "matview_no_rls", High, "Materialized view with tenant rows readable by the app",
         "Materialized views cannot have RLS; their content was computed with the owner's rights.",
         "REVOKE ALL ON {relation} FROM {app};  -- expose it through a security_invoker view or a function that filters by the tenant";
-    "app_superuser", Critical, "The app role is a superuser",
+    AppSuperuser = "app_superuser", Critical, "The app role is a superuser",
         "Superusers bypass row-level security entirely, FORCE included.",
         "ALTER ROLE {app} NOSUPERUSER;";
-    "app_bypassrls", Critical, "The app role has BYPASSRLS",
+    AppBypassrls = "app_bypassrls", Critical, "The app role has BYPASSRLS",
         "Roles with BYPASSRLS ignore every policy.",
         "ALTER ROLE {app} NOBYPASSRLS;";
-    "app_owns_table", Critical, "The app role owns the table and RLS is not forced",
+    AppOwnsTable = "app_owns_table", Critical, "The app role owns the table and RLS is not forced",
         "Table owners bypass row-level security unless FORCE ROW LEVEL SECURITY is set; the app owns this table (directly or through a role it inherits).",
         "ALTER TABLE {relation} OWNER TO <migration role>;  -- or at least:\nALTER TABLE {relation} FORCE ROW LEVEL SECURITY;";
-    "app_can_become_bypass_role", High, "The app role can become a bypassing role",
+    AppCanBecomeBypassRole = "app_can_become_bypass_role", High, "The app role can become a bypassing role",
         "The app is a member of a superuser, BYPASSRLS or table-owning role: SET ROLE, or inherited ownership, escapes the policies.",
         "REVOKE <role> FROM {app};";
-    "app_privileged_predefined_role", High, "The app role holds a privileged predefined role",
+    AppPrivilegedPredefinedRole = "app_privileged_predefined_role", High, "The app role holds a privileged predefined role",
         "pg_read_all_data, pg_write_all_data and similar roles grant access beyond the tenant's tables.",
         "REVOKE pg_read_all_data, pg_write_all_data FROM {app};";
-    "policy_wrong_role", High, "No tenant policy applies to the role the app uses",
+    PolicyWrongRole = "policy_wrong_role", High, "No tenant policy applies to the role the app uses",
         "The policies name other roles: the app either sees nothing (fails closed) or only a broad policy applies (fails open).",
         "{policy}";
-    "permissive_or_widening", Critical, "A permissive policy widens the tenant policy",
+    PermissiveOrWidening = "permissive_or_widening", Critical, "A permissive policy widens the tenant policy",
         "Permissive policies are OR-ed: an extra policy such as USING (true), a visibility flag, or one TO PUBLIC lets rows of other tenants through.",
         "DROP POLICY <widening policy> ON {relation};  -- or make the tenant policy AS RESTRICTIVE";
-    "blind_write_broader_than_select", High, "Blind UPDATE/DELETE reaches rows SELECT does not",
+    BlindWriteBroaderThanSelect = "blind_write_broader_than_select", High, "Blind UPDATE/DELETE reaches rows SELECT does not",
         "SELECT policies join an UPDATE/DELETE only when the statement reads a column; `DELETE FROM t` or `UPDATE t SET x = 1` is filtered by the UPDATE/DELETE policy alone.",
         "Give the UPDATE and DELETE policies on {relation} the same tenant predicate as SELECT, e.g.\n{policy}";
-    "with_check_weak_or_true", Critical, "INSERT/UPDATE check does not pin the tenant",
+    WithCheckWeakOrTrue = "with_check_weak_or_true", Critical, "INSERT/UPDATE check does not pin the tenant",
         "The WITH CHECK expression is true or weaker than the tenant rule: rows are planted in, or moved to, another tenant.",
         "Replace the WITH CHECK of the INSERT/UPDATE policies on {relation} with\n  WITH CHECK ({predicate})";
-    "policy_predicate_too_broad", Critical, "The tenant predicate matches more than one tenant",
+    PolicyPredicateTooBroad = "policy_predicate_too_broad", Critical, "The tenant predicate matches more than one tenant",
         "LIKE/prefix/case-insensitive matching, OR precedence or NULL handling lets one tenant's context match another tenant's key.",
         "Compare the key with plain equality: USING ({predicate})";
-    "guc_missing_fallback_open", Critical, "No tenant context means all rows",
+    GucMissingFallbackOpen = "guc_missing_fallback_open", Critical, "No tenant context means all rows",
         "The policy treats a missing or empty setting (IS NULL, COALESCE, = '') as 'no filter': a session that forgot to set the tenant sees everything.",
         "Fail closed: USING ({predicate}) and no fallback branch (current_setting without missing_ok errors when no tenant is set).";
-    "guc_empty_string", High, "Empty setting matches rows",
+    GucEmptyString = "guc_empty_string", High, "Empty setting matches rows",
         "After any SET LOCAL ends the setting reads '' (not NULL); text keys compare against ''.",
         "Use NULLIF(current_setting('{setting}', true), '') and compare with plain equality.";
-    "guc_bypass_flag", Critical, "A policy honours a settable bypass flag",
+    GucBypassFlag = "guc_bypass_flag", Critical, "A policy honours a settable bypass flag",
         "Any role can set custom settings, so a policy branch like current_setting('app.bypass_rls') = 'on' is a bypass for everyone.",
         "Remove the flag branch; give administrative jobs a separate BYPASSRLS role.";
-    "guc_role_or_db_default", High, "The tenant setting has a role or database default",
+    GucRoleOrDbDefault = "guc_role_or_db_default", High, "The tenant setting has a role or database default",
         "ALTER ROLE/DATABASE ... SET gives context-less sessions a tenant.",
         "ALTER ROLE {app} RESET {setting};\nALTER DATABASE <db> RESET {setting};";
-    "policy_lookup_table_unprotected", High, "A policy's lookup table is unprotected",
+    PolicyLookupTableUnprotected = "policy_lookup_table_unprotected", High, "A policy's lookup table is unprotected",
         "The membership/lookup table a policy consults has no RLS or is writable by the app.",
         "Enable RLS on the lookup table and revoke write privileges from {app}.";
-    "immutable_context_function", High, "Tenant helper declared IMMUTABLE",
+    ImmutableContextFunction = "immutable_context_function", High, "Tenant helper declared IMMUTABLE",
         "An IMMUTABLE function reading the setting is folded into cached plans: a prepared statement reused after a tenant switch returns the first tenant's rows.",
         "ALTER FUNCTION <helper> STABLE;";
-    "helper_search_path_mutable", Medium, "Policy helper without a fixed search_path",
+    HelperSearchPathMutable = "helper_search_path_mutable", Medium, "Policy helper without a fixed search_path",
         "A TEMP table can shadow the lookup table a helper reads.",
         "ALTER FUNCTION <helper> SET search_path = pg_catalog, public;";
-    "view_owner_rights", Critical, "View runs with its owner's rights",
+    ViewOwnerRights = "view_owner_rights", Critical, "View runs with its owner's rights",
         "A view without security_invoker owned by a superuser, BYPASSRLS role or non-FORCE owner shows every tenant.",
         "ALTER VIEW {relation} SET (security_invoker = true);";
-    "security_definer_function_bypass", Critical, "SECURITY DEFINER function bypasses RLS",
+    SecurityDefinerFunctionBypass = "security_definer_function_bypass", Critical, "SECURITY DEFINER function bypasses RLS",
         "A definer function (EXECUTE is PUBLIC by default) owned by a bypassing role returns or changes foreign rows.",
         "REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC;  -- or make it SECURITY INVOKER, or filter by the tenant setting inside";
-    "security_definer_trigger_cross_tenant_write", High, "Definer trigger writes across tenants",
+    SecurityDefinerTriggerCrossTenantWrite = "security_definer_trigger_cross_tenant_write", High, "Definer trigger writes across tenants",
         "A SECURITY DEFINER trigger follows a user-supplied id into another tenant's row.",
         "Make the trigger function SECURITY INVOKER or check the tenant of every row it touches.";
-    "unique_constraint_oracle", Medium, "UNIQUE constraint without the tenant column",
+    UniqueConstraintOracle = "unique_constraint_oracle", Medium, "UNIQUE constraint without the tenant column",
         "A unique violation reveals that another tenant has the value.",
         "Include the tenant column in the constraint: UNIQUE ({column}, ...).";
-    "fk_cross_tenant_reference", Medium, "Foreign key can point at another tenant's row",
+    FkCrossTenantReference = "fk_cross_tenant_reference", Medium, "Foreign key can point at another tenant's row",
         "A foreign key without the tenant column lets a row reference another tenant's parent; the insert succeeding leaks existence.",
         "Reference (tenant column, id): FOREIGN KEY ({column}, parent_id) REFERENCES parent ({column}, id).";
-    "fk_cascade_cross_tenant", High, "Cascading foreign key changes another tenant's rows",
+    FkCascadeCrossTenant = "fk_cascade_cross_tenant", High, "Cascading foreign key changes another tenant's rows",
         "With a cross-tenant reference, ON DELETE CASCADE/SET NULL lets one tenant's delete change another's rows.",
         "Make the foreign key include the tenant column.";
-    "on_conflict_oracle", Medium, "INSERT ... ON CONFLICT reveals foreign keys",
+    OnConflictOracle = "on_conflict_oracle", Medium, "INSERT ... ON CONFLICT reveals foreign keys",
         "ON CONFLICT against another tenant's key behaves differently from a free key.",
         "Include the tenant column in unique constraints.";
-    "truncate_privilege", Critical, "The app role can TRUNCATE",
+    TruncatePrivilege = "truncate_privilege", Critical, "The app role can TRUNCATE",
         "TRUNCATE ignores row-level security: one tenant empties the table for everyone.",
         "REVOKE TRUNCATE ON {relation} FROM {app};";
-    "trigger_privilege_exfil", High, "The app role has TRIGGER privilege",
+    TriggerPrivilegeExfil = "trigger_privilege_exfil", High, "The app role has TRIGGER privilege",
         "TRIGGER privilege plus CREATE somewhere lets the app copy every tenant's future writes.",
         "REVOKE TRIGGER ON {relation} FROM {app};";
-    "references_privilege_oracle", Medium, "The app role has REFERENCES privilege",
+    ReferencesPrivilegeOracle = "references_privilege_oracle", Medium, "The app role has REFERENCES privilege",
         "REFERENCES plus CREATE lets the app build a foreign-key existence oracle.",
         "REVOKE REFERENCES ON {relation} FROM {app};";
-    "shared_table_writable", High, "Shared table writable by the app",
+    SharedTableWritable = "shared_table_writable", High, "Shared table writable by the app",
         "A table the suite declares shared (global by design) was changed by the app role; every tenant sees the change.",
         "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {relation} FROM {app};";
-    "sequence_counter_leak", Low, "The app can read a tenant table's sequence",
+    SequenceCounterLeak = "sequence_counter_leak", Low, "The app can read a tenant table's sequence",
         "A sequence shared by all tenants reveals how many rows other tenants create (nextval/currval/last_value).",
         "REVOKE USAGE, SELECT, UPDATE ON SEQUENCE <sequence> FROM {app};  -- or use uuid keys";
-    "leakproof_mislabel", Critical, "A user function is marked LEAKPROOF",
+    LeakproofMislabel = "leakproof_mislabel", Critical, "A user function is marked LEAKPROOF",
         "The planner runs LEAKPROOF functions before RLS filters; a function that raises or logs its argument leaks other tenants' values.",
         "ALTER FUNCTION <function> NOT LEAKPROOF;";
-    "cve_2023_2455", High, "Server affected by CVE-2023-2455",
+    Cve20232455 = "cve_2023_2455", High, "Server affected by CVE-2023-2455",
         "Row security policies disregard user ID changes after inlining: a cached plan can apply another role's policies (fixed in 13.11, 14.8, 15.3).",
         "Upgrade PostgreSQL to the latest minor release.";
-    "cve_2023_39418", High, "Server affected by CVE-2023-39418",
+    Cve202339418 = "cve_2023_39418", High, "Server affected by CVE-2023-39418",
         "MERGE fails to enforce UPDATE and SELECT row security policies (fixed in 15.4).",
         "Upgrade PostgreSQL to the latest minor release.";
-    "cve_2024_4317", Medium, "Server affected by CVE-2024-4317",
+    Cve20244317 = "cve_2024_4317", Medium, "Server affected by CVE-2024-4317",
         "pg_stats_ext and pg_stats_ext_exprs show statistics of tables the user cannot read (fixed in 14.12, 15.7, 16.3; existing clusters also need the documented fix script).",
         "Upgrade PostgreSQL and run the fix script from the release notes in every database.";
-    "cve_2024_10976", High, "Server affected by CVE-2024-10976",
+    Cve202410976 = "cve_2024_10976", High, "Server affected by CVE-2024-10976",
         "Row security below subqueries disregards user ID changes (fixed in 13.17, 14.14, 15.9, 16.5, 17.1).",
         "Upgrade PostgreSQL to the latest minor release.";
-    "cve_2025_8713", Medium, "Server affected by CVE-2025-8713",
+    Cve20258713 = "cve_2025_8713", Medium, "Server affected by CVE-2025-8713",
         "Optimizer statistics leak sampled data through partitions and views the user cannot read (fixed in 13.22, 14.19, 15.14, 16.10, 17.6).",
         "Upgrade PostgreSQL to the latest minor release.";
-    "policy_unclassified", Info, "A policy rowfence could not classify",
+    PolicyUnclassified = "policy_unclassified", Info, "A policy rowfence could not classify",
         "The policy's expression neither reads the tenant setting nor consults another relation, a helper, or the current user; rowfence cannot tell whether it pins the tenant.",
         "Review the policy by hand; the probes of `rowfence check` judge its effect on data.";
-    "tenant_root_unknown", Info, "No tenant root table",
+    TenantRootUnknown = "tenant_root_unknown", Info, "No tenant root table",
         "The tenant column references no table and `tenant.root` is not set, so a tenants table (organisations, accounts) is treated as global data and its rows are not probed.",
         "Set `root = \"<tenants table>\"` under [tenant] in the suite, or add FOREIGN KEY ({column}) REFERENCES <tenants table> (id).";
-    "probe_inconclusive", Info, "A probe failed for a reason other than isolation",
+    ProbeInconclusive = "probe_inconclusive", Info, "A probe failed for a reason other than isolation",
         "The statement failed with an error that is neither a permission nor a row-level security denial (a constraint, a missing second setting), so it says nothing about isolation.",
         "Check the error in the message; if the schema needs more context than the tenant setting, rowfence cannot judge this path.";
-    "unpopulated_relation", Info, "Table could not be populated",
+    UnpopulatedRelation = "unpopulated_relation", Info, "Table could not be populated",
         "rowfence could not generate rows for this table, so probes on it saw no data; its isolation is unjudged by probes.",
         "Simplify the constraint named in the message, or report the case to rowfence.";
 }
 
-/// The rule with this id.
+/// The rule with this id (`rls_not_enabled`).
 pub fn rule(id: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.id == id)
+    RULES.iter().find(|r| r.id.as_str() == id)
+}
+
+impl RuleId {
+    /// The registry entry: severity, title, description, remediation.
+    pub fn rule(self) -> &'static Rule {
+        // RULES is generated in the same order as the variants.
+        &RULES[self as usize]
+    }
+
+    /// The id with this name, if there is one.
+    pub fn parse(id: &str) -> Option<RuleId> {
+        rule(id).map(|r| r.id)
+    }
+
+    /// The rule's default severity.
+    pub fn severity(self) -> Severity {
+        self.rule().severity
+    }
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+// Ordered by id, so reports list findings the same way whatever the catalogue order.
+impl Ord for RuleId {
+    fn cmp(&self, other: &RuleId) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for RuleId {
+    fn partial_cmp(&self, other: &RuleId) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RuleId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RuleId, D::Error> {
+        let id = String::deserialize(d)?;
+        RuleId::parse(&id).ok_or_else(|| serde::de::Error::custom(format!("unknown rule id `{id}`")))
+    }
 }
 
 /// Values substituted into remediation templates.
@@ -249,10 +318,16 @@ mod tests {
     #[test]
     fn ids_are_unique_and_documented() {
         let mut seen = std::collections::BTreeSet::new();
-        for r in RULES {
-            assert!(seen.insert(r.id), "duplicate rule id {}", r.id);
+        for (i, r) in RULES.iter().enumerate() {
+            assert_eq!(r.id as usize, i, "RULES and RuleId in the same order");
+            assert_eq!(RuleId::parse(r.id.as_str()), Some(r.id));
+            assert!(seen.insert(r.id.as_str()), "duplicate rule id {}", r.id);
             assert!(!r.title.is_empty() && !r.description.is_empty() && !r.remediation.is_empty(), "{}", r.id);
-            assert!(r.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "{}", r.id);
+            assert!(
+                r.id.as_str().chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{}",
+                r.id
+            );
         }
     }
 

@@ -17,7 +17,7 @@ use crate::report::{
     Agreement, CONTEXTS, CellState, Finding, FindingKind, MatrixCell, MatrixRow, OPERATIONS, Operation, Phases,
     PolicyPosture, PostgresInfo, RelationPosture, Report, RolePosture, Stats,
 };
-use crate::rules;
+use crate::rules::RuleId;
 use crate::schema::SourceMap;
 use crate::suite::Suite;
 
@@ -262,14 +262,14 @@ async fn run_on(
     for ((rel, kind), why) in &runner.inconclusive {
         let rel = catalog.relation(*rel);
         findings.push(info(
-            "probe_inconclusive",
+            RuleId::ProbeInconclusive,
             Some(rel.qualified.clone()),
             format!("the {kind} probe on {} is inconclusive: {why}", rel.qualified),
         ));
     }
     if let Some(first) = runner.load_failures.first() {
         findings.push(info(
-            "unpopulated_relation",
+            RuleId::UnpopulatedRelation,
             None,
             format!("{} generated case(s) could not be loaded; first error: {first}", runner.load_failures.len()),
         ));
@@ -303,7 +303,7 @@ async fn run_on(
 }
 
 /// A static finding's identity across migration steps.
-type FindingKey = (String, Option<String>);
+type FindingKey = (RuleId, Option<String>);
 
 /// Applies the schema one file at a time, running the static checks after
 /// each; returns each finding's key with the first file after which it showed.
@@ -604,7 +604,7 @@ fn unpopulated_findings(catalog: &Catalog, model: &Model) -> Vec<Finding> {
         .map(|(rel, why)| {
             let rel = catalog.relation(*rel);
             info(
-                "unpopulated_relation",
+                RuleId::UnpopulatedRelation,
                 Some(rel.qualified.clone()),
                 format!("{} could not be populated: {why}", rel.qualified),
             )
@@ -612,25 +612,8 @@ fn unpopulated_findings(catalog: &Catalog, model: &Model) -> Vec<Finding> {
         .collect()
 }
 
-fn info(rule: &str, relation: Option<String>, message: String) -> Finding {
-    let r = rules::rule(rule).expect("registered rule");
-    Finding {
-        rule: r.id.into(),
-        severity: r.severity,
-        kind: FindingKind::Dynamic,
-        relation,
-        operation: None,
-        context: None,
-        probe: None,
-        message,
-        evidence: None,
-        remediation: r.remediation.into(),
-        location: None,
-        agreement: None,
-        introduced_by: None,
-        waived: None,
-        new: None,
-    }
+fn info(rule: RuleId, relation: Option<String>, message: String) -> Finding {
+    Finding::new(rule, FindingKind::Dynamic, message).relation(relation)
 }
 
 /// Reports a stage: to the progress sink, or as a line on stderr unless quiet.

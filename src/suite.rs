@@ -43,7 +43,7 @@ pub struct Suite {
 #[derive(Debug, Clone)]
 pub struct Waiver {
     /// Rule id.
-    pub rule: String,
+    pub rule: crate::rules::RuleId,
     /// Relation (`schema.name`); `None` waives the rule everywhere.
     pub relation: Option<String>,
     /// Why it is accepted.
@@ -277,13 +277,13 @@ impl Suite {
                     ));
                 }
             };
-            if crate::rules::rule(&w.rule).is_none() {
+            let Some(rule) = crate::rules::RuleId::parse(&w.rule) else {
                 return Err(invalid(
                     span,
                     format!("[[waive]] names unknown rule `{}` (`rowfence rules` lists them)", w.rule),
                 ));
-            }
-            waivers.push(Waiver { rule: w.rule, relation: w.relation, reason });
+            };
+            waivers.push(Waiver { rule, relation: w.relation, reason });
         }
         let name = raw.name.unwrap_or_else(|| {
             path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "suite".into())

@@ -4,7 +4,7 @@
 //! Probes show *that* a tenant reaches foreign rows; these checks say *why*,
 //! and cover what ordinary statements cannot reach (a role the app can
 //! `SET ROLE` to, a definer function nobody calls yet). Each check is a plain
-//! function registered in [`LINTS`] under its rule id; policies are judged on
+//! function that [`check_of`] maps its rule id to; policies are judged on
 //! their expressions and their catalog dependencies, not on names.
 
 mod constraints;
@@ -17,9 +17,9 @@ mod roles;
 mod version;
 
 use crate::catalog::{Catalog, Function, Policy, PolicyCommand, RelId, Relation};
+use crate::finding::{Finding, FindingKind};
 use crate::ownership::{Owner, Ownership};
-use crate::report::{Finding, FindingKind};
-use crate::rules::{self, FixContext, Severity};
+use crate::rules::{FixContext, RuleId, Severity};
 use crate::schema::SourceMap;
 
 /// What every check can look at.
@@ -91,56 +91,66 @@ impl Hit {
     }
 }
 
-type Check = fn(&LintContext<'_>) -> Vec<Hit>;
+/// A static check: every hit of one rule.
+pub type Check = fn(&LintContext<'_>) -> Vec<Hit>;
 
-/// Every static check, by rule id.
-pub static LINTS: &[(&str, Check)] = &[
-    ("rls_not_enabled", rls::rls_not_enabled),
-    ("policy_exists_rls_disabled", rls::policy_exists_rls_disabled),
-    ("force_missing", rls::force_missing),
-    ("partition_direct_access", rls::partition_direct_access),
-    ("matview_no_rls", rls::matview_no_rls),
-    ("tenant_root_unknown", rls::tenant_root_unknown),
-    ("app_superuser", roles::app_superuser),
-    ("app_bypassrls", roles::app_bypassrls),
-    ("app_owns_table", roles::app_owns_table),
-    ("app_can_become_bypass_role", roles::app_can_become_bypass_role),
-    ("app_privileged_predefined_role", roles::app_privileged_predefined_role),
-    ("guc_role_or_db_default", roles::guc_role_or_db_default),
-    ("policy_wrong_role", policies::policy_wrong_role),
-    ("permissive_or_widening", policies::permissive_or_widening),
-    ("blind_write_broader_than_select", policies::blind_write_broader_than_select),
-    ("with_check_weak_or_true", policies::with_check_weak_or_true),
-    ("policy_predicate_too_broad", policies::policy_predicate_too_broad),
-    ("guc_missing_fallback_open", policies::guc_missing_fallback_open),
-    ("guc_bypass_flag", policies::guc_bypass_flag),
-    ("policy_lookup_table_unprotected", policies::policy_lookup_table_unprotected),
-    ("policy_unclassified", policies::policy_unclassified),
-    ("immutable_context_function", definer::immutable_context_function),
-    ("helper_search_path_mutable", definer::helper_search_path_mutable),
-    ("view_owner_rights", definer::view_owner_rights),
-    ("security_definer_function_bypass", definer::security_definer_function_bypass),
-    ("security_definer_trigger_cross_tenant_write", definer::security_definer_trigger_cross_tenant_write),
-    ("leakproof_mislabel", definer::leakproof_mislabel),
-    ("unique_constraint_oracle", constraints::unique_constraint_oracle),
-    ("fk_cross_tenant_reference", constraints::fk_cross_tenant_reference),
-    ("fk_cascade_cross_tenant", constraints::fk_cascade_cross_tenant),
-    ("truncate_privilege", privileges::truncate_privilege),
-    ("trigger_privilege_exfil", privileges::trigger_privilege_exfil),
-    ("references_privilege_oracle", privileges::references_privilege_oracle),
-    ("sequence_counter_leak", privileges::sequence_counter_leak),
-    ("cve_2023_2455", version::cve_2023_2455),
-    ("cve_2023_39418", version::cve_2023_39418),
-    ("cve_2024_4317", version::cve_2024_4317),
-    ("cve_2024_10976", version::cve_2024_10976),
-    ("cve_2025_8713", version::cve_2025_8713),
-];
+/// The static check of a rule, if the catalog can show it. The match is
+/// exhaustive, so a new rule must say whether it has one.
+pub fn check_of(rule: RuleId) -> Option<Check> {
+    Some(match rule {
+        RuleId::RlsNotEnabled => rls::rls_not_enabled,
+        RuleId::PolicyExistsRlsDisabled => rls::policy_exists_rls_disabled,
+        RuleId::ForceMissing => rls::force_missing,
+        RuleId::PartitionDirectAccess => rls::partition_direct_access,
+        RuleId::MatviewNoRls => rls::matview_no_rls,
+        RuleId::TenantRootUnknown => rls::tenant_root_unknown,
+        RuleId::AppSuperuser => roles::app_superuser,
+        RuleId::AppBypassrls => roles::app_bypassrls,
+        RuleId::AppOwnsTable => roles::app_owns_table,
+        RuleId::AppCanBecomeBypassRole => roles::app_can_become_bypass_role,
+        RuleId::AppPrivilegedPredefinedRole => roles::app_privileged_predefined_role,
+        RuleId::GucRoleOrDbDefault => roles::guc_role_or_db_default,
+        RuleId::PolicyWrongRole => policies::policy_wrong_role,
+        RuleId::PermissiveOrWidening => policies::permissive_or_widening,
+        RuleId::BlindWriteBroaderThanSelect => policies::blind_write_broader_than_select,
+        RuleId::WithCheckWeakOrTrue => policies::with_check_weak_or_true,
+        RuleId::PolicyPredicateTooBroad => policies::policy_predicate_too_broad,
+        RuleId::GucMissingFallbackOpen => policies::guc_missing_fallback_open,
+        RuleId::GucBypassFlag => policies::guc_bypass_flag,
+        RuleId::PolicyLookupTableUnprotected => policies::policy_lookup_table_unprotected,
+        RuleId::PolicyUnclassified => policies::policy_unclassified,
+        RuleId::ImmutableContextFunction => definer::immutable_context_function,
+        RuleId::HelperSearchPathMutable => definer::helper_search_path_mutable,
+        RuleId::ViewOwnerRights => definer::view_owner_rights,
+        RuleId::SecurityDefinerFunctionBypass => definer::security_definer_function_bypass,
+        RuleId::SecurityDefinerTriggerCrossTenantWrite => definer::security_definer_trigger_cross_tenant_write,
+        RuleId::LeakproofMislabel => definer::leakproof_mislabel,
+        RuleId::UniqueConstraintOracle => constraints::unique_constraint_oracle,
+        RuleId::FkCrossTenantReference => constraints::fk_cross_tenant_reference,
+        RuleId::FkCascadeCrossTenant => constraints::fk_cascade_cross_tenant,
+        RuleId::TruncatePrivilege => privileges::truncate_privilege,
+        RuleId::TriggerPrivilegeExfil => privileges::trigger_privilege_exfil,
+        RuleId::ReferencesPrivilegeOracle => privileges::references_privilege_oracle,
+        RuleId::SequenceCounterLeak => privileges::sequence_counter_leak,
+        RuleId::Cve20232455 => version::cve_2023_2455,
+        RuleId::Cve202339418 => version::cve_2023_39418,
+        RuleId::Cve20244317 => version::cve_2024_4317,
+        RuleId::Cve202410976 => version::cve_2024_10976,
+        RuleId::Cve20258713 => version::cve_2025_8713,
+        RuleId::CrossTenantRead
+        | RuleId::CrossTenantWrite
+        | RuleId::GucEmptyString
+        | RuleId::OnConflictOracle
+        | RuleId::SharedTableWritable
+        | RuleId::ProbeInconclusive
+        | RuleId::UnpopulatedRelation => return None,
+    })
+}
 
 /// Runs every check and returns static findings, located in the schema files.
 pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (id, check) in LINTS {
-        let rule = rules::rule(id).expect("every lint has a registered rule");
+    for (rule, check) in RuleId::ALL.iter().filter_map(|&r| check_of(r).map(|c| (r, c))) {
         for hit in check(cx) {
             let rel = hit.rel.map(|r| cx.catalog.relation(r));
             let location = hit
@@ -148,23 +158,13 @@ pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
                 .as_ref()
                 .and_then(|(kind, name)| sources.locate(kind, name))
                 .or_else(|| rel.and_then(|r| sources.locate("relation", &r.name)));
-            out.push(Finding {
-                rule: rule.id.into(),
-                severity: hit.severity.unwrap_or(rule.severity),
-                kind: FindingKind::Static,
-                relation: rel.map(|r| r.qualified.clone()),
-                operation: None,
-                context: None,
-                probe: None,
-                message: hit.message,
-                evidence: None,
-                remediation: remediation(rule, cx.catalog, cx.ownership, cx.setting, cx.app, hit.rel),
-                location,
-                agreement: None,
-                introduced_by: None,
-                waived: None,
-                new: None,
-            });
+            out.push(
+                Finding::new(rule, FindingKind::Static, hit.message)
+                    .relation(rel.map(|r| r.qualified.clone()))
+                    .severity(hit.severity.unwrap_or(rule.severity()))
+                    .remediation(remediation(rule, cx.catalog, cx.ownership, cx.setting, cx.app, hit.rel))
+                    .location(location),
+            );
         }
     }
     out
@@ -172,7 +172,7 @@ pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
 
 /// A rule's remediation with this schema's names filled in.
 pub fn remediation(
-    rule: &rules::Rule,
+    rule: RuleId,
     catalog: &Catalog,
     ownership: &Ownership,
     setting: &str,
@@ -181,7 +181,7 @@ pub fn remediation(
 ) -> String {
     let relation = rel.map(|r| catalog.relation(r).qualified.clone()).unwrap_or_else(|| "<table>".into());
     let predicate = rel.map(|r| ownership.tenant_predicate(catalog, r, setting)).unwrap_or_default();
-    rule.remediation_for(&FixContext {
+    rule.rule().remediation_for(&FixContext {
         relation: &relation,
         app: &crate::db::ident(app),
         column: &ownership.column,
@@ -281,17 +281,13 @@ pub(crate) fn word_in(text: &str, word: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::LINTS;
+    use super::{RuleId, check_of};
 
     #[test]
-    fn every_lint_has_a_documented_rule() {
-        for (id, _) in LINTS {
-            let rule = crate::rules::rule(id).unwrap_or_else(|| panic!("{id} is not registered"));
-            assert!(!rule.description.is_empty());
-        }
-        let mut ids: Vec<&str> = LINTS.iter().map(|(id, _)| *id).collect();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), LINTS.len(), "a rule is registered twice");
+    fn catalog_visible_rules_have_a_check() {
+        let checked = RuleId::ALL.iter().filter(|r| check_of(**r).is_some()).count();
+        assert!(checked >= 39, "only {checked} rules have a static check");
+        assert!(check_of(RuleId::RlsNotEnabled).is_some());
+        assert!(check_of(RuleId::CrossTenantRead).is_none(), "probes alone show this one");
     }
 }

@@ -11,6 +11,7 @@ use crate::catalog::{Catalog, PolicyCommand, RelKind, Relation};
 use crate::lint::expr;
 use crate::ownership::{Owner, Ownership};
 use crate::report::{ContextKind, Operation};
+use crate::rules::RuleId;
 
 use super::ProbeKind;
 
@@ -29,20 +30,20 @@ pub struct Observed<'a> {
 }
 
 /// The rule id that explains `o`.
-pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Observed<'_>) -> &'static str {
+pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Observed<'_>) -> RuleId {
     let rel = o.rel;
     if catalog.app.superuser {
-        return "app_superuser";
+        return RuleId::AppSuperuser;
     }
     if catalog.app.bypassrls {
-        return "app_bypassrls";
+        return RuleId::AppBypassrls;
     }
     // Paths with a cause of their own.
     match o.kind {
-        ProbeKind::Truncate => return "truncate_privilege",
-        ProbeKind::UniqueOracle => return "unique_constraint_oracle",
-        ProbeKind::ConflictOracle => return "on_conflict_oracle",
-        ProbeKind::CrossReference => return "fk_cross_tenant_reference",
+        ProbeKind::Truncate => return RuleId::TruncatePrivilege,
+        ProbeKind::UniqueOracle => return RuleId::UniqueConstraintOracle,
+        ProbeKind::ConflictOracle => return RuleId::OnConflictOracle,
+        ProbeKind::CrossReference => return RuleId::FkCrossTenantReference,
         ProbeKind::SideEffect => {
             let cascades = rel.foreign_keys.iter().any(|fk| matches!(fk.on_delete.as_str(), "c" | "n" | "d"));
             let definer_trigger = catalog
@@ -51,24 +52,24 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
                 .flat_map(|r| &r.triggers)
                 .any(|t| catalog.function(t.function).is_some_and(|f| f.security_definer));
             return if definer_trigger {
-                "security_definer_trigger_cross_tenant_write"
+                RuleId::SecurityDefinerTriggerCrossTenantWrite
             } else if cascades {
-                "fk_cascade_cross_tenant"
+                RuleId::FkCascadeCrossTenant
             } else {
-                "cross_tenant_write"
+                RuleId::CrossTenantWrite
             };
         }
         ProbeKind::ViewSelect => {
             return match rel.kind {
-                RelKind::MaterializedView => "matview_no_rls",
-                _ if !rel.security_invoker => "view_owner_rights",
-                _ => "cross_tenant_read",
+                RelKind::MaterializedView => RuleId::MatviewNoRls,
+                _ if !rel.security_invoker => RuleId::ViewOwnerRights,
+                _ => RuleId::CrossTenantRead,
             };
         }
         ProbeKind::FunctionCall => {
             let definer =
                 catalog.functions.iter().any(|f| f.security_definer && o.sql.contains(&format!("{}(", f.qualified)));
-            return if definer { "security_definer_function_bypass" } else { "cross_tenant_read" };
+            return if definer { RuleId::SecurityDefinerFunctionBypass } else { RuleId::CrossTenantRead };
         }
         ProbeKind::PreparedSelect => {
             let immutable = rel
@@ -78,24 +79,24 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
                 .filter_map(|f| catalog.function(*f))
                 .any(|f| f.volatility == "i");
             if immutable {
-                return "immutable_context_function";
+                return RuleId::ImmutableContextFunction;
             }
         }
         _ => {}
     }
     if ownership.owner(rel.oid) == Some(&Owner::Global { shared: true }) {
-        return "shared_table_writable";
+        return RuleId::SharedTableWritable;
     }
     if !rel.rls_enabled {
         if let Some(parent) = rel.parent.map(|p| catalog.relation(p))
             && parent.rls_enabled
         {
-            return "partition_direct_access";
+            return RuleId::PartitionDirectAccess;
         }
-        return if rel.policies.is_empty() { "rls_not_enabled" } else { "policy_exists_rls_disabled" };
+        return if rel.policies.is_empty() { RuleId::RlsNotEnabled } else { RuleId::PolicyExistsRlsDisabled };
     }
     if rel.app_owns && !rel.rls_forced {
-        return "app_owns_table";
+        return RuleId::AppOwnsTable;
     }
     let command = match o.kind.operation() {
         Operation::Select => PolicyCommand::Select,
@@ -115,28 +116,28 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     if o.contexts.contains(&ContextKind::NoneFresh) {
         let (role, database) = catalog.setting_defaults(setting);
         if !role.is_empty() || !database.is_empty() {
-            return "guc_role_or_db_default";
+            return RuleId::GucRoleOrDbDefault;
         }
     }
     let no_tenant_context =
         !o.contexts.contains(&ContextKind::Tenant) && !o.contexts.contains(&ContextKind::UnknownTenant);
     if no_tenant_context {
         if policies.iter().any(|p| expr::fallback_open(&texts(p), setting)) {
-            return "guc_missing_fallback_open";
+            return RuleId::GucMissingFallbackOpen;
         }
         if o.contexts.iter().all(|c| *c == ContextKind::NoneAfterReset) {
-            return "guc_empty_string";
+            return RuleId::GucEmptyString;
         }
     }
     // A predicate that matches several tenants explains reads and writes alike.
     if policies.iter().any(|p| expr::broad_match(&texts(p), setting)) {
-        return "policy_predicate_too_broad";
+        return RuleId::PolicyPredicateTooBroad;
     }
     if matches!(o.kind, ProbeKind::InsertForeign | ProbeKind::MoveBlind | ProbeKind::MoveKeyed) {
-        return "with_check_weak_or_true";
+        return RuleId::WithCheckWeakOrTrue;
     }
     if matches!(o.kind, ProbeKind::BlindUpdate | ProbeKind::BlindDelete) && !o.select_leaked {
-        return "blind_write_broader_than_select";
+        return RuleId::BlindWriteBroaderThanSelect;
     }
     // A permissive policy with an OR branch that does not read the setting
     // (directly or through a helper) lets other rows through.
@@ -150,10 +151,10 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
         p.permissive && p.using.as_deref().is_some_and(|u| expr::or_branches(u).iter().any(|b| !reads(b)))
     };
     if policies.iter().any(widening) {
-        return "permissive_or_widening";
+        return RuleId::PermissiveOrWidening;
     }
     match o.kind.operation() {
-        Operation::Select => "cross_tenant_read",
-        _ => "cross_tenant_write",
+        Operation::Select => RuleId::CrossTenantRead,
+        _ => RuleId::CrossTenantWrite,
     }
 }

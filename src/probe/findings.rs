@@ -9,7 +9,7 @@ use crate::catalog::RelId;
 use crate::db::{ident, literal};
 use crate::generate::Dataset;
 use crate::report::{ContextKind, Evidence, Finding, FindingKind, Operation};
-use crate::rules;
+use crate::rules::RuleId;
 
 /// A violation after shrinking, with what the whole run saw of it.
 pub struct Shrunk<'a> {
@@ -31,71 +31,42 @@ pub fn violation(s: &Schema<'_>, app_role: &str, key: (RelId, ProbeKind), shrunk
     let rel = s.catalog.relation(key.0);
     let observed =
         Observed { rel, kind: key.1, contexts: shrunk.contexts, select_leaked: shrunk.select_leaked, sql: &v.sql };
-    let rule =
-        rules::rule(attribute(s.catalog, s.ownership, s.setting, &observed)).expect("attribute returns registered ids");
+    let rule = attribute(s.catalog, s.ownership, s.setting, &observed);
     let context = if shrunk.contexts.contains(&ContextKind::Tenant) { ContextKind::Tenant } else { v.context.kind() };
     let also: Vec<&str> = shrunk.contexts.iter().filter(|c| **c != context).map(|c| c.as_str()).collect();
     let also = if also.is_empty() { String::new() } else { format!(" (also under: {})", also.join(", ")) };
-    Finding {
-        rule: rule.id.into(),
-        severity: rule.severity,
-        kind: FindingKind::Dynamic,
-        relation: Some(rel.qualified.clone()),
-        operation: Some(key.1.operation()),
-        context: Some(context),
-        probe: Some(key.1.to_string()),
-        message: format!(
-            "{app_role} {} in {} under {}{also}",
-            key.1.describe(),
-            rel.qualified,
-            context_phrase(context)
-        ),
-        evidence: Some(Evidence {
+    let message =
+        format!("{app_role} {} in {} under {}{also}", key.1.describe(), rel.qualified, context_phrase(context));
+    Finding::new(rule, FindingKind::Dynamic, message)
+        .relation(Some(rel.qualified.clone()))
+        .probed(key.1.to_string(), key.1.operation(), context)
+        .evidence(Evidence {
             sql: v.sql.clone(),
             observed: v.observed.clone(),
-            reproduction: reproduction(s, app_role, shrunk.data, v, rule.id, shrunk.steps),
-        }),
-        remediation: crate::lint::remediation(rule, s.catalog, s.ownership, s.setting, app_role, Some(rel.oid)),
-        location: None,
-        agreement: None,
-        introduced_by: None,
-        waived: None,
-        new: None,
-    }
+            reproduction: reproduction(s, app_role, shrunk.data, v, rule, shrunk.steps),
+        })
+        .remediation(crate::lint::remediation(rule, s.catalog, s.ownership, s.setting, app_role, Some(rel.oid)))
 }
 
 /// The finding for a login that arrives with the tenant setting already set
 /// to `value` (a role or database default).
 pub fn login_default(setting: &str, app_role: &str, value: &str) -> Finding {
-    let rule = rules::rule("guc_role_or_db_default").expect("registered");
+    let rule = RuleId::GucRoleOrDbDefault;
     let sql = format!("SELECT current_setting({}, true)", literal(setting));
-    Finding {
-        rule: rule.id.into(),
-        severity: rule.severity,
-        kind: FindingKind::Dynamic,
-        relation: None,
-        operation: Some(Operation::Select),
-        context: Some(ContextKind::NoneFresh),
-        probe: Some("login".into()),
-        message: format!(
-            "a fresh login as {app_role} already has {setting} = '{value}' before the application sets anything"
-        ),
-        evidence: Some(Evidence {
+    let message =
+        format!("a fresh login as {app_role} already has {setting} = '{value}' before the application sets anything");
+    Finding::new(rule, FindingKind::Dynamic, message)
+        .probed("login".into(), Operation::Select, ContextKind::NoneFresh)
+        .evidence(Evidence {
             sql: sql.clone(),
             observed: format!("'{value}'"),
             reproduction: format!("-- logged in as {app_role}, in a new session:\n{sql};\n-- observed: '{value}'\n"),
-        }),
-        remediation: rule.remediation.replace("{app}", &ident(app_role)).replace("{setting}", setting),
-        location: None,
-        agreement: None,
-        introduced_by: None,
-        waived: None,
-        new: None,
-    }
+        })
+        .remediation(rule.rule().remediation.replace("{app}", &ident(app_role)).replace("{setting}", setting))
 }
 
 /// A script that replays the violation on a fresh copy of the schema.
-fn reproduction(s: &Schema<'_>, app_role: &str, data: &Dataset, v: &Violation, rule: &str, steps: u32) -> String {
+fn reproduction(s: &Schema<'_>, app_role: &str, data: &Dataset, v: &Violation, rule: RuleId, steps: u32) -> String {
     let mut out = format!(
         "-- {rule} on {}: {} tenant(s), {} row(s) (shrunk in {steps} step(s))\n-- 1. as a superuser, on a database with the schema applied:\n",
         s.catalog.relation(v.rel).qualified,

@@ -6,7 +6,7 @@ use minijinja::{Environment, context};
 use serde_json::Value;
 
 use super::{CONTEXTS, OPERATIONS, Report};
-use crate::rules::{self, Severity};
+use crate::rules::Severity;
 
 const TEMPLATE: &str = include_str!("../../report-template.html");
 
@@ -30,7 +30,7 @@ pub fn render(report: &Report) -> Result<String, minijinja::Error> {
                 .filter(|f| f.severity == *s)
                 .map(|f| {
                     let mut v = serde_json::to_value(f).unwrap_or(Value::Null);
-                    if let (Some(obj), Some(rule)) = (v.as_object_mut(), rules::rule(&f.rule)) {
+                    if let (Some(obj), Some(rule)) = (v.as_object_mut(), Some(f.rule.rule())) {
                         obj.insert("title".into(), rule.title.into());
                         obj.insert("description".into(), rule.description.into());
                     }

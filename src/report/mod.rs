@@ -12,7 +12,8 @@ pub mod versions;
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::Severity;
+pub use crate::finding::{Agreement, Evidence, Finding, FindingKind, Location};
+pub use crate::vocab::{CONTEXTS, ContextKind, OPERATIONS, Operation};
 
 /// The overall outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,149 +38,6 @@ impl Verdict {
     }
 }
 
-/// How a finding was established.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FindingKind {
-    /// A probe observed it.
-    Dynamic,
-    /// A catalog query shows it.
-    Static,
-}
-
-/// The statement class a probe used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Operation {
-    /// SELECT.
-    Select,
-    /// INSERT.
-    Insert,
-    /// UPDATE.
-    Update,
-    /// DELETE.
-    Delete,
-    /// TRUNCATE.
-    Truncate,
-    /// A function call.
-    Execute,
-    /// COPY ... TO.
-    Copy,
-    /// Committed writes whose effects reached other rows.
-    Write,
-}
-
-impl Operation {
-    /// Lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::Select => "select",
-            Operation::Insert => "insert",
-            Operation::Update => "update",
-            Operation::Delete => "delete",
-            Operation::Truncate => "truncate",
-            Operation::Execute => "execute",
-            Operation::Copy => "copy",
-            Operation::Write => "write",
-        }
-    }
-}
-
-/// The kind of tenant context a probe ran under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ContextKind {
-    /// A tenant's key was set for the transaction.
-    Tenant,
-    /// No context, on a session that never set the setting.
-    NoneFresh,
-    /// No context, after an earlier transaction had set one (the setting reads '').
-    NoneAfterReset,
-    /// A valid key that belongs to no tenant.
-    UnknownTenant,
-}
-
-impl ContextKind {
-    /// Kebab-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContextKind::Tenant => "tenant",
-            ContextKind::NoneFresh => "none-fresh",
-            ContextKind::NoneAfterReset => "none-after-reset",
-            ContextKind::UnknownTenant => "unknown-tenant",
-        }
-    }
-}
-
-/// What showed a dynamic finding.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Evidence {
-    /// The statement the app role ran.
-    pub sql: String,
-    /// What came back, naming rows by key.
-    pub observed: String,
-    /// A minimal script that reproduces it.
-    pub reproduction: String,
-}
-
-/// One finding.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Finding {
-    /// Rule id from the registry.
-    pub rule: String,
-    /// Severity.
-    pub severity: Severity,
-    /// Dynamic or static.
-    pub kind: FindingKind,
-    /// The relation, quoted and schema-qualified.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub relation: Option<String>,
-    /// The operation that showed it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub operation: Option<Operation>,
-    /// The context it showed under (the first, when several).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub context: Option<ContextKind>,
-    /// The probe that showed it (`select`, `blind-update`, `prepared-select`, `after-commit` ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe: Option<String>,
-    /// What is wrong, in one or two sentences.
-    pub message: String,
-    /// The probe evidence (dynamic findings).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<Evidence>,
-    /// SQL or steps that fix it.
-    pub remediation: String,
-    /// Where the object was created, when it came from the suite's files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<Location>,
-    /// How static and dynamic evidence relate (reports of `check`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agreement: Option<Agreement>,
-    /// With `--per-migration`: the first migration file after which it appears.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub introduced_by: Option<String>,
-    /// Accepted in the suite (`[[waive]]`), with the reason: shown, not counted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waived: Option<String>,
-    /// With `--baseline`: whether it is new since the baseline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new: Option<bool>,
-}
-
-impl Finding {
-    /// Whether it counts toward the verdict: high or critical, not waived,
-    /// and (against a baseline) new.
-    pub fn counts(&self) -> bool {
-        self.severity.fails() && self.waived.is_none() && self.new != Some(false)
-    }
-
-    /// Identity across runs: rule, relation, operation, context.
-    pub fn key(&self) -> (String, Option<String>, Option<Operation>, Option<ContextKind>) {
-        (self.rule.clone(), self.relation.clone(), self.operation, self.context)
-    }
-}
-
 /// What changed against a baseline report.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BaselineDiff {
@@ -191,30 +49,6 @@ pub struct BaselineDiff {
     pub widened: Vec<String>,
     /// Baseline high/critical findings that are gone.
     pub resolved: Vec<String>,
-}
-
-/// A place in a schema file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Location {
-    /// The file, as the suite names it (relative to the working directory when possible).
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-}
-
-/// How a finding's static and dynamic evidence relate. Every high or
-/// critical finding counts toward the verdict whichever value it has: a
-/// static finding the probes did not reproduce still describes a path that
-/// exists (SET ROLE, a definer function nobody called).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Agreement {
-    /// A probe showed the same problem on the same relation.
-    Confirmed,
-    /// Only the catalog shows it; the probes did not reproduce it.
-    StaticOnly,
-    /// Only a probe shows it; no static rule explains it on this relation.
-    DynamicOnly,
 }
 
 /// The server the run used.
@@ -282,22 +116,6 @@ pub struct Phases {
     /// Assembling the report.
     pub report_ms: f64,
 }
-
-/// Every operation a matrix row has a cell for, in column order.
-pub const OPERATIONS: [Operation; 8] = [
-    Operation::Select,
-    Operation::Insert,
-    Operation::Update,
-    Operation::Delete,
-    Operation::Truncate,
-    Operation::Execute,
-    Operation::Copy,
-    Operation::Write,
-];
-
-/// Every context kind, in sub-column order.
-pub const CONTEXTS: [ContextKind; 4] =
-    [ContextKind::Tenant, ContextKind::NoneFresh, ContextKind::NoneAfterReset, ContextKind::UnknownTenant];
 
 /// What probes showed for one relation, operation and context kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

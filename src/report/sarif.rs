@@ -27,7 +27,7 @@ pub fn run(report: &Report) -> Value {
         .map(|r| {
             json!({
                 "id": r.id,
-                "name": pascal(r.id),
+                "name": pascal(r.id.as_str()),
                 "shortDescription": { "text": r.title },
                 "fullDescription": { "text": r.description },
                 "help": { "text": format!("{}\n\nRemediation:\n{}", r.description, r.remediation) },

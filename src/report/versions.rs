@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::console::{self, Style};
 use super::{ContextKind, Finding, FindingKind, Operation, Report, Verdict};
-use crate::rules::Severity;
+use crate::rules::{RuleId, Severity};
 
 /// One version's line in the matrix.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,7 +42,7 @@ pub struct VersionSummary {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Difference {
     /// Rule id.
-    pub rule: String,
+    pub rule: RuleId,
     /// Severity.
     pub severity: Severity,
     /// Dynamic or static.
@@ -88,10 +88,10 @@ pub struct VersionMatrix {
 }
 
 /// A finding's identity across versions: rule, relation, operation, context, kind.
-type Key = (String, Option<String>, Option<Operation>, Option<ContextKind>, FindingKind);
+type Key = (RuleId, Option<String>, Option<Operation>, Option<ContextKind>, FindingKind);
 
 fn key(f: &Finding) -> Key {
-    (f.rule.clone(), f.relation.clone(), f.operation, f.context, f.kind)
+    (f.rule, f.relation.clone(), f.operation, f.context, f.kind)
 }
 
 /// How bad a verdict is, for picking the worst: violated > error > isolated.
@@ -150,7 +150,7 @@ impl VersionMatrix {
         for (_, report) in &judged {
             for f in &report.findings {
                 let k = key(f);
-                if out.iter().any(|d| (d.rule.clone(), d.relation.clone(), d.operation, d.context, d.kind) == k) {
+                if out.iter().any(|d| (d.rule, d.relation.clone(), d.operation, d.context, d.kind) == k) {
                     continue;
                 }
                 let (present, absent): (Vec<u32>, Vec<u32>) = {
@@ -165,7 +165,7 @@ impl VersionMatrix {
                     continue;
                 }
                 out.push(Difference {
-                    rule: f.rule.clone(),
+                    rule: f.rule,
                     severity: f.severity,
                     kind: f.kind,
                     relation: f.relation.clone(),
@@ -482,24 +482,10 @@ mod tests {
     use super::*;
     use crate::report::{PostgresInfo, Stats};
 
-    fn finding(rule: &str, severity: Severity) -> Finding {
-        Finding {
-            rule: rule.into(),
-            severity,
-            kind: FindingKind::Static,
-            relation: Some("public.t".into()),
-            operation: None,
-            context: None,
-            probe: None,
-            message: format!("{rule} on public.t"),
-            evidence: None,
-            remediation: String::new(),
-            location: None,
-            agreement: None,
-            introduced_by: None,
-            waived: None,
-            new: None,
-        }
+    fn finding(rule: RuleId, severity: Severity) -> Finding {
+        Finding::new(rule, FindingKind::Static, format!("{rule} on public.t"))
+            .relation(Some("public.t".into()))
+            .severity(severity)
     }
 
     fn report(version: &str, findings: Vec<Finding>) -> Report {
@@ -509,14 +495,14 @@ mod tests {
 
     #[test]
     fn the_worst_verdict_wins_and_differences_name_their_versions() {
-        let shared = finding("force_missing", Severity::Medium);
+        let shared = finding(RuleId::ForceMissing, Severity::Medium);
         let m = VersionMatrix::new(
             "s",
             vec![
                 (
                     13,
                     "i:13".into(),
-                    report("13.23", vec![shared.clone(), finding("view_owner_rights", Severity::Critical)]),
+                    report("13.23", vec![shared.clone(), finding(RuleId::ViewOwnerRights, Severity::Critical)]),
                 ),
                 (15, "i:15".into(), report("15.20", vec![shared.clone()])),
                 (17, "i:17".into(), Report::error("s", "schema failed to apply".into())),
@@ -526,7 +512,7 @@ mod tests {
         assert_eq!(m.worst().map(|r| r.postgres.as_ref().unwrap().version.as_str()), Some("13.23"));
         // 17 could not judge: it is not compared, so the shared finding is no difference.
         assert_eq!(m.differences.len(), 1);
-        assert_eq!(m.differences[0].rule, "view_owner_rights");
+        assert_eq!(m.differences[0].rule, RuleId::ViewOwnerRights);
         assert_eq!((m.differences[0].present_on.clone(), m.differences[0].absent_on.clone()), (vec![13], vec![15]));
 
         let isolated_and_error = VersionMatrix::new(

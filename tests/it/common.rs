@@ -90,7 +90,7 @@ pub fn assert_matches(report: &Report, expect: &Expect) {
     let failing: Vec<_> = report.failing().collect();
     if !expect.rules.is_empty() {
         assert!(
-            failing.iter().any(|f| expect.rules.contains(&f.rule)),
+            failing.iter().any(|f| expect.rules.iter().any(|r| r == f.rule.as_str())),
             "suite {}: none of {:?} among high/critical findings:\n{}",
             report.suite,
             expect.rules,
@@ -107,7 +107,7 @@ pub fn assert_matches(report: &Report, expect: &Expect) {
     }
     for rule in &expect.findings {
         assert!(
-            report.findings.iter().any(|f| &f.rule == rule),
+            report.findings.iter().any(|f| f.rule.as_str() == rule),
             "suite {}: {rule} not among the findings:\n{}",
             report.suite,
             summary.join("\n")
@@ -115,7 +115,7 @@ pub fn assert_matches(report: &Report, expect: &Expect) {
     }
     for rule in &expect.absent {
         assert!(
-            report.findings.iter().all(|f| &f.rule != rule),
+            report.findings.iter().all(|f| f.rule.as_str() != rule),
             "suite {}: {rule} must not be reported:\n{}",
             report.suite,
             summary.join("\n")

@@ -45,7 +45,7 @@ fn summary(report: &Report) -> String {
 async fn fires(#[files("fixtures/lint/*.fires.sql")] delta: PathBuf) {
     let rule = rule_of(&delta);
     let report = lint_with(&delta).await;
-    let hit = report.findings.iter().find(|f| f.rule == rule);
+    let hit = report.findings.iter().find(|f| f.rule.as_str() == rule);
     assert!(hit.is_some(), "{rule} did not fire on {}:\n{}", delta.display(), summary(&report));
     let hit = hit.unwrap();
     assert!(!hit.remediation.contains('{'), "{rule}: unfilled remediation {}", hit.remediation);
@@ -57,7 +57,7 @@ async fn stays_quiet(#[files("fixtures/lint/*.quiet.sql")] delta: PathBuf) {
     let rule = rule_of(&delta);
     let report = lint_with(&delta).await;
     assert!(
-        report.findings.iter().all(|f| f.rule != rule),
+        report.findings.iter().all(|f| f.rule.as_str() != rule),
         "{rule} fired on its negative control {}:\n{}",
         delta.display(),
         summary(&report)
@@ -81,7 +81,7 @@ async fn base_is_clean() {
 async fn findings_point_at_the_create_statement() {
     let delta = root().join("fixtures/lint/rls_not_enabled.fires.sql");
     let report = lint_with(&delta).await;
-    let f = report.findings.iter().find(|f| f.rule == "rls_not_enabled").expect("fires");
+    let f = report.findings.iter().find(|f| f.rule.as_str() == "rls_not_enabled").expect("fires");
     let loc = f.location.as_ref().expect("a location");
     assert!(loc.file.ends_with("rls_not_enabled.fires.sql"), "{loc:?}");
     let text = std::fs::read_to_string(&delta).unwrap();
@@ -104,5 +104,5 @@ async fn tenant_root_unknown(#[case] schema: &str, #[case] fires: bool) {
     std::fs::write(&path, "schema = [\"s.sql\"]\n[app]\nrole = \"r_app\"\ncreate = true\n[tenant]\ncolumn = \"org_id\"\nsetting = \"app.org\"\n").unwrap();
     let suite = Suite::load(&path).unwrap();
     let report = rowfence::lint(&suite, &options(ProviderKind::Local)).await.unwrap();
-    assert_eq!(report.findings.iter().any(|f| f.rule == "tenant_root_unknown"), fires, "{}", summary(&report));
+    assert_eq!(report.findings.iter().any(|f| f.rule.as_str() == "tenant_root_unknown"), fires, "{}", summary(&report));
 }

@@ -24,7 +24,7 @@ async fn per_migration_names_the_breaking_file() {
     let fk = report
         .findings
         .iter()
-        .find(|f| f.rule == "fk_cross_tenant_reference" && f.kind == FindingKind::Static)
+        .find(|f| f.rule.as_str() == "fk_cross_tenant_reference" && f.kind == FindingKind::Static)
         .unwrap();
     assert_eq!(fk.introduced_by.as_deref(), Some("0004_tasks.up.sql"));
 }
