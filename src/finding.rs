@@ -169,3 +169,22 @@ pub enum Agreement {
     /// Only a probe shows it; no static rule explains it on this relation.
     DynamicOnly,
 }
+
+impl Finding {
+    /// The finding as a test failure message: what, where, how to reproduce and fix.
+    pub fn describe(&self) -> String {
+        let mut s = format!("[{}] {}: {}", self.severity.as_str(), self.rule, self.message);
+        if let Some(l) = &self.location {
+            s.push_str(&format!("\n  at {}:{}", l.file, l.line));
+        }
+        if let Some(ev) = &self.evidence {
+            s.push_str(&format!("\n  observed: {}\n  reproduction:\n{}", ev.observed, indent(&ev.reproduction)));
+        }
+        s.push_str(&format!("\n  fix:\n{}", indent(&self.remediation)));
+        s
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}

@@ -72,7 +72,7 @@ pub fn trials(report: &Report) -> Vec<Trial> {
                                 f.relation.as_deref() == Some(row.relation.as_str())
                                     && f.operation == Some(cell.operation)
                             })
-                            .map(describe)
+                            .map(crate::Finding::describe)
                             .collect::<Vec<_>>()
                             .join("\n\n"),
                     ),
@@ -86,26 +86,9 @@ pub fn trials(report: &Report) -> Vec<Trial> {
         }
     }
     for f in report.findings.iter().filter(|f| f.kind == FindingKind::Static && f.counts()) {
-        let text = describe(f);
+        let text = f.describe();
         let name = format!("static::{}::{}", f.rule, f.relation.as_deref().unwrap_or("-"));
         out.push(Trial::test(name, move || Err(Failed::from(text))));
     }
     out
-}
-
-/// A finding as a test failure message: what, where, how to reproduce and fix.
-pub fn describe(f: &crate::Finding) -> String {
-    let mut s = format!("[{}] {}: {}", f.severity.as_str(), f.rule, f.message);
-    if let Some(l) = &f.location {
-        s.push_str(&format!("\n  at {}:{}", l.file, l.line));
-    }
-    if let Some(ev) = &f.evidence {
-        s.push_str(&format!("\n  observed: {}\n  reproduction:\n{}", ev.observed, indent(&ev.reproduction)));
-    }
-    s.push_str(&format!("\n  fix:\n{}", indent(&f.remediation)));
-    s
-}
-
-fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }

@@ -35,6 +35,7 @@ pub mod lint;
 mod measure;
 pub mod ownership;
 pub mod probe;
+pub mod progress;
 pub mod provision;
 pub mod report;
 pub mod rules;
@@ -45,9 +46,10 @@ pub mod versions;
 pub mod vocab;
 
 pub use error::Error;
+pub use progress::{Progress, ProgressSink};
 pub use report::versions::VersionMatrix;
 pub use report::{Finding, Report, Verdict};
-pub use run::{Progress, ProgressSink, RunOptions, check, lint};
+pub use run::{RunOptions, check, lint};
 pub use suite::Suite;
 
 impl Suite {

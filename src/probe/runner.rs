@@ -11,8 +11,10 @@ use super::findings::Shrunk;
 use super::{AppSessions, Context, Filter, GroundTruth, Probe, ProbeKind, Schema, Violation, judge};
 use crate::catalog::RelId;
 use crate::db::{Db, describe, literal};
+use crate::finding::Finding;
 use crate::generate::{CasePlan, Dataset, Model};
-use crate::report::{ContextKind, Finding, Operation};
+use crate::progress::Progress;
+use crate::vocab::{ContextKind, Operation};
 
 /// Shrinking steps for one violation.
 const MAX_SHRINK_STEPS: u32 = 64;
@@ -69,6 +71,30 @@ struct CaseResult {
     generate_time: std::time::Duration,
 }
 
+/// A (relation, operation, context kind) cell of the isolation matrix.
+pub type Cell = (RelId, Operation, ContextKind);
+
+/// What the probe stage established: its findings, and how much of the
+/// schema it really exercised.
+#[derive(Debug, Default)]
+pub struct ProbeOutcome {
+    /// Violations (shrunk, with their causes) and login defaults.
+    pub findings: Vec<Finding>,
+    /// Cells some probe exercised.
+    pub ran: BTreeSet<Cell>,
+    /// Cells that showed a violation.
+    pub violated: BTreeSet<Cell>,
+    /// Probes that failed for reasons other than isolation, first error each.
+    pub inconclusive: BTreeMap<(RelId, ProbeKind), String>,
+    /// Cases whose data could not be loaded, with the reason.
+    pub load_failures: Vec<String>,
+    /// Probe statements run (shrinking included).
+    pub probes_run: u64,
+    /// Time spent generating cases and turning them into SQL (the rest of the
+    /// probe stage is loading, probing and judging).
+    pub generate_time: std::time::Duration,
+}
+
 /// Runs cases and shrinks.
 pub struct Runner<'a> {
     schema: Schema<'a>,
@@ -76,42 +102,25 @@ pub struct Runner<'a> {
     superuser: bool,
     seed: u64,
     app_role: &'a str,
-    /// Probe statements run so far.
-    pub probes_run: u64,
-    /// Cases whose data could not be loaded, with the first reason.
-    pub load_failures: Vec<String>,
-    /// Writes that failed for reasons other than isolation, first error each.
-    pub inconclusive: BTreeMap<(RelId, ProbeKind), String>,
-    /// (relation, operation, context kind) that some probe exercised.
-    pub ran: BTreeSet<(RelId, Operation, ContextKind)>,
-    /// (relation, operation, context kind) that showed a violation.
-    pub violated: BTreeSet<(RelId, Operation, ContextKind)>,
-    /// Where to report cases done.
-    pub progress: Option<crate::run::ProgressSink>,
-    /// Time spent generating cases and turning them into SQL (the rest of a
-    /// run's probe stage is loading, probing and judging).
-    pub generate_time: std::time::Duration,
+    progress: Option<&'a dyn Progress>,
+    /// What the run has established so far.
+    outcome: ProbeOutcome,
 }
 
 impl<'a> Runner<'a> {
     /// A runner over `schema` on `lanes` (at least one; loading data as a
     /// superuser when `superuser`).
-    pub fn new(schema: Schema<'a>, lanes: &'a [Lane<'a>], superuser: bool, seed: u64, app_role: &'a str) -> Runner<'a> {
+    /// Cases done are reported to `progress`.
+    pub fn new(
+        schema: Schema<'a>,
+        lanes: &'a [Lane<'a>],
+        superuser: bool,
+        seed: u64,
+        app_role: &'a str,
+        progress: Option<&'a dyn Progress>,
+    ) -> Runner<'a> {
         assert!(!lanes.is_empty(), "a runner needs a lane");
-        Runner {
-            schema,
-            lanes,
-            superuser,
-            seed,
-            app_role,
-            probes_run: 0,
-            load_failures: Vec::new(),
-            inconclusive: BTreeMap::new(),
-            ran: BTreeSet::new(),
-            violated: BTreeSet::new(),
-            progress: None,
-            generate_time: std::time::Duration::ZERO,
-        }
+        Runner { schema, lanes, superuser, seed, app_role, progress, outcome: ProbeOutcome::default() }
     }
 
     /// Finds out which tables cannot be populated, so cases skip them (and say so).
@@ -158,8 +167,8 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    /// Runs `cases` generated cases, shrinks what failed, and returns the findings.
-    pub async fn run(&mut self, cases: u32) -> Result<Vec<Finding>, ProbeError> {
+    /// Runs `cases` generated cases, shrinks what failed, and returns what it established.
+    pub async fn run(mut self, cases: u32) -> Result<ProbeOutcome, ProbeError> {
         let strategy = self.schema.model.strategy();
         let mut findings = Vec::new();
         // A login that arrives with a tenant already set (role or database default).
@@ -172,14 +181,14 @@ impl<'a> Runner<'a> {
         let mut found: BTreeMap<(RelId, ProbeKind), Found> = BTreeMap::new();
         let all: Vec<u32> = (0..cases).collect();
         for batch in all.chunks(self.lanes.len()) {
-            if let Some(p) = &self.progress {
-                p.0.cases(batch[0], cases);
+            if let Some(p) = self.progress {
+                p.cases(batch[0], cases);
             }
             let mut plans = Vec::with_capacity(batch.len());
             for &case in batch {
                 let started = std::time::Instant::now();
                 plans.push(self.plan(&strategy, case)?.current());
-                self.generate_time += started.elapsed();
+                self.outcome.generate_time += started.elapsed();
             }
             let results =
                 join_all(plans.iter().zip(self.lanes).map(|(plan, lane)| self.evaluate(lane, plan, None))).await;
@@ -194,12 +203,12 @@ impl<'a> Runner<'a> {
             }
         }
         for ((rel, kind), f) in &found {
-            self.violated.extend(f.contexts.iter().map(|c| (*rel, kind.operation(), *c)));
+            self.outcome.violated.extend(f.contexts.iter().map(|c| (*rel, kind.operation(), *c)));
         }
-        if let Some(p) = &self.progress {
-            p.0.cases(cases, cases);
+        if let Some(p) = self.progress {
+            p.cases(cases, cases);
             if !found.is_empty() {
-                p.0.stage(&format!("shrinking {} violation(s) to minimal datasets", found.len()));
+                p.stage(&format!("shrinking {} violation(s) to minimal datasets", found.len()));
             }
         }
         let mut budget = SHRINK_BUDGET;
@@ -215,7 +224,8 @@ impl<'a> Runner<'a> {
             let shrunk = Shrunk { data: &data, violation: &violation, steps, contexts: &f.contexts, select_leaked };
             findings.push(super::findings::violation(&self.schema, self.app_role, key, &shrunk));
         }
-        Ok(findings)
+        self.outcome.findings = findings;
+        Ok(self.outcome)
     }
 
     /// The tree of case `case`: a fresh RNG per case, so shrinking can replay it.
@@ -247,17 +257,18 @@ impl<'a> Runner<'a> {
     /// Adds a case's counters to the run's and returns its violations.
     /// `shrinking` cases only count probes (their coverage is the first run's).
     fn merge(&mut self, r: CaseResult, shrinking: bool) -> Vec<Violation> {
-        self.probes_run += r.probes_run;
-        self.generate_time += r.generate_time;
+        let o = &mut self.outcome;
+        o.probes_run += r.probes_run;
+        o.generate_time += r.generate_time;
         if let Some(e) = r.load_failure
-            && (self.load_failures.is_empty() || !shrinking)
+            && (o.load_failures.is_empty() || !shrinking)
         {
-            self.load_failures.push(e);
+            o.load_failures.push(e);
         }
         if !shrinking {
-            self.ran.extend(r.ran);
+            o.ran.extend(r.ran);
             for (key, why) in r.inconclusive {
-                self.inconclusive.entry(key).or_insert(why);
+                o.inconclusive.entry(key).or_insert(why);
             }
         }
         r.violations

@@ -379,7 +379,7 @@ impl Report {
                 panic!("rowfence could not judge suite {}: {}", self.suite, self.error.as_deref().unwrap_or(""))
             }
             Verdict::Violated => {
-                let text: Vec<String> = self.failing().map(crate::harness::describe).collect();
+                let text: Vec<String> = self.failing().map(Finding::describe).collect();
                 panic!(
                     "tenant isolation violated in suite {} ({} finding(s)):\n\n{}",
                     self.suite,

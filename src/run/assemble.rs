@@ -1,0 +1,250 @@
+//! Report assembly: the findings of both stages, the isolation matrix, what
+//! the run could not judge, the posture reviewers read, and the verdict.
+
+use crate::catalog::Catalog;
+use crate::finding::{Agreement, Finding, FindingKind};
+use crate::generate::Model;
+use crate::ownership::Ownership;
+use crate::probe::runner::ProbeOutcome;
+use crate::report::{
+    CellState, MatrixCell, MatrixRow, PolicyPosture, PostgresInfo, RelationPosture, Report, RolePosture, Stats, Verdict,
+};
+use crate::rules::RuleId;
+use crate::schema::SourceMap;
+use crate::suite::Suite;
+use crate::vocab::{CONTEXTS, OPERATIONS, Operation};
+
+use super::migrations::{FindingKey, attribute_migrations};
+
+/// What the static stage established: the catalog, row ownership, and the
+/// static findings.
+pub(super) struct Analysis {
+    pub catalog: Catalog,
+    pub ownership: Ownership,
+    pub findings: Vec<Finding>,
+}
+
+/// Where the report's findings point and how migrations are attributed.
+pub(super) struct Sources<'a> {
+    pub suite: &'a Suite,
+    pub map: &'a SourceMap,
+    /// With `--per-migration`: each static finding's first step.
+    pub first_seen: Option<&'a [(FindingKey, String)]>,
+}
+
+/// The report of `rowfence lint`.
+pub(super) fn lint_report(postgres: PostgresInfo, analysis: Analysis, sources: &Sources<'_>) -> Report {
+    let mut report = Report::new(&sources.suite.name, Some(postgres), analysis.findings, Stats::default());
+    describe_schema(&mut report, sources.suite, &analysis.catalog, &analysis.ownership, sources.map);
+    attribute_migrations(&mut report, sources.suite, sources.first_seen.unwrap_or_default());
+    report.apply_waivers(&sources.suite.waivers);
+    report
+}
+
+/// The report of `rowfence check`: static and dynamic findings, what the
+/// probes could not judge, the isolation matrix, and a verdict that never
+/// calls an unpopulated tenant table isolated.
+pub(super) fn check_report(
+    postgres: PostgresInfo,
+    analysis: Analysis,
+    model: &Model,
+    mut probed: ProbeOutcome,
+    stats: Stats,
+    sources: &Sources<'_>,
+) -> Report {
+    let Analysis { catalog, ownership, findings: mut statics } = analysis;
+    let mut dynamic = std::mem::take(&mut probed.findings);
+    annotate_agreement(&mut statics, &mut dynamic);
+    let mut findings = statics;
+    findings.extend(dynamic);
+    findings.extend(unpopulated_findings(&catalog, model));
+    for ((rel, kind), why) in &probed.inconclusive {
+        let rel = catalog.relation(*rel);
+        findings.push(info(
+            RuleId::ProbeInconclusive,
+            Some(rel.qualified.clone()),
+            format!("the {kind} probe on {} is inconclusive: {why}", rel.qualified),
+        ));
+    }
+    if let Some(first) = probed.load_failures.first() {
+        findings.push(info(
+            RuleId::UnpopulatedRelation,
+            None,
+            format!("{} generated case(s) could not be loaded; first error: {first}", probed.load_failures.len()),
+        ));
+    }
+    let suite = sources.suite;
+    let mut report = Report::new(&suite.name, Some(postgres), findings, stats);
+    describe_schema(&mut report, suite, &catalog, &ownership, sources.map);
+    report.isolation = isolation_matrix(&catalog, &probed);
+    if let Some(first_seen) = sources.first_seen {
+        attribute_migrations(&mut report, suite, first_seen);
+    }
+    report.apply_waivers(&suite.waivers);
+    // Probes saw no rows in these tables: without a leak found elsewhere, the
+    // run cannot claim isolation.
+    let unjudged: Vec<&str> = model
+        .unpopulated
+        .iter()
+        .map(|(rel, _)| catalog.relation(*rel))
+        .filter(|r| ownership.owner(r.oid).is_some_and(|o| o.is_tenant_owned()) && r.privileges.any())
+        .map(|r| r.qualified.as_str())
+        .collect();
+    if report.verdict == Verdict::Isolated && !unjudged.is_empty() {
+        report.verdict = Verdict::Error;
+        report.error = Some(format!(
+            "could not populate tenant table(s) {}, so their isolation is unjudged (see the unpopulated_relation findings)",
+            unjudged.join(", ")
+        ));
+    }
+    report
+}
+
+/// Adds what reviewers read beside the findings: posture, the app role,
+/// settings, and the schema line behind each finding's relation.
+fn describe_schema(report: &mut Report, suite: &Suite, catalog: &Catalog, ownership: &Ownership, sources: &SourceMap) {
+    report.suite_file = suite.path.display().to_string();
+    for f in report.findings.iter_mut().filter(|f| f.location.is_none()) {
+        if let Some(rel) = f.relation.as_deref().and_then(|q| catalog.relations.iter().find(|r| r.qualified == q)) {
+            f.location = sources.locate("relation", &rel.name);
+        }
+    }
+    report.posture = catalog
+        .relations
+        .iter()
+        .filter(|r| r.kind.is_table() || r.privileges.any())
+        .map(|r| {
+            let p = &r.privileges;
+            let privileges: Vec<&str> = [
+                (p.select, "SELECT"),
+                (p.insert, "INSERT"),
+                (p.update, "UPDATE"),
+                (p.delete, "DELETE"),
+                (p.truncate, "TRUNCATE"),
+                (p.references, "REFERENCES"),
+                (p.trigger, "TRIGGER"),
+            ]
+            .into_iter()
+            .filter_map(|(g, n)| g.then_some(n))
+            .collect();
+            RelationPosture {
+                relation: r.qualified.clone(),
+                kind: serde_json::to_value(r.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                ownership: if r.kind.is_table() { ownership.describe(catalog, r.oid) } else { "-".into() },
+                rls_enabled: r.rls_enabled,
+                rls_forced: r.rls_forced,
+                owner: r.owner.clone(),
+                privileges: privileges.join(", "),
+                policies: r
+                    .policies
+                    .iter()
+                    .map(|p| PolicyPosture {
+                        name: p.name.clone(),
+                        permissive: p.permissive,
+                        command: serde_json::to_value(p.command)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default(),
+                        roles: p.roles.join(", "),
+                        using: p.using.clone(),
+                        with_check: p.with_check.clone(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let app = &catalog.app;
+    report.role = Some(RolePosture {
+        name: app.name.clone(),
+        superuser: app.superuser,
+        bypassrls: app.bypassrls,
+        login: app.login,
+        settings: app.settings.clone(),
+        memberships: app.memberships.clone(),
+    });
+    report.database_settings = catalog.database_settings.clone();
+}
+
+/// The isolation matrix from what the probes exercised and what they showed.
+fn isolation_matrix(catalog: &Catalog, runner: &ProbeOutcome) -> Vec<MatrixRow> {
+    let mut rels: Vec<crate::catalog::RelId> = runner.ran.iter().map(|(r, _, _)| *r).collect();
+    rels.sort();
+    rels.dedup();
+    let mut rows: Vec<MatrixRow> = rels
+        .into_iter()
+        .map(|oid| {
+            let rel = catalog.relation(oid);
+            let p = &rel.privileges;
+            let cells = OPERATIONS
+                .iter()
+                .map(|&op| {
+                    let granted = match op {
+                        Operation::Select | Operation::Copy => p.select,
+                        Operation::Insert => p.insert,
+                        Operation::Update => p.update,
+                        Operation::Delete => p.delete,
+                        Operation::Truncate => p.truncate,
+                        Operation::Execute | Operation::Write => true,
+                    };
+                    let states = CONTEXTS
+                        .iter()
+                        .map(|&cx| {
+                            if runner.violated.contains(&(oid, op, cx)) {
+                                CellState::Violation
+                            } else if runner.ran.contains(&(oid, op, cx)) {
+                                CellState::Pass
+                            } else if !granted {
+                                CellState::NotGranted
+                            } else {
+                                CellState::NotApplicable
+                            }
+                        })
+                        .collect();
+                    MatrixCell { operation: op, states }
+                })
+                .collect();
+            MatrixRow { relation: rel.qualified.clone(), cells }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.relation.cmp(&b.relation));
+    rows
+}
+
+/// Marks how static and dynamic findings relate, relation by relation.
+/// Both kinds count toward the verdict; this says which evidence exists.
+fn annotate_agreement(statics: &mut [Finding], dynamic: &mut [Finding]) {
+    // Role-level causes (superuser, BYPASSRLS) have no relation and show on every one.
+    let same = |s: &Finding, d: &Finding| {
+        s.relation.is_none() && s.rule == d.rule || s.relation.is_some() && s.relation == d.relation
+    };
+    let fails = |f: &&mut Finding| f.severity.fails();
+    let static_keys: Vec<Finding> = statics.iter().filter(|f| f.severity.fails()).cloned().collect();
+    let dynamic_keys: Vec<Finding> = dynamic.iter().filter(|f| f.severity.fails()).cloned().collect();
+    for f in statics.iter_mut().filter(fails) {
+        let seen = dynamic_keys.iter().any(|d| same(f, d));
+        f.agreement = Some(if seen { Agreement::Confirmed } else { Agreement::StaticOnly });
+    }
+    for d in dynamic.iter_mut().filter(fails) {
+        let explained = static_keys.iter().any(|s| same(s, d));
+        d.agreement = Some(if explained { Agreement::Confirmed } else { Agreement::DynamicOnly });
+    }
+}
+
+fn unpopulated_findings(catalog: &Catalog, model: &Model) -> Vec<Finding> {
+    model
+        .unpopulated
+        .iter()
+        .map(|(rel, why)| {
+            let rel = catalog.relation(*rel);
+            info(
+                RuleId::UnpopulatedRelation,
+                Some(rel.qualified.clone()),
+                format!("{} could not be populated: {why}", rel.qualified),
+            )
+        })
+        .collect()
+}
+
+fn info(rule: RuleId, relation: Option<String>, message: String) -> Finding {
+    Finding::new(rule, FindingKind::Dynamic, message).relation(relation)
+}

@@ -1,0 +1,151 @@
+//! Parallel lanes: the scratch database and its template copies, each with
+//! a superuser session and the app role's sessions, so cases on different
+//! lanes never share rows or locks.
+
+use crate::db::{Db, SqlLog, ident, literal};
+use crate::error::Error;
+use crate::probe::AppSessions;
+use crate::probe::runner::Lane;
+use crate::provision::{Secret, Server};
+
+/// Most lanes a run opens (each holds five connections).
+pub const MAX_JOBS: usize = 8;
+
+/// Default number of parallel lanes: one per core, at most 4.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(4)
+}
+
+/// The open lanes of a run.
+pub struct Lanes {
+    /// Superuser sessions, one per lane; the first is on the scratch database.
+    admins: Vec<Db>,
+    /// The lanes' database names, in the same order.
+    names: Vec<String>,
+    /// The app role's sessions, one set per lane.
+    sessions: Vec<AppSessions>,
+}
+
+impl Lanes {
+    /// Opens `jobs` lanes (fewer when a copy cannot be made): the scratch
+    /// database `dbname` (whose session `admin` is given up, since a
+    /// template must have no other session) and `jobs - 1` copies of it,
+    /// each with the app role's sessions.
+    pub async fn open(
+        server: &mut Server,
+        admin: Db,
+        dbname: String,
+        jobs: usize,
+        app: (&str, Option<&Secret>),
+        log: Option<&SqlLog>,
+    ) -> Result<Lanes, Error> {
+        let (admins, names) = databases(server, admin, dbname, jobs, log).await?;
+        let mut sessions = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            sessions.push(app_sessions(server, app.0, app.1, name, log, &suffix(i)).await?);
+        }
+        Ok(Lanes { admins, names, sessions })
+    }
+
+    /// The lanes, for the probe runner.
+    pub fn lanes(&self) -> Vec<Lane<'_>> {
+        self.admins.iter().zip(&self.sessions).map(|(admin, app)| Lane { admin, app }).collect()
+    }
+
+    /// The superuser session on the scratch database.
+    pub fn admin(&self) -> &Db {
+        &self.admins[0]
+    }
+
+    /// Every lane's database name.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// `""` for the first lane, `/2`, `/3` ... for the others (SQL log labels).
+fn suffix(i: usize) -> String {
+    if i == 0 { String::new() } else { format!("/{}", i + 1) }
+}
+
+/// The superuser connections and names of `jobs` lane databases: the scratch
+/// database and `jobs - 1` template copies of it.
+async fn databases(
+    server: &mut Server,
+    admin: Db,
+    dbname: String,
+    jobs: usize,
+    log: Option<&SqlLog>,
+) -> Result<(Vec<Db>, Vec<String>), Error> {
+    if jobs == 1 {
+        return Ok((vec![admin], vec![dbname]));
+    }
+    // CREATE DATABASE ... TEMPLATE needs the template to itself.
+    drop(admin);
+    let mut admins = Vec::with_capacity(jobs);
+    let mut names = vec![dbname.clone()];
+    let mut copies = Vec::with_capacity(jobs - 1);
+    for i in 1..jobs {
+        match server.copy_scratch(&dbname).await {
+            Ok((db, name)) => {
+                copies.push(db.logged(log, format!("admin{}", suffix(i))));
+                names.push(name);
+            }
+            // E.g. another session on a shared server holds the template: fewer lanes, same results.
+            Err(e) => {
+                crate::note!("rowfence: running {i} lane(s) instead of {jobs}: {e}");
+                break;
+            }
+        }
+    }
+    admins.push(server.connect_scratch(&dbname).await?.logged(log, "admin"));
+    admins.extend(copies);
+    Ok((admins, names))
+}
+
+/// Gives the app role a throwaway password where logins need one.
+pub async fn app_login(server: &Server, admin: &Db, role: &str) -> Result<Option<Secret>, Error> {
+    let err = |e: String| Error::AppLogin { role: role.to_string(), error: e };
+    if !server.created_role(role) {
+        return Err(err("the role existed on the server before this run; rowfence only changes roles it created \
+             (give it a server without that role, or use the docker or local provider)"
+            .into()));
+    }
+    let password = server.app_needs_password.then(Secret::random);
+    let login = format!("ALTER ROLE {} WITH LOGIN", ident(role));
+    let (sql, shown) = match &password {
+        Some(p) => (format!("{login} PASSWORD {}", literal(p.expose())), format!("{login} PASSWORD '<redacted>'")),
+        None => (login.clone(), login),
+    };
+    admin.batch_execute_redacted(&sql, &shown).await.map_err(|e| err(crate::db::describe(&e)))?;
+    Ok(password)
+}
+
+/// Opens the app role's sessions on database `dbname`: one that sets
+/// contexts, one that never does, one with generic plans, one for the
+/// context lifecycle.
+async fn app_sessions(
+    server: &Server,
+    role: &str,
+    password: Option<&Secret>,
+    dbname: &str,
+    log: Option<&SqlLog>,
+    suffix: &str,
+) -> Result<AppSessions, Error> {
+    let err = |e: String| Error::AppLogin { role: role.to_string(), error: e };
+    let config = server.endpoint.config(role, password, dbname);
+    // A probe must never hang the run (a lock, a slow function): timeouts on every session.
+    let connect = |options: String, name: &str| {
+        let mut c = config.clone();
+        c.options(&options);
+        let name = format!("app/{name}{suffix}");
+        async move { Db::connect(&c).await.map(|db| db.logged(log, name)).map_err(|e| err(crate::db::describe(&e))) }
+    };
+    let base = "-c statement_timeout=30000 -c lock_timeout=10000";
+    Ok(AppSessions::new(
+        connect(base.into(), "main").await?,
+        connect(base.into(), "fresh").await?,
+        connect(format!("{base} -c plan_cache_mode=force_generic_plan"), "generic").await?,
+        connect(base.into(), "lifecycle").await?,
+    ))
+}

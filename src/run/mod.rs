@@ -1,0 +1,197 @@
+//! The pipeline: suite -> provision -> schema -> catalog -> ownership ->
+//! generate -> probe / lint -> report. [`check`] and [`lint`] are short lists
+//! of stage calls; each stage lives in the module named for it, and the
+//! joints of the run live here: options, the stage clock, parallel lanes,
+//! per-migration attribution and report assembly.
+
+mod assemble;
+mod clock;
+mod lanes;
+mod migrations;
+mod options;
+
+pub use options::RunOptions;
+
+use crate::catalog::Catalog;
+use crate::db::{Db, SqlLog};
+use crate::error::Error;
+use crate::generate::Model;
+use crate::lint::LintContext;
+use crate::measure::ServerTime;
+use crate::ownership::Ownership;
+use crate::probe::Schema;
+use crate::probe::runner::{ProbeOutcome, Runner};
+use crate::provision::{ProviderKind, Server};
+use crate::report::{PostgresInfo, Report, Stats};
+use crate::schema::SourceMap;
+use crate::suite::Suite;
+
+use assemble::{Analysis, Sources};
+use clock::Clock;
+
+/// What a run does after the schema is in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Static catalog checks only (`rowfence lint`).
+    Lint,
+    /// Static checks and probes (`rowfence check`).
+    Check,
+}
+
+/// Runs the whole check of `suite`: static checks and probes. The server is
+/// torn down before this returns.
+pub async fn check(suite: &Suite, opts: &RunOptions) -> Result<Report, Error> {
+    run(suite, opts, Mode::Check).await
+}
+
+/// Runs only the static catalog checks of `suite` (no data is generated).
+pub async fn lint(suite: &Suite, opts: &RunOptions) -> Result<Report, Error> {
+    run(suite, opts, Mode::Lint).await
+}
+
+async fn run(suite: &Suite, opts: &RunOptions, mode: Mode) -> Result<Report, Error> {
+    let mut clock = Clock::new();
+    opts.progress().stage(&format!("starting PostgreSQL ({})", opts.provision.kind));
+    let log = opts
+        .log_sql
+        .as_deref()
+        .map(|p| SqlLog::create(p).map_err(|e| Error::Config(format!("cannot write the SQL log {}: {e}", p.display()))))
+        .transpose()?;
+    let mut server = Server::start(&opts.provision).await?;
+    clock.phases.provision_ms = clock.lap();
+    let result = run_on(&mut server, suite, opts, mode, &mut clock, log.as_ref()).await;
+    server.shutdown().await;
+    if let Some(log) = &log {
+        log.flush();
+    }
+    result
+}
+
+async fn run_on(
+    server: &mut Server,
+    suite: &Suite,
+    opts: &RunOptions,
+    mode: Mode,
+    clock: &mut Clock,
+    log: Option<&SqlLog>,
+) -> Result<Report, Error> {
+    let (admin, dbname) = scratch(server, log).await?;
+    opts.progress().stage(&format!("applying schema ({} file(s))", suite.schema_files.len()));
+    let sources = SourceMap::build(suite);
+    let first_seen = match opts.per_migration {
+        true => Some(migrations::apply_per_migration(&admin, suite, &sources).await?),
+        false => {
+            crate::schema::apply(&admin, suite).await?;
+            None
+        }
+    };
+    // A fresh session for everything after the schema: a migration may end
+    // with SET ROLE or set_config(..., false), which must not shape what
+    // rowfence reads as ground truth.
+    drop(admin);
+    let admin = server.connect_scratch(&dbname).await?.logged(log, "admin");
+    clock.phases.schema_ms = clock.lap();
+
+    let analysis = analyse(&admin, suite, &sources).await?;
+    let postgres =
+        PostgresInfo { version: analysis.catalog.server_version.clone(), provider: server.provider.to_string() };
+    clock.phases.catalog_ms = clock.lap();
+    let sources = Sources { suite, map: &sources, first_seen: first_seen.as_deref() };
+    let mut report = match mode {
+        Mode::Lint => assemble::lint_report(postgres, analysis, &sources),
+        Mode::Check => {
+            let model = Model::new(&analysis.catalog, &analysis.ownership);
+            let (model, probed, stats) =
+                probe(server, admin, dbname, suite, opts, &analysis, model, clock, log).await?;
+            assemble::check_report(postgres, analysis, &model, probed, stats, &sources)
+        }
+    };
+    clock.finish(&mut report);
+    Ok(report)
+}
+
+/// Creates the scratch database and checks that rowfence runs as a superuser.
+async fn scratch(server: &mut Server, log: Option<&SqlLog>) -> Result<(Db, String), Error> {
+    let (admin, dbname) = server.create_scratch().await?;
+    let admin = admin.logged(log, "admin");
+    server
+        .note_roles_before(&admin)
+        .await
+        .map_err(|e| Error::Config(format!("cannot list roles: {}", crate::db::describe(&e))))?;
+    let superuser: bool = admin
+        .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &[])
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(false);
+    if !superuser {
+        return Err(Error::Config(
+            "the database user must be a superuser: rowfence reads ground truth past row-level security and creates roles".into(),
+        ));
+    }
+    Ok((admin, dbname))
+}
+
+/// The static stage: catalog, row ownership, and the lint rules.
+async fn analyse(admin: &Db, suite: &Suite, sources: &SourceMap) -> Result<Analysis, Error> {
+    let catalog = Catalog::read(admin, &suite.app.role).await?;
+    let ownership = Ownership::analyse(&catalog, &suite.tenant)?;
+    let lint = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role);
+    let findings = crate::lint::run(&lint, sources);
+    Ok(Analysis { catalog, ownership, findings })
+}
+
+/// The dynamic stage: calibrate the data model, open the lanes, run the
+/// cases and shrink what leaked.
+#[allow(clippy::too_many_arguments)]
+async fn probe(
+    server: &mut Server,
+    admin: Db,
+    dbname: String,
+    suite: &Suite,
+    opts: &RunOptions,
+    analysis: &Analysis,
+    mut model: Model,
+    clock: &mut Clock,
+    log: Option<&SqlLog>,
+) -> Result<(Model, ProbeOutcome, Stats), Error> {
+    let catalog = &analysis.catalog;
+    // The scratch check made sure rowfence loads data as a superuser.
+    Runner::calibrate(&mut model, catalog, &admin, true).await?;
+    let password = lanes::app_login(server, &admin, &suite.app.role).await?;
+    let cases = opts.cases.unwrap_or(suite.probes.cases);
+    let seed = opts.seed.unwrap_or(suite.probes.seed);
+    let jobs = opts.jobs.unwrap_or_else(lanes::default_jobs).clamp(1, lanes::MAX_JOBS).min(cases.max(1) as usize);
+    clock.phases.generate_ms = clock.lap();
+
+    // Lane databases are template copies, made once the schema is complete.
+    let app = (suite.app.role.as_str(), password.as_ref());
+    let lanes = lanes::Lanes::open(server, admin, dbname, jobs, app, log).await?;
+    let server_time = match opts.provision.track_statements {
+        true => ServerTime::start(lanes.admin(), lanes.names(), server.provider == ProviderKind::Local).await,
+        false => None,
+    };
+    clock.phases.schema_ms += clock.lap();
+
+    let schema = Schema { catalog, ownership: &analysis.ownership, model: &model, setting: &suite.tenant.setting };
+    let lane_list = lanes.lanes();
+    let progress = opts.progress();
+    progress.stage(&format!(
+        "probing {} relation(s) over {cases} case(s), {} at a time",
+        schema.probed().count(),
+        lane_list.len()
+    ));
+    let runner = Runner::new(schema, &lane_list, true, seed, &suite.app.role, Some(progress));
+    let probed = runner.run(cases).await?;
+    let (server_exec_ms, server_busy_ms) = match server_time {
+        Some(s) => s.finish(lanes.admin()).await,
+        None => (None, None),
+    };
+    let probe_and_generate_ms = clock.lap();
+    let generate_ms = probed.generate_time.as_secs_f64() * 1000.0;
+    clock.phases.generate_ms += generate_ms;
+    clock.phases.probe_ms = probe_and_generate_ms - generate_ms;
+    let stats = Stats { cases, probes: probed.probes_run, server_exec_ms, server_busy_ms, ..Stats::default() };
+    drop(lane_list);
+    drop(lanes);
+    Ok((model, probed, stats))
+}
