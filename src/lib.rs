@@ -37,6 +37,7 @@ pub mod ownership;
 pub mod probe;
 pub mod progress;
 pub mod provision;
+pub mod remediation;
 pub mod report;
 pub mod rules;
 mod run;

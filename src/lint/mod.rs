@@ -19,7 +19,7 @@ mod version;
 use crate::catalog::{Catalog, Function, Policy, PolicyCommand, RelId, Relation};
 use crate::finding::{Finding, FindingKind};
 use crate::ownership::{Owner, Ownership};
-use crate::rules::{FixContext, RuleId, Severity};
+use crate::rules::{RuleId, Severity};
 use crate::schema::SourceMap;
 
 /// What every check can look at.
@@ -162,33 +162,12 @@ pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
                 Finding::new(rule, FindingKind::Static, hit.message)
                     .relation(rel.map(|r| r.qualified.clone()))
                     .severity(hit.severity.unwrap_or(rule.severity()))
-                    .remediation(remediation(rule, cx.catalog, cx.ownership, cx.setting, cx.app, hit.rel))
+                    .remediation(crate::remediation::render(rule, cx.catalog, cx.ownership, cx.setting, cx.app, hit.rel))
                     .location(location),
             );
         }
     }
     out
-}
-
-/// A rule's remediation with this schema's names filled in.
-pub fn remediation(
-    rule: RuleId,
-    catalog: &Catalog,
-    ownership: &Ownership,
-    setting: &str,
-    app: &str,
-    rel: Option<RelId>,
-) -> String {
-    let relation = rel.map(|r| catalog.relation(r).qualified.clone()).unwrap_or_else(|| "<table>".into());
-    let predicate = rel.map(|r| ownership.tenant_predicate(catalog, r, setting)).unwrap_or_default();
-    rule.rule().remediation_for(&FixContext {
-        relation: &relation,
-        app: &crate::db::ident(app),
-        column: &ownership.column,
-        predicate: &predicate,
-        setting,
-        key_type: &ownership.key_type,
-    })
 }
 
 impl LintContext<'_> {
