@@ -33,6 +33,7 @@ pub mod harness;
 pub mod lint;
 mod measure;
 pub mod ownership;
+pub mod policy;
 pub mod probe;
 pub mod provision;
 pub mod report;
