@@ -34,6 +34,7 @@ pub mod harness;
 pub mod lint;
 mod measure;
 pub mod ownership;
+pub mod policy;
 pub mod probe;
 pub mod progress;
 pub mod provision;

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::db::Db;
+use crate::policy::{Expr, PolicyTree};
 
 /// Catalog oid of a relation.
 pub type RelId = u32;
@@ -81,6 +82,8 @@ impl Privileges {
 pub struct Column {
     /// Name.
     pub name: String,
+    /// `pg_attribute.attnum`: how policy trees refer to the column.
+    pub attnum: i16,
     /// `format_type` of the column, usable in casts (`character varying(20)`).
     pub sql_type: String,
     /// Name of the underlying base type (domains resolved), e.g. `uuid`, `int4`.
@@ -171,10 +174,16 @@ pub struct Policy {
     pub command: PolicyCommand,
     /// Role names (`public` for PUBLIC).
     pub roles: Vec<String>,
-    /// USING expression.
+    /// USING expression (`pg_get_expr`, for messages).
     pub using: Option<String>,
-    /// WITH CHECK expression.
+    /// WITH CHECK expression (`pg_get_expr`, for messages).
     pub with_check: Option<String>,
+    /// USING as PostgreSQL analysed it, for judging (see [`crate::policy`]).
+    #[serde(skip)]
+    pub using_tree: Option<PolicyTree>,
+    /// WITH CHECK as PostgreSQL analysed it.
+    #[serde(skip)]
+    pub check_tree: Option<PolicyTree>,
     /// Whether it applies to the app role (PUBLIC, or a role the app is a member of).
     pub applies_to_app: bool,
     /// Functions its expressions call (user functions only).
@@ -310,6 +319,18 @@ pub struct Membership {
     pub inherits: bool,
     /// The app may `SET ROLE` to it (always before PostgreSQL 16).
     pub can_set: bool,
+}
+
+impl Policy {
+    /// The typed USING expression; `None` when there is none or its tree could not be read.
+    pub fn using_expr(&self) -> Option<&Expr> {
+        self.using_tree.as_ref().and_then(|t| t.as_ref().ok())
+    }
+
+    /// The typed WITH CHECK expression; `None` when there is none or its tree could not be read.
+    pub fn check_expr(&self) -> Option<&Expr> {
+        self.check_tree.as_ref().and_then(|t| t.as_ref().ok())
+    }
 }
 
 impl Relation {

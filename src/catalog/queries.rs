@@ -7,6 +7,7 @@ use super::{
     RoleInfo,
 };
 use crate::db::Db;
+use crate::policy::{self, FunctionName, Names};
 
 /// User relations: not system schemas, not objects that belong to an extension.
 pub(super) const RELS: &str = "
@@ -140,7 +141,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
                  SELECT a.attrelid::int8, a.attname::text, format_type(a.atttypid, a.atttypmod),
                    coalesce(bt.typname, t.typname)::text, coalesce(bt.typcategory, t.typcategory)::text,
                    ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = coalesce(bt.oid, t.oid) ORDER BY e.enumsortorder),
-                   a.attnotnull, a.atthasdef, a.attidentity::text, a.attgenerated::text
+                   a.attnotnull, a.atthasdef, a.attidentity::text, a.attgenerated::text, a.attnum
                  FROM pg_attribute a JOIN rels c ON c.oid = a.attrelid
                  JOIN pg_type t ON t.oid = a.atttypid
                  LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
@@ -164,6 +165,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
             has_default: r.get(7),
             identity: r.get(8),
             generated: r.get(9),
+            attnum: r.get(10),
         });
     }
 
@@ -213,17 +215,22 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
                    CASE WHEN p.polroles = '{{0}}' THEN ARRAY['public']
                         ELSE ARRAY(SELECT rolname::text FROM pg_roles WHERE oid = ANY(p.polroles) ORDER BY 1) END,
                    pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid),
-                   p.polroles = '{{0}}' OR EXISTS (SELECT 1 FROM unnest(p.polroles) pr WHERE pg_has_role($1::text::name, pr, 'MEMBER'))
+                   p.polroles = '{{0}}' OR EXISTS (SELECT 1 FROM unnest(p.polroles) pr WHERE pg_has_role($1::text::name, pr, 'MEMBER')),
+                   p.polqual::text, p.polwithcheck::text
                  FROM pg_policy p JOIN rels c ON c.oid = p.polrelid ORDER BY p.polrelid, p.polname"
             ),
             &[&app],
         )
         .await
         .map_err(q)?;
+    // Trees are parsed first so that all their operators and functions are named in one query each.
+    let mut trees = Vec::new();
     for r in pols {
         let Some(&i) = index.get(&(r.get::<_, i64>(0) as RelId)) else {
             continue;
         };
+        let parse = |t: Option<String>| t.map(|t| policy::node::parse(&t));
+        trees.push((i, relations[i].policies.len(), parse(r.get(9)), parse(r.get(10))));
         relations[i].policies.push(Policy {
             name: r.get(1),
             oid: r.get::<_, i64>(2) as u32,
@@ -235,7 +242,18 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
             applies_to_app: r.get(8),
             functions: Vec::new(),
             relations: Vec::new(),
+            using_tree: None,
+            check_tree: None,
         });
+    }
+    let names = policy_names(db, trees.iter().flat_map(|(_, _, u, c)| [u, c]).flatten().flatten()).await?;
+    for (i, j, using, check) in trees {
+        let rel = &relations[i];
+        let column = |n: i64| rel.columns.iter().find(|c| i64::from(c.attnum) == n).map(|c| c.name.clone());
+        let build = |t: Result<policy::node::Node, policy::TreeError>| t.map(|n| policy::build(&n, &column, &names));
+        let (using, check) = (using.map(build), check.map(build));
+        let p = &mut relations[i].policies[j];
+        (p.using_tree, p.check_tree) = (using, check);
     }
 
     let mut catalog = Catalog {
@@ -250,4 +268,38 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
     };
     super::objects::read(db, app, &mut catalog).await.map_err(q)?;
     Ok(catalog)
+}
+
+/// Names of the operators and functions that policy trees refer to by oid.
+async fn policy_names<'n>(db: &Db, trees: impl Iterator<Item = &'n policy::node::Node>) -> Result<Names, CatalogError> {
+    let (mut ops, mut funcs) = (Vec::new(), Vec::new());
+    for t in trees {
+        let (o, f) = policy::oids(t);
+        ops.extend(o);
+        funcs.extend(f);
+    }
+    ops.sort_unstable();
+    ops.dedup();
+    funcs.sort_unstable();
+    funcs.dedup();
+    let mut names = Names::default();
+    if !ops.is_empty() {
+        for r in db.query("SELECT oid, oprname::text FROM pg_operator WHERE oid = ANY($1)", &[&ops]).await.map_err(q)? {
+            names.operators.insert(r.get(0), r.get(1));
+        }
+    }
+    if !funcs.is_empty() {
+        let rows = db
+            .query(
+                "SELECT p.oid, n.nspname::text, p.proname::text FROM pg_proc p
+                 JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = ANY($1)",
+                &[&funcs],
+            )
+            .await
+            .map_err(q)?;
+        for r in rows {
+            names.functions.insert(r.get(0), FunctionName { schema: r.get(1), name: r.get(2) });
+        }
+    }
+    Ok(names)
 }
