@@ -7,12 +7,22 @@
 mod objects;
 mod queries;
 
+/// User relations: not system schemas, not objects that belong to an extension.
+const RELS: &str = "
+WITH rels AS (
+  SELECT c.* FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r','p','v','m','f')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname !~ '^pg_(toast|temp)'
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+)";
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::db::Db;
-use crate::policy::{Expr, PolicyTree};
+use crate::policy::{Expr, PolicyTree, Side};
 
 /// Catalog oid of a relation.
 pub type RelId = u32;
@@ -331,6 +341,21 @@ impl Policy {
     pub fn check_expr(&self) -> Option<&Expr> {
         self.check_tree.as_ref().and_then(|t| t.as_ref().ok())
     }
+
+    /// USING, as text and tree.
+    pub fn using_side(&self) -> Option<Side<'_>> {
+        self.using.as_deref().map(|text| Side { text, tree: self.using_expr() })
+    }
+
+    /// WITH CHECK, as text and tree.
+    pub fn check_side(&self) -> Option<Side<'_>> {
+        self.with_check.as_deref().map(|text| Side { text, tree: self.check_expr() })
+    }
+
+    /// Why a stored tree could not be read, if one could not.
+    pub fn unreadable(&self) -> Option<String> {
+        [&self.using_tree, &self.check_tree].into_iter().flatten().find_map(|t| t.as_ref().err()).map(|e| e.to_string())
+    }
 }
 
 impl Relation {
@@ -411,7 +436,9 @@ pub enum CatalogError {
 impl Catalog {
     /// Reads the catalog of the database `db` is connected to.
     pub async fn read(db: &Db, app_role: &str) -> Result<Catalog, CatalogError> {
-        queries::read(db, app_role).await
+        let mut catalog = queries::read(db, app_role).await?;
+        objects::read(db, app_role, &mut catalog).await.map_err(queries::q)?;
+        Ok(catalog)
     }
 
     /// Defaults of `setting` a fresh login gets (`name=value` entries): the

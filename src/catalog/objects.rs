@@ -1,8 +1,7 @@
 //! The catalog beyond tables: functions, view and policy dependencies,
 //! triggers, sequences, and the app role's memberships.
 
-use super::queries::RELS;
-use super::{Catalog, Function, Membership, RelId, Sequence, Trigger};
+use super::{Catalog, Function, Membership, RELS, RelId, Sequence, Trigger};
 use crate::db::Db;
 
 pub(super) async fn read(db: &Db, app: &str, catalog: &mut Catalog) -> Result<(), tokio_postgres::Error> {

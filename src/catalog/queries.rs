@@ -3,23 +3,13 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Catalog, CatalogError, Check, Column, ForeignKey, Policy, PolicyCommand, Privileges, RelId, RelKind, Relation,
-    RoleInfo,
+    Catalog, CatalogError, Check, Column, ForeignKey, Policy, PolicyCommand, Privileges, RELS, RelId, RelKind,
+    Relation, RoleInfo,
 };
 use crate::db::Db;
 use crate::policy::{self, FunctionName, Names};
 
-/// User relations: not system schemas, not objects that belong to an extension.
-pub(super) const RELS: &str = "
-WITH rels AS (
-  SELECT c.* FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind IN ('r','p','v','m','f')
-    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-    AND n.nspname !~ '^pg_(toast|temp)'
-    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-)";
-
-fn q(e: tokio_postgres::Error) -> CatalogError {
+pub(super) fn q(e: tokio_postgres::Error) -> CatalogError {
     CatalogError::Query(crate::db::describe(&e))
 }
 
@@ -256,7 +246,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
         (p.using_tree, p.check_tree) = (using, check);
     }
 
-    let mut catalog = Catalog {
+    Ok(Catalog {
         server_version: version.get(0),
         server_version_num: version.get(1),
         relations,
@@ -265,9 +255,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
         functions: Vec::new(),
         bypass_roles: Vec::new(),
         index,
-    };
-    super::objects::read(db, app, &mut catalog).await.map_err(q)?;
-    Ok(catalog)
+    })
 }
 
 /// Names of the operators and functions that policy trees refer to by oid.

@@ -152,5 +152,5 @@ pub(super) fn leakproof_mislabel(cx: &LintContext<'_>) -> Vec<Hit> {
 
 /// Whether SQL text `src` (lowercased) names table `name` as a word.
 fn mentions(src: &str, name: &str) -> bool {
-    super::word_in(src, &name.to_lowercase())
+    crate::policy::word_in(src, &name.to_lowercase())
 }

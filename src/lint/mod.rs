@@ -9,7 +9,6 @@
 
 mod constraints;
 mod definer;
-pub mod expr;
 mod policies;
 mod privileges;
 mod rls;
@@ -19,6 +18,7 @@ mod version;
 use crate::catalog::{Catalog, Function, Policy, PolicyCommand, RelId, Relation};
 use crate::finding::{Finding, FindingKind};
 use crate::ownership::{Owner, Ownership};
+use crate::policy::{self, Side, Tenant};
 use crate::rules::{RuleId, Severity};
 use crate::schema::SourceMap;
 
@@ -39,7 +39,7 @@ pub struct LintContext<'a> {
 impl<'a> LintContext<'a> {
     /// A context over a read catalog.
     pub fn new(catalog: &'a Catalog, ownership: &'a Ownership, setting: &'a str, app: &'a str) -> LintContext<'a> {
-        LintContext { catalog, ownership, setting, app, readers: expr::setting_readers(catalog, setting) }
+        LintContext { catalog, ownership, setting, app, readers: policy::setting_readers(catalog, setting) }
     }
 }
 
@@ -162,7 +162,14 @@ pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
                 Finding::new(rule, FindingKind::Static, hit.message)
                     .relation(rel.map(|r| r.qualified.clone()))
                     .severity(hit.severity.unwrap_or(rule.severity()))
-                    .remediation(crate::remediation::render(rule, cx.catalog, cx.ownership, cx.setting, cx.app, hit.rel))
+                    .remediation(crate::remediation::render(
+                        rule,
+                        cx.catalog,
+                        cx.ownership,
+                        cx.setting,
+                        cx.app,
+                        hit.rel,
+                    ))
                     .location(location),
             );
         }
@@ -185,39 +192,31 @@ impl LintContext<'_> {
         p.select || p.insert || p.update || p.delete
     }
 
-    /// Whether `text` reads the tenant setting, directly or through a helper
-    /// function that does (at any depth).
+    /// Whether SQL source text (a view definition, a function body) reads the
+    /// tenant setting, directly or through a helper function that does (at any depth).
     pub fn reads_setting(&self, text: &str) -> bool {
-        if expr::reads_setting(text, self.setting) {
-            return true;
-        }
-        let t = text.to_lowercase();
-        self.readers.iter().filter_map(|f| self.catalog.function(*f)).any(|f| word_in(&t, &f.name.to_lowercase()))
+        policy::source_reads_setting(self.catalog, text, self.setting, &self.readers)
     }
 
-    /// Whether a policy expression pins `rel`'s rows to the tenant. Every
-    /// top-level OR branch must: read the setting (directly or through a
-    /// helper), consult another relation (a membership table, an
-    /// RLS-protected parent), or the current user; and, where the table has a
-    /// tenant column, compare that column. A branch that is `false` adds nothing.
-    pub fn scoped(&self, rel: &Relation, p: &Policy, expr: &str) -> bool {
+    /// Where the tenant comes from, for judging policy trees.
+    pub fn tenant(&self) -> Tenant<'_> {
+        Tenant { setting: self.setting, readers: &self.readers }
+    }
+
+    /// Whether a policy expression pins `rel`'s rows to the tenant: every
+    /// OR branch compares the tenant column (or, on child tables, the row)
+    /// with a tenant source, or is `false`, or admits only shared rows
+    /// ([`crate::policy::Expr::pins_tenant`]). A loose match of the tenant
+    /// (LIKE, case folding) counts as scoped here: `policy_predicate_too_broad`
+    /// names that cause. A tree that could not be read is left to
+    /// `policy_unclassified` and the probes.
+    pub fn scoped(&self, rel: &Relation, side: Side<'_>) -> bool {
         let column = match self.ownership.owner(rel.oid) {
             Some(Owner::Direct { column }) => Some(column.as_str()),
             Some(Owner::Root { key }) => Some(key.as_str()),
             _ => None,
         };
-        expr::or_branches(expr).into_iter().all(|branch| {
-            let t = branch.to_lowercase();
-            let pins = self.reads_setting(branch)
-                || !p.relations.is_empty() && (t.contains("select") || t.contains("exists"))
-                || word_in(&t, "current_user")
-                || word_in(&t, "session_user");
-            // `col IS NULL` admits rows that belong to no tenant (shared rows), not another tenant's.
-            let shared_rows = column.is_some_and(|c| {
-                t.trim_matches(|ch| ch == '(' || ch == ')').trim() == format!("{} is null", c.to_lowercase())
-            });
-            t.trim() == "false" || shared_rows || pins && column.is_none_or(|c| word_in(&t, &c.to_lowercase()))
-        })
+        side.tree.is_none_or(|e| e.scoped(column, &self.tenant()) || e.broad_match(self.setting))
     }
 
     /// Permissive policies applying to the app for `command`.
@@ -230,32 +229,23 @@ impl LintContext<'_> {
     pub fn fenced(&self, rel: &Relation, command: PolicyCommand, check: bool) -> bool {
         rel.app_policies(command)
             .filter(|p| !p.permissive)
-            .any(|p| effective(p, command, check).is_some_and(|e| self.scoped(rel, p, e)))
+            .any(|p| effective(p, command, check).is_some_and(|e| self.scoped(rel, e)))
     }
 }
 
 /// The expression a policy contributes for `command`: USING, or for checks
 /// the WITH CHECK (falling back to USING for ALL/UPDATE; an INSERT policy
 /// without WITH CHECK contributes nothing and so denies).
-pub fn effective(p: &Policy, command: PolicyCommand, check: bool) -> Option<&str> {
+pub fn effective(p: &Policy, command: PolicyCommand, check: bool) -> Option<Side<'_>> {
     if !check {
-        return p.using.as_deref();
+        return p.using_side();
     }
-    match (p.with_check.as_deref(), p.command) {
+    match (p.check_side(), p.command) {
         (Some(c), _) => Some(c),
         (None, PolicyCommand::Insert) => None,
-        (None, _) if command == PolicyCommand::Insert && p.command == PolicyCommand::All => p.using.as_deref(),
-        (None, _) => p.using.as_deref(),
+        (None, _) if command == PolicyCommand::Insert && p.command == PolicyCommand::All => p.using_side(),
+        (None, _) => p.using_side(),
     }
-}
-
-/// Whether `text` (lowercased) contains `word` as a whole identifier.
-pub(crate) fn word_in(text: &str, word: &str) -> bool {
-    let ident = |c: char| c.is_alphanumeric() || c == '_';
-    text.match_indices(word).any(|(i, _)| {
-        text[..i].chars().next_back().is_none_or(|c| !ident(c))
-            && text[i + word.len()..].chars().next().is_none_or(|c| !ident(c))
-    })
 }
 
 #[cfg(test)]

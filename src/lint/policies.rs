@@ -1,7 +1,8 @@
 //! C. Policy logic, judged on the policies that apply to the app for each command.
 
-use super::{Hit, LintContext, effective, expr};
+use super::{Hit, LintContext, effective};
 use crate::catalog::{Policy, PolicyCommand, Relation};
+use crate::policy::Side;
 
 /// Tenant tables where policies matter: RLS on, and the app has some access.
 fn guarded<'a>(cx: &'a LintContext<'_>) -> impl Iterator<Item = &'a Relation> {
@@ -20,10 +21,6 @@ fn granted(r: &Relation) -> Vec<PolicyCommand> {
     .into_iter()
     .filter_map(|(g, c)| g.then_some(c))
     .collect()
-}
-
-fn is_false(expr: &str) -> bool {
-    matches!(expr.trim().to_lowercase().as_str(), "false" | "(false)")
 }
 
 /// No policy applies to the app for a granted command while policies exist
@@ -64,11 +61,11 @@ pub(super) fn permissive_or_widening(cx: &LintContext<'_>) -> Vec<Hit> {
             continue;
         }
         for p in cx.permissive(r, PolicyCommand::Select) {
-            let Some(using) = p.using.as_deref() else {
+            let Some(using) = p.using_side() else {
                 continue;
             };
-            if !cx.scoped(r, p, using) && !is_false(using) && !fallback(cx, using) && !bypass_flag(cx, using) {
-                out.push(Hit::on(r, format!("permissive policy {} on {} (USING {using}) applies to {} and does not pin the tenant; permissive policies are OR-ed", p.name, r.qualified, cx.app)).policy(r, p));
+            if !cx.scoped(r, using) && !using.is_const(false) && !fallback(cx, using) && !bypass_flag(cx, using) {
+                out.push(Hit::on(r, format!("permissive policy {} on {} (USING {}) applies to {} and does not pin the tenant; permissive policies are OR-ed", p.name, r.qualified, using.text, cx.app)).policy(r, p));
             }
         }
     }
@@ -79,10 +76,8 @@ pub(super) fn permissive_or_widening(cx: &LintContext<'_>) -> Vec<Hit> {
 pub(super) fn blind_write_broader_than_select(cx: &LintContext<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
     for r in guarded(cx) {
-        let select_open = cx
-            .permissive(r, PolicyCommand::Select)
-            .iter()
-            .any(|p| p.using.as_deref().is_some_and(|u| !cx.scoped(r, p, u)));
+        let select_open =
+            cx.permissive(r, PolicyCommand::Select).iter().any(|p| p.using_side().is_some_and(|u| !cx.scoped(r, u)));
         if select_open && !cx.fenced(r, PolicyCommand::Select, false) {
             continue; // permissive_or_widening explains it
         }
@@ -94,11 +89,11 @@ pub(super) fn blind_write_broader_than_select(cx: &LintContext<'_>) -> Vec<Hit> 
                 continue;
             }
             for p in cx.permissive(r, command) {
-                let Some(using) = p.using.as_deref() else {
+                let Some(using) = p.using_side() else {
                     continue;
                 };
-                if p.command != PolicyCommand::All && !cx.scoped(r, p, using) && !is_false(using) {
-                    out.push(Hit::on(r, format!("{name} policy {} on {} (USING {using}) does not pin the tenant: `{name}` without a WHERE clause is filtered by it alone", p.name, r.qualified)).policy(r, p));
+                if p.command != PolicyCommand::All && !cx.scoped(r, using) && !using.is_const(false) {
+                    out.push(Hit::on(r, format!("{name} policy {} on {} (USING {}) does not pin the tenant: `{name}` without a WHERE clause is filtered by it alone", p.name, r.qualified, using.text)).policy(r, p));
                 }
             }
         }
@@ -121,8 +116,8 @@ pub(super) fn with_check_weak_or_true(cx: &LintContext<'_>) -> Vec<Hit> {
                 let Some(check) = effective(p, command, true) else {
                     continue;
                 };
-                if !cx.scoped(r, p, check) && !is_false(check) {
-                    out.push(Hit::on(r, format!("{name} check of policy {} on {} is `{check}`: rows can be planted in, or moved to, another tenant", p.name, r.qualified)).policy(r, p));
+                if !cx.scoped(r, check) && !check.is_const(false) {
+                    out.push(Hit::on(r, format!("{name} check of policy {} on {} is `{}`: rows can be planted in, or moved to, another tenant", p.name, r.qualified, check.text)).policy(r, p));
                 }
             }
         }
@@ -137,8 +132,8 @@ pub(super) fn guc_missing_fallback_open(cx: &LintContext<'_>) -> Vec<Hit> {
             Hit::on(
                 r,
                 format!(
-                    "policy {} on {} treats a missing or empty {} as 'no filter': {e}",
-                    p.name, r.qualified, cx.setting
+                    "policy {} on {} treats a missing or empty {} as 'no filter': {}",
+                    p.name, r.qualified, cx.setting, e.text
                 ),
             )
             .policy(r, p)
@@ -153,7 +148,10 @@ pub(super) fn guc_bypass_flag(cx: &LintContext<'_>) -> Vec<Hit> {
         (p.permissive && bypass_flag(cx, e)).then(|| {
             Hit::on(
                 r,
-                format!("policy {} on {} consults another setting that any session can set: {e}", p.name, r.qualified),
+                format!(
+                    "policy {} on {} consults another setting that any session can set: {}",
+                    p.name, r.qualified, e.text
+                ),
             )
             .policy(r, p)
         })
@@ -164,8 +162,8 @@ pub(super) fn guc_bypass_flag(cx: &LintContext<'_>) -> Vec<Hit> {
 /// case folding or prefixes applied where the setting is compared.
 pub(super) fn policy_predicate_too_broad(cx: &LintContext<'_>) -> Vec<Hit> {
     each_policy_expr(cx, |r, p, e| {
-        expr::broad_match(e, cx.setting).then(|| {
-            Hit::on(r, format!("policy {} on {} compares the tenant with pattern or case-folded matching, so one tenant's key matches others: {e}", p.name, r.qualified)).policy(r, p)
+        e.tree.is_some_and(|t| t.broad_match(cx.setting)).then(|| {
+            Hit::on(r, format!("policy {} on {} compares the tenant with pattern or case-folded matching, so one tenant's key matches others: {}", p.name, r.qualified, e.text)).policy(r, p)
         })
     })
 }
@@ -189,17 +187,20 @@ pub(super) fn policy_lookup_table_unprotected(cx: &LintContext<'_>) -> Vec<Hit> 
 /// Policies whose expressions rowfence cannot relate to the tenant.
 pub(super) fn policy_unclassified(cx: &LintContext<'_>) -> Vec<Hit> {
     each_policy_expr(cx, |r, p, e| {
-        let known = cx.scoped(r, p, e)
-            || is_false(e)
-            || e.trim().eq_ignore_ascii_case("true")
-            || fallback(cx, e)
-            || bypass_flag(cx, e);
+        if let Some(why) = p.unreadable() {
+            let message = format!(
+                "policy {} on {}: its stored expression could not be read ({why}), so only the probes judge it",
+                p.name, r.qualified
+            );
+            return Some(Hit::on(r, message).policy(r, p));
+        }
+        let known = cx.scoped(r, e) || e.is_const(false) || e.is_const(true) || fallback(cx, e) || bypass_flag(cx, e);
         (!known && !p.permissive).then(|| {
             Hit::on(
                 r,
                 format!(
-                    "restrictive policy {} on {} (`{e}`) neither reads {} nor consults another table or helper",
-                    p.name, r.qualified, cx.setting
+                    "restrictive policy {} on {} (`{}`) does not compare the tenant with {}, another table or a helper",
+                    p.name, r.qualified, e.text, cx.setting
                 ),
             )
             .policy(r, p)
@@ -207,11 +208,11 @@ pub(super) fn policy_unclassified(cx: &LintContext<'_>) -> Vec<Hit> {
     })
 }
 
-fn each_policy_expr(cx: &LintContext<'_>, mut f: impl FnMut(&Relation, &Policy, &str) -> Option<Hit>) -> Vec<Hit> {
+fn each_policy_expr(cx: &LintContext<'_>, mut f: impl FnMut(&Relation, &Policy, Side<'_>) -> Option<Hit>) -> Vec<Hit> {
     let mut out = Vec::new();
     for r in guarded(cx) {
         for p in r.policies.iter().filter(|p| p.applies_to_app) {
-            for e in [p.using.as_deref(), p.with_check.as_deref()].into_iter().flatten() {
+            for e in [p.using_side(), p.check_side()].into_iter().flatten() {
                 if let Some(h) = f(r, p, e) {
                     out.push(h);
                     break;
@@ -223,11 +224,11 @@ fn each_policy_expr(cx: &LintContext<'_>, mut f: impl FnMut(&Relation, &Policy, 
 }
 
 /// An OR branch that opens up when the setting is missing or empty.
-fn fallback(cx: &LintContext<'_>, e: &str) -> bool {
-    expr::fallback_open(e, cx.setting)
+fn fallback(cx: &LintContext<'_>, e: Side<'_>) -> bool {
+    e.tree.is_some_and(|t| t.fallback_open(cx.setting))
 }
 
 /// An OR branch on another custom setting (any session can set one).
-fn bypass_flag(cx: &LintContext<'_>, e: &str) -> bool {
-    expr::or_branches(e).len() > 1 && !expr::other_settings(e, cx.setting).is_empty()
+fn bypass_flag(cx: &LintContext<'_>, e: Side<'_>) -> bool {
+    e.tree.is_some_and(|t| t.bypass_branch(cx.setting))
 }

@@ -20,7 +20,24 @@ mod readers;
 pub use expr::{Expr, FunctionName, Names, SubLink, SubLinkKind, Value, build, oids, uncast};
 pub use judge::Tenant;
 pub use node::TreeError;
-pub use readers::setting_readers;
+pub use readers::{setting_readers, source_reads_setting, word_in};
+
+/// One side of a policy (USING or WITH CHECK): the text for messages, and
+/// the analysed tree for judgements (`None` when it could not be read).
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'p> {
+    /// `pg_get_expr` text.
+    pub text: &'p str,
+    /// The typed tree.
+    pub tree: Option<&'p Expr>,
+}
+
+impl Side<'_> {
+    /// Whether the side is the constant `value`.
+    pub fn is_const(&self, value: bool) -> bool {
+        self.tree.is_some_and(|e| e.is_const(value))
+    }
+}
 
 /// A policy expression as read from the catalog: the typed tree, or why the
 /// stored tree could not be read (callers treat that as unclassified).

@@ -31,8 +31,16 @@ pub fn setting_readers(catalog: &Catalog, setting: &str) -> BTreeSet<u32> {
     }
 }
 
+/// Whether SQL source text (a view definition, a function body) reads the
+/// setting directly or calls one of `readers` by name.
+pub fn source_reads_setting(catalog: &Catalog, text: &str, setting: &str, readers: &BTreeSet<u32>) -> bool {
+    let t = text.to_lowercase();
+    t.contains(&format!("current_setting('{}'", setting.to_lowercase()))
+        || readers.iter().filter_map(|f| catalog.function(*f)).any(|f| word_in(&t, &f.name.to_lowercase()))
+}
+
 /// Whether `text` (lowercased) contains `word` as a whole identifier.
-fn word_in(text: &str, word: &str) -> bool {
+pub fn word_in(text: &str, word: &str) -> bool {
     let ident = |c: char| c.is_alphanumeric() || c == '_';
     text.match_indices(word).any(|(i, _)| {
         text[..i].chars().next_back().is_none_or(|c| !ident(c))

@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use crate::catalog::{Catalog, PolicyCommand, RelKind, Relation};
-use crate::lint::expr;
 use crate::ownership::{Owner, Ownership};
+use crate::policy::{self, Tenant};
 use crate::report::{ContextKind, Operation};
 use crate::rules::RuleId;
 
@@ -105,14 +105,8 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
         _ => PolicyCommand::Delete,
     };
     let policies: Vec<_> = rel.app_policies(command).collect();
-    let texts = |p: &crate::catalog::Policy| -> String {
-        let mut s = p.using.clone().unwrap_or_default();
-        if let Some(c) = &p.with_check {
-            s.push(' ');
-            s.push_str(c);
-        }
-        s.to_lowercase()
-    };
+    // Both sides of a policy, as analysed trees.
+    let sides = policies.iter().flat_map(|p| [p.using_expr(), p.check_expr()]).flatten().collect::<Vec<_>>();
     if o.contexts.contains(&ContextKind::NoneFresh) {
         let (role, database) = catalog.setting_defaults(setting);
         if !role.is_empty() || !database.is_empty() {
@@ -122,7 +116,7 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     let no_tenant_context =
         !o.contexts.contains(&ContextKind::Tenant) && !o.contexts.contains(&ContextKind::UnknownTenant);
     if no_tenant_context {
-        if policies.iter().any(|p| expr::fallback_open(&texts(p), setting)) {
+        if sides.iter().any(|e| e.fallback_open(setting)) {
             return RuleId::GucMissingFallbackOpen;
         }
         if o.contexts.iter().all(|c| *c == ContextKind::NoneAfterReset) {
@@ -130,7 +124,7 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
         }
     }
     // A predicate that matches several tenants explains reads and writes alike.
-    if policies.iter().any(|p| expr::broad_match(&texts(p), setting)) {
+    if sides.iter().any(|e| e.broad_match(setting)) {
         return RuleId::PolicyPredicateTooBroad;
     }
     if matches!(o.kind, ProbeKind::InsertForeign | ProbeKind::MoveBlind | ProbeKind::MoveKeyed) {
@@ -141,14 +135,10 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     }
     // A permissive policy with an OR branch that does not read the setting
     // (directly or through a helper) lets other rows through.
-    let readers: Vec<String> = expr::setting_readers(catalog, setting)
-        .into_iter()
-        .filter_map(|f| catalog.function(f).map(|f| f.name.to_lowercase()))
-        .collect();
-    let reads =
-        |b: &str| expr::reads_setting(b, setting) || readers.iter().any(|n| crate::lint::word_in(&b.to_lowercase(), n));
+    let readers = policy::setting_readers(catalog, setting);
+    let tenant = Tenant { setting, readers: &readers };
     let widening = |p: &&crate::catalog::Policy| {
-        p.permissive && p.using.as_deref().is_some_and(|u| expr::or_branches(u).iter().any(|b| !reads(b)))
+        p.permissive && p.using_expr().is_some_and(|u| u.or_branches().iter().any(|b| !b.reads_setting(&tenant)))
     };
     if policies.iter().any(widening) {
         return RuleId::PermissiveOrWidening;

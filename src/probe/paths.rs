@@ -86,7 +86,7 @@ impl Schema<'_> {
                 .iter()
                 .filter(|r| r.kind.is_table() && r.primary_key.len() == 1)
                 .filter(|r| self.ownership.owner(r.oid).is_some_and(Owner::is_tenant_owned))
-                .filter(|r| crate::lint::word_in(&source, &r.name.to_lowercase()))
+                .filter(|r| crate::policy::word_in(&source, &r.name.to_lowercase()))
                 .collect();
             let args: Option<Vec<Arg>> = f
                 .arg_types
