@@ -220,6 +220,9 @@ rules! {
     ProbeInconclusive = "probe_inconclusive", Info, "A probe failed for a reason other than isolation",
         "The statement failed with an error that is neither a permission nor a row-level security denial (a constraint, a missing second setting), so it says nothing about isolation.",
         "Check the error in the message; if the schema needs more context than the tenant setting, rowfence cannot judge this path.";
+    OwnRowsInvisible = "own_rows_invisible", Medium, "Tenants never see their own rows",
+        "Under its own context, no tenant's SELECT ever returned one of its own rows, though it owned some: the policies fail closed for the app (a setting or claim rowfence does not set, a policy for another role). That no foreign row was seen then proves nothing, so the relation counts as untested.",
+        "Check which context the policies on {relation} need (`rowfence explain own_rows_invisible`); if the app sets more than the tenant setting, describe it in the suite. If the app must not read {relation}, REVOKE SELECT ON {relation} FROM {app};";
     UnpopulatedRelation = "unpopulated_relation", Info, "Table could not be populated",
         "rowfence could not generate rows for this table, so probes on it saw no data; its isolation is unjudged by probes.",
         "Simplify the constraint named in the message, or report the case to rowfence.";

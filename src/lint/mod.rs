@@ -143,6 +143,7 @@ pub fn check_of(rule: RuleId) -> Option<Check> {
         | RuleId::OnConflictOracle
         | RuleId::SharedTableWritable
         | RuleId::ProbeInconclusive
+        | RuleId::OwnRowsInvisible
         | RuleId::UnpopulatedRelation => return None,
     })
 }

@@ -10,6 +10,7 @@
 //! connection, and is rolled back.
 
 pub mod cause;
+pub mod coverage;
 mod effects;
 mod findings;
 mod paths;
@@ -118,6 +119,24 @@ pub enum ProbeKind {
 }
 
 impl ProbeKind {
+    /// Every direct probe kind.
+    pub const DIRECT: [ProbeKind; 8] = [
+        ProbeKind::Select,
+        ProbeKind::BlindUpdate,
+        ProbeKind::BlindDelete,
+        ProbeKind::KeyedUpdate,
+        ProbeKind::KeyedDelete,
+        ProbeKind::InsertForeign,
+        ProbeKind::MoveBlind,
+        ProbeKind::MoveKeyed,
+    ];
+
+    /// The direct probes of a relation (reads and writes on it by name), whose
+    /// answers decide whether its isolation-matrix cells were tested.
+    pub fn is_direct(self) -> bool {
+        ProbeKind::DIRECT.contains(&self)
+    }
+
     /// The statement class.
     pub fn operation(self) -> Operation {
         match self {
@@ -533,22 +552,6 @@ pub fn judge(
         _ => return None,
     };
     Some(Violation { rel: probe.rel, kind: probe.kind, context: ctx, sql: probe.sql.clone(), observed })
-}
-
-/// Why a write probe under a tenant's context says nothing about isolation:
-/// it failed, but not with a permission or row-security denial, a foreign
-/// key, or a failing context cast (all of which are the schema saying no).
-pub fn inconclusive(ctx: Context, probe: &Probe, outcome: &Result<Outcome, tokio_postgres::Error>) -> Option<String> {
-    let writes = matches!(
-        probe.kind,
-        ProbeKind::InsertForeign | ProbeKind::MoveBlind | ProbeKind::MoveKeyed | ProbeKind::BlindUpdate
-    );
-    let Err(e) = outcome else { return None };
-    if !writes || !matches!(ctx, Context::Tenant(_)) {
-        return None;
-    }
-    let denial = matches!(sqlstate(e), Some("42501" | "23503" | "22P02" | "42704" | "P0001"));
-    (!denial).then(|| format!("`{}` failed: {}", probe.sql, crate::db::describe(e)))
 }
 
 /// Judges a read: which returned rows belong to tenants other than `own`.

@@ -7,6 +7,7 @@ use futures::future::join_all;
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
+use super::coverage::Coverage;
 use super::findings::Shrunk;
 use super::{AppSessions, Context, Filter, GroundTruth, Probe, ProbeKind, Schema, Violation, judge};
 use crate::catalog::RelId;
@@ -15,6 +16,20 @@ use crate::finding::Finding;
 use crate::generate::{CasePlan, Dataset, Model};
 use crate::progress::Progress;
 use crate::vocab::{ContextKind, Operation};
+
+/// The case number of the dense dataset (see [`Runner::run`]).
+const DENSE_CASE: u32 = u32::MAX;
+
+/// How a case's result counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Merge {
+    /// A generated case: everything counts.
+    Case,
+    /// The dense dataset: coverage and violations count, it is not one of the user's cases.
+    Dense,
+    /// A shrinking step: only its probes count (coverage is the first run's).
+    Shrink,
+}
 
 /// Shrinking steps for one violation.
 const MAX_SHRINK_STEPS: u32 = 64;
@@ -66,7 +81,7 @@ struct CaseResult {
     violations: Vec<Violation>,
     probes_run: u64,
     load_failure: Option<String>,
-    inconclusive: Vec<((RelId, ProbeKind), String)>,
+    coverage: Coverage,
     ran: Vec<(RelId, Operation, ContextKind)>,
     generate_time: std::time::Duration,
 }
@@ -84,8 +99,8 @@ pub struct ProbeOutcome {
     pub ran: BTreeSet<Cell>,
     /// Cells that showed a violation.
     pub violated: BTreeSet<Cell>,
-    /// Probes that failed for reasons other than isolation, first error each.
-    pub inconclusive: BTreeMap<(RelId, ProbeKind), String>,
+    /// What the direct probes really exercised, errors included.
+    pub coverage: Coverage,
     /// Cases whose data could not be loaded, with the reason.
     pub load_failures: Vec<String>,
     /// Probe statements run (shrinking included).
@@ -193,7 +208,7 @@ impl<'a> Runner<'a> {
             let results =
                 join_all(plans.iter().zip(self.lanes).map(|(plan, lane)| self.evaluate(lane, plan, None))).await;
             for (&case, result) in batch.iter().zip(results) {
-                for v in self.merge(result?, false) {
+                for v in self.merge(result?, Merge::Case) {
                     found
                         .entry((v.rel, v.kind))
                         .or_insert_with(|| Found { case, first: v.clone(), contexts: BTreeSet::new() })
@@ -201,6 +216,19 @@ impl<'a> Runner<'a> {
                         .insert(v.context.kind());
                 }
             }
+        }
+        // The dense dataset: every table holds a row of each of two tenants
+        // (the calibration plan, which is known to load). Random cases may
+        // leave a table with one tenant's rows or none; this one makes sure
+        // every populated table was probed with rows of two tenants at least once.
+        let dense = self.schema.model.calibration_plan();
+        let result = self.evaluate(&self.lanes[0], &dense, None).await?;
+        for v in self.merge(result, Merge::Dense) {
+            found
+                .entry((v.rel, v.kind))
+                .or_insert_with(|| Found { case: DENSE_CASE, first: v.clone(), contexts: BTreeSet::new() })
+                .contexts
+                .insert(v.context.kind());
         }
         for ((rel, kind), f) in &found {
             self.outcome.violated.extend(f.contexts.iter().map(|c| (*rel, kind.operation(), *c)));
@@ -255,11 +283,11 @@ impl<'a> Runner<'a> {
     }
 
     /// Adds a case's counters to the run's and returns its violations.
-    /// `shrinking` cases only count probes (their coverage is the first run's).
-    fn merge(&mut self, r: CaseResult, shrinking: bool) -> Vec<Violation> {
+    fn merge(&mut self, r: CaseResult, mode: Merge) -> Vec<Violation> {
         let o = &mut self.outcome;
         o.probes_run += r.probes_run;
         o.generate_time += r.generate_time;
+        let shrinking = mode == Merge::Shrink;
         if let Some(e) = r.load_failure
             && (o.load_failures.is_empty() || !shrinking)
         {
@@ -267,9 +295,10 @@ impl<'a> Runner<'a> {
         }
         if !shrinking {
             o.ran.extend(r.ran);
-            for (key, why) in r.inconclusive {
-                o.inconclusive.entry(key).or_insert(why);
-            }
+            o.coverage.merge(r.coverage);
+        }
+        if mode == Merge::Case && r.data.is_some() {
+            o.coverage.loaded += 1;
         }
         r.violations
     }
@@ -305,6 +334,9 @@ impl<'a> Runner<'a> {
         let truth = GroundTruth::read(lane.admin, schema.catalog, schema.ownership, &schema.truth_relations())
             .await
             .map_err(db_err("reading ground truth"))?;
+        if filter.is_none() {
+            out.coverage.note_case(schema.probed().map(|r| r.oid), &truth);
+        }
         let wants =
             |kind: ProbeKind, context: ContextKind| filter.is_none_or(|f| f.kind == kind && f.context == context);
         let mut judge_all =
@@ -315,9 +347,7 @@ impl<'a> Runner<'a> {
                 if filter.is_none() {
                     out.ran.extend(probes.iter().map(|p| (p.rel, p.kind.operation(), ctx.kind())));
                     for (p, r) in probes.iter().zip(results) {
-                        if let Some(why) = super::inconclusive(ctx, p, r) {
-                            out.inconclusive.push(((p.rel, p.kind), why));
-                        }
+                        out.coverage.note_probe(&data, &truth, ctx, p, r);
                     }
                 }
             };
@@ -394,6 +424,10 @@ impl<'a> Runner<'a> {
         f: &Found,
         budget: &mut u32,
     ) -> Result<(CasePlan, Violation, u32), ProbeError> {
+        if f.case == DENSE_CASE {
+            // Not drawn from the strategy, so there is no tree to shrink; it is small already.
+            return Ok((self.schema.model.calibration_plan(), f.first.clone(), 0));
+        }
         let filter = Filter { rel: f.first.rel, kind: f.first.kind, context: f.first.context.kind() };
         let mut tree = self.plan(strategy, f.case)?;
         let mut best = (tree.current(), f.first.clone());
@@ -408,7 +442,7 @@ impl<'a> Runner<'a> {
             // Shrinking is sequential: it runs on the first lane.
             let result = self.evaluate(&self.lanes[0], &plan, Some(filter)).await?;
             let hit = self
-                .merge(result, true)
+                .merge(result, Merge::Shrink)
                 .into_iter()
                 .find(|v| v.rel == filter.rel && v.kind == filter.kind && v.context.kind() == filter.context);
             let more = match hit {

@@ -41,10 +41,10 @@ pub fn verdict_line(report: &Report, style: Style, out: &mut impl Write) -> io::
     match report.verdict {
         Verdict::Isolated => writeln!(
             out,
-            "{}: {} — no high or critical finding ({} cases, {} probes)",
+            "{}: {} — no high or critical finding ({}, {} probes)",
             style.paint("1;32", "ISOLATED"),
             report.suite,
-            report.stats.cases,
+            datasets(report),
             report.stats.probes
         ),
         Verdict::Violated => {
@@ -106,12 +106,28 @@ pub fn summary(report: &Report, style: Style, written: &[(&str, String)], out: &
         .collect();
     writeln!(
         out,
-        "{} · {} cases, {} probes, {:.1}s",
+        "{} · {}, {} probes, {:.1}s",
         counts.join(", "),
-        report.stats.cases,
+        datasets(report),
         report.stats.probes,
         report.stats.duration_ms as f64 / 1000.0
     )?;
+    let untested: Vec<&str> = report
+        .isolation
+        .iter()
+        .filter(|row| row.cells.iter().any(|c| !c.untested.is_empty()))
+        .map(|row| row.relation.as_str())
+        .collect();
+    if !untested.is_empty() {
+        let cells: usize = report.isolation.iter().flat_map(|r| &r.cells).map(|c| c.untested.len()).sum();
+        writeln!(
+            out,
+            "{}: {cells} isolation cell(s) on {} were not really tested: {}",
+            style.paint("1;33", "untested"),
+            if untested.len() == 1 { "one relation" } else { "several relations" },
+            untested.join(", ")
+        )?;
+    }
     if let Some(b) = &report.baseline {
         writeln!(
             out,
@@ -134,4 +150,14 @@ pub fn summary(report: &Report, style: Style, written: &[(&str, String)], out: &
         writeln!(out, "{what} report: {path}")?;
     }
     verdict_line(report, style, out)
+}
+
+/// `61/64 datasets loaded` (how many generated datasets the probes really ran on).
+fn datasets(report: &Report) -> String {
+    let s = &report.stats;
+    if s.cases == 0 {
+        "no datasets (static checks only)".into()
+    } else {
+        format!("{}/{} datasets loaded", s.loaded, s.cases)
+    }
 }

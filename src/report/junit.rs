@@ -45,6 +45,12 @@ pub fn test_suite(report: &Report, name: String) -> TestSuite {
                         status.set_description(found.join("\n"));
                         status
                     }
+                    CellState::Untested => {
+                        let mut status = TestCaseStatus::skipped();
+                        let why = cell.untested.iter().find(|u| u.context == cx).map(|u| u.reason.clone());
+                        status.set_message(format!("untested: {}", why.unwrap_or_default()));
+                        status
+                    }
                     CellState::NotGranted | CellState::NotApplicable => continue,
                 };
                 let mut case = TestCase::new(name, status);

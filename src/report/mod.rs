@@ -67,6 +67,9 @@ pub struct Stats {
     pub cases: u32,
     /// Probe statements run (shrinking included).
     pub probes: u64,
+    /// Generated datasets that loaded (the rest could not be inserted).
+    #[serde(default)]
+    pub loaded: u32,
     /// Wall time of the whole run.
     pub duration_ms: u64,
     /// Where the wall time went, stage by stage.
@@ -132,6 +135,20 @@ pub enum CellState {
     /// No probe of this kind applies.
     #[serde(rename = "n/a")]
     NotApplicable,
+    /// Probes ran but proved nothing (they errored, no dataset had rows of two
+    /// tenants, or tenants never saw their own rows); the reason is in
+    /// [`MatrixCell::untested`].
+    #[serde(rename = "untested")]
+    Untested,
+}
+
+/// Why a cell is untested.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UntestedCell {
+    /// The context kind of the cell.
+    pub context: ContextKind,
+    /// What kept the probes from proving anything.
+    pub reason: String,
 }
 
 /// One relation's row of the isolation matrix.
@@ -150,6 +167,9 @@ pub struct MatrixCell {
     pub operation: Operation,
     /// States by context kind.
     pub states: Vec<CellState>,
+    /// The untested cells' reasons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untested: Vec<UntestedCell>,
 }
 
 /// A relation's RLS posture, for reviewers.

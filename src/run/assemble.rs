@@ -1,13 +1,17 @@
 //! Report assembly: the findings of both stages, the isolation matrix, what
 //! the run could not judge, the posture reviewers read, and the verdict.
 
-use crate::catalog::Catalog;
+use std::collections::BTreeSet;
+
+use crate::catalog::{Catalog, RelId};
 use crate::finding::{Agreement, Finding, FindingKind};
 use crate::generate::Model;
-use crate::ownership::Ownership;
+use crate::ownership::{Owner, Ownership};
+use crate::probe::ProbeKind;
 use crate::probe::runner::ProbeOutcome;
 use crate::report::{
-    CellState, MatrixCell, MatrixRow, PolicyPosture, PostgresInfo, RelationPosture, Report, RolePosture, Stats, Verdict,
+    CellState, MatrixCell, MatrixRow, PolicyPosture, PostgresInfo, RelationPosture, Report, RolePosture, Stats,
+    UntestedCell, Verdict,
 };
 use crate::rules::RuleId;
 use crate::schema::SourceMap;
@@ -58,13 +62,31 @@ pub(super) fn check_report(
     let mut findings = statics;
     findings.extend(dynamic);
     findings.extend(unpopulated_findings(&catalog, model));
-    for ((rel, kind), why) in &probed.inconclusive {
-        let rel = catalog.relation(*rel);
-        findings.push(info(
-            RuleId::ProbeInconclusive,
-            Some(rel.qualified.clone()),
-            format!("the {kind} probe on {} is inconclusive: {why}", rel.qualified),
-        ));
+    // A probe that never answered on a relation, once per relation and probe.
+    let mut reported = BTreeSet::new();
+    for (&(rel, kind, cx), why) in &probed.coverage.errored {
+        if probed.coverage.failed(rel, kind, cx).is_some() && reported.insert((rel, kind)) {
+            let rel = catalog.relation(rel);
+            findings.push(info(
+                RuleId::ProbeInconclusive,
+                Some(rel.qualified.clone()),
+                format!("the {kind} probe on {} is inconclusive under {} context: {why}", rel.qualified, cx.as_str()),
+            ));
+        }
+    }
+    for rel in probed.coverage.own_rows_invisible().map(|r| catalog.relation(r)) {
+        findings.push(
+            Finding::new(
+                RuleId::OwnRowsInvisible,
+                FindingKind::Dynamic,
+                format!(
+                    "under its own context no tenant ever saw one of its own rows of {}: the policies fail closed \
+                     for the app, so that no foreign row was seen proves nothing",
+                    rel.qualified
+                ),
+            )
+            .relation(Some(rel.qualified.clone())),
+        );
     }
     if let Some(first) = probed.load_failures.first() {
         findings.push(info(
@@ -76,26 +98,18 @@ pub(super) fn check_report(
     let suite = sources.suite;
     let mut report = Report::new(&suite.name, Some(postgres), findings, stats);
     describe_schema(&mut report, suite, &catalog, &ownership, sources.map);
-    report.isolation = isolation_matrix(&catalog, &probed);
+    report.isolation = isolation_matrix(&catalog, &ownership, model, &probed);
     if let Some(first_seen) = sources.first_seen {
         attribute_migrations(&mut report, suite, first_seen);
     }
     report.apply_waivers(&suite.waivers);
-    // Probes saw no rows in these tables: without a leak found elsewhere, the
-    // run cannot claim isolation.
-    let unjudged: Vec<&str> = model
-        .unpopulated
-        .iter()
-        .map(|(rel, _)| catalog.relation(*rel))
-        .filter(|r| ownership.owner(r.oid).is_some_and(|o| o.is_tenant_owned()) && r.privileges.any())
-        .map(|r| r.qualified.as_str())
-        .collect();
+    // Never call isolated what was not tested: a tenant-owned relation with an
+    // untested read or write cell makes the run "could not judge" unless a
+    // leak was proven elsewhere.
+    let unjudged = untested_relations(&report, &catalog, &ownership);
     if report.verdict == Verdict::Isolated && !unjudged.is_empty() {
         report.verdict = Verdict::Error;
-        report.error = Some(format!(
-            "could not populate tenant table(s) {}, so their isolation is unjudged (see the unpopulated_relation findings)",
-            unjudged.join(", ")
-        ));
+        report.error = Some(format!("could not judge the isolation of {}", unjudged.join("; ")));
     }
     report
 }
@@ -165,16 +179,55 @@ fn describe_schema(report: &mut Report, suite: &Suite, catalog: &Catalog, owners
     report.database_settings = catalog.database_settings.clone();
 }
 
+/// Tenant-owned relations with untested SELECT/INSERT/UPDATE/DELETE cells,
+/// each with its first reason and the number of such cells.
+fn untested_relations(report: &Report, catalog: &Catalog, ownership: &Ownership) -> Vec<String> {
+    let core = [Operation::Select, Operation::Insert, Operation::Update, Operation::Delete];
+    report
+        .isolation
+        .iter()
+        .filter(|row| {
+            catalog
+                .relations
+                .iter()
+                .find(|r| r.qualified == row.relation)
+                .is_some_and(|r| ownership.owner(r.oid).is_some_and(|o| o.is_tenant_owned()))
+        })
+        .filter_map(|row| {
+            let cells: Vec<(&MatrixCell, &UntestedCell)> = row
+                .cells
+                .iter()
+                .filter(|c| core.contains(&c.operation))
+                .flat_map(|c| c.untested.iter().map(move |u| (c, u)))
+                .collect();
+            let (cell, first) = cells.first()?;
+            Some(format!(
+                "{} ({} untested cell(s); {} under {} context: {})",
+                row.relation,
+                cells.len(),
+                cell.operation.as_str(),
+                first.context.as_str(),
+                first.reason
+            ))
+        })
+        .collect()
+}
+
 /// The isolation matrix from what the probes exercised and what they showed.
-fn isolation_matrix(catalog: &Catalog, runner: &ProbeOutcome) -> Vec<MatrixRow> {
-    let mut rels: Vec<crate::catalog::RelId> = runner.ran.iter().map(|(r, _, _)| *r).collect();
-    rels.sort();
-    rels.dedup();
+/// A cell passes only when its direct probes answered on data with rows of
+/// two tenants, and tenants saw their own rows; otherwise it is `untested`,
+/// with the reason.
+fn isolation_matrix(catalog: &Catalog, ownership: &Ownership, model: &Model, probed: &ProbeOutcome) -> Vec<MatrixRow> {
+    let coverage = &probed.coverage;
+    let invisible: BTreeSet<RelId> = coverage.own_rows_invisible().collect();
+    let rels: BTreeSet<RelId> = probed.ran.iter().map(|(r, _, _)| *r).collect();
     let mut rows: Vec<MatrixRow> = rels
         .into_iter()
         .map(|oid| {
             let rel = catalog.relation(oid);
             let p = &rel.privileges;
+            let shared = ownership.owner(oid) == Some(&Owner::Global { shared: true });
+            let unpopulated = model.unpopulated.iter().find(|(r, _)| *r == oid).map(|(_, why)| why);
             let cells = OPERATIONS
                 .iter()
                 .map(|&op| {
@@ -186,21 +239,42 @@ fn isolation_matrix(catalog: &Catalog, runner: &ProbeOutcome) -> Vec<MatrixRow> 
                         Operation::Truncate => p.truncate,
                         Operation::Execute | Operation::Write => true,
                     };
+                    let mut untested = Vec::new();
                     let states = CONTEXTS
                         .iter()
                         .map(|&cx| {
-                            if runner.violated.contains(&(oid, op, cx)) {
-                                CellState::Violation
-                            } else if runner.ran.contains(&(oid, op, cx)) {
-                                CellState::Pass
-                            } else if !granted {
-                                CellState::NotGranted
+                            if probed.violated.contains(&(oid, op, cx)) {
+                                return CellState::Violation;
+                            }
+                            if !probed.ran.contains(&(oid, op, cx)) {
+                                return if granted { CellState::NotApplicable } else { CellState::NotGranted };
+                            }
+                            let needs_rows = matches!(op, Operation::Select | Operation::Update | Operation::Delete);
+                            let errored = ProbeKind::DIRECT
+                                .iter()
+                                .filter(|k| k.operation() == op)
+                                .find_map(|k| coverage.failed(oid, *k, cx).map(|why| format!("the {k} probe {why}")));
+                            let reason = if let Some(why) = unpopulated {
+                                Some(format!("could not be populated: {why}"))
+                            } else if invisible.contains(&oid) {
+                                Some("tenants never saw their own rows (the policies fail closed for the app)".into())
+                            } else if let Some(why) = errored {
+                                Some(why)
+                            } else if needs_rows && !shared && !coverage.two_tenants.contains(&oid) {
+                                Some("no loaded dataset had rows of two tenants in it".into())
                             } else {
-                                CellState::NotApplicable
+                                None
+                            };
+                            match reason {
+                                Some(reason) => {
+                                    untested.push(UntestedCell { context: cx, reason });
+                                    CellState::Untested
+                                }
+                                None => CellState::Pass,
                             }
                         })
                         .collect();
-                    MatrixCell { operation: op, states }
+                    MatrixCell { operation: op, states, untested }
                 })
                 .collect();
             MatrixRow { relation: rel.qualified.clone(), cells }

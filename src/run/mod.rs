@@ -190,7 +190,14 @@ async fn probe(
     let generate_ms = probed.generate_time.as_secs_f64() * 1000.0;
     clock.phases.generate_ms += generate_ms;
     clock.phases.probe_ms = probe_and_generate_ms - generate_ms;
-    let stats = Stats { cases, probes: probed.probes_run, server_exec_ms, server_busy_ms, ..Stats::default() };
+    let stats = Stats {
+        cases,
+        probes: probed.probes_run,
+        loaded: probed.coverage.loaded,
+        server_exec_ms,
+        server_busy_ms,
+        ..Stats::default()
+    };
     drop(lane_list);
     drop(lanes);
     Ok((model, probed, stats))

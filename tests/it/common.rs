@@ -84,6 +84,7 @@ pub fn assert_matches(report: &Report, expect: &Expect) {
     let want = match expect.verdict.as_str() {
         "isolated" => Verdict::Isolated,
         "violated" => Verdict::Violated,
+        "error" => Verdict::Error,
         other => panic!("bad expected verdict {other}"),
     };
     assert_eq!(report.verdict, want, "suite {}: findings:\n{}", report.suite, summary.join("\n"));
