@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::schema::formats::{self, Format};
+use crate::formats::{self, Format};
 
 /// Default number of generated datasets per run.
 pub const DEFAULT_CASES: u32 = 64;

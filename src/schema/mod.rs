@@ -6,7 +6,6 @@
 //! reports is turned into `file:line:column` of the file on disk. Every file
 //! starts from a clean session: what one file `SET`s does not reach the next.
 
-pub mod formats;
 pub mod lex;
 pub mod prepare;
 
@@ -267,9 +266,9 @@ async fn locate_failing_statement(db: &Db, prepared: &Prepared) -> Option<usize>
 
 #[cfg(test)]
 mod tests {
-    use super::formats::Format;
     use super::prepare::prepare;
     use super::units;
+    use crate::formats::Format;
 
     #[test]
     fn goose_blocks_stay_one_statement() {

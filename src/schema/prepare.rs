@@ -13,8 +13,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::formats::Format;
 use super::lex::{Piece, line_end, line_of, scan};
+use crate::formats::Format;
 
 /// A file ready to send.
 #[derive(Debug, Clone)]
