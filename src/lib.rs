@@ -29,6 +29,7 @@ pub mod catalog;
 pub mod db;
 mod error;
 pub mod finding;
+pub mod formats;
 pub mod generate;
 pub mod harness;
 pub mod lint;

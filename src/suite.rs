@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::formats::{self, Format};
+
 /// Default number of generated datasets per run.
 pub const DEFAULT_CASES: u32 = 64;
 /// Default proptest seed, so two runs of the same suite probe the same data.
@@ -57,6 +59,9 @@ pub struct SchemaFile {
     pub path: PathBuf,
     /// The path as a user wrote it, relative to the current directory when possible.
     pub display: String,
+    /// The migration tool whose conventions the file follows (dbmate and goose
+    /// files have down sections that are not applied).
+    pub format: Format,
 }
 
 /// The application role.
@@ -130,6 +135,7 @@ struct RawSuite {
     admin: Option<RawAdmin>,
     tenant: RawTenant,
     probes: Option<RawProbes>,
+    migrations: Option<RawMigrations>,
     #[serde(default)]
     waive: Vec<Spanned<RawWaiver>>,
 }
@@ -168,6 +174,12 @@ struct RawTenant {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawMigrations {
+    format: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawProbes {
     cases: Option<Spanned<u32>>,
     seed: Option<u64>,
@@ -202,23 +214,49 @@ impl Suite {
                 "`schema` is empty: list the schema files or the migrations folder".into(),
             ));
         }
+        let forced = match raw.migrations.and_then(|m| m.format) {
+            None => None,
+            Some(f) => match Format::parse(f.get_ref()) {
+                Some(format) => Some(format),
+                None => {
+                    let known: Vec<&str> = Format::NAMES.iter().map(|(n, _)| *n).collect();
+                    return Err(invalid(
+                        f.span(),
+                        format!(
+                            "`migrations.format` = \"{}\" is unknown; use one of {}",
+                            f.get_ref(),
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            },
+        };
         let mut schema_files = Vec::new();
         for entry in entries {
             let span = entry.span();
             let rel = entry.into_inner();
             let full = base.join(&rel);
             if full.is_dir() {
-                let files = sql_files_in(&full)
+                let format = match forced {
+                    Some(f) => f,
+                    None => formats::detect_dir(&full)
+                        .map_err(|e| invalid(span.clone(), format!("cannot list schema folder `{rel}`: {e}")))?,
+                };
+                let files = formats::list(&full, format)
                     .map_err(|e| invalid(span.clone(), format!("cannot list schema folder `{rel}`: {e}")))?;
                 if files.is_empty() {
                     return Err(invalid(
                         span,
-                        format!("schema folder `{rel}` (resolved to {}) has no *.sql files", full.display()),
+                        format!(
+                            "schema folder `{rel}` (resolved to {}) has no migrations of format {}",
+                            full.display(),
+                            format.as_str()
+                        ),
                     ));
                 }
-                schema_files.extend(files.into_iter().map(SchemaFile::new));
+                schema_files.extend(files.into_iter().map(|f| SchemaFile::new(f, forced)));
             } else if full.is_file() {
-                schema_files.push(SchemaFile::new(full));
+                schema_files.push(SchemaFile::new(full, forced));
             } else {
                 return Err(invalid(
                     span,
@@ -302,26 +340,17 @@ impl Suite {
 }
 
 impl SchemaFile {
-    fn new(path: PathBuf) -> SchemaFile {
+    /// A file of `format`, or of the format its markers show (dbmate, goose).
+    fn new(path: PathBuf, format: Option<Format>) -> SchemaFile {
         let display = std::env::current_dir()
             .ok()
             .and_then(|cwd| relative_to(&path, &cwd))
             .unwrap_or_else(|| path.display().to_string());
-        SchemaFile { path, display }
+        // Unreadable files fail later, when applied, with their name.
+        let format =
+            format.unwrap_or_else(|| fs::read_to_string(&path).map_or(Format::Plain, |t| formats::detect_file(&t)));
+        SchemaFile { path, display, format }
     }
-}
-
-/// `*.sql` files of a folder in name order, as migration tools apply them.
-/// sqlx-style reversible migrations (`<version>_<name>.up.sql` /
-/// `.down.sql`) contribute their `.up.sql` only.
-fn sql_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "sql"))
-        .filter(|p| !p.to_string_lossy().ends_with(".down.sql"))
-        .collect();
-    files.sort();
-    Ok(files)
 }
 
 /// A path relative to `base` with `..` normalised away, if it lies below it.
@@ -393,6 +422,15 @@ setting = "app.org"
         assert!(err.contains("unknown rule"), "{err}");
         let ok = parse(&format!("{MINIMAL}[[waive]]\nrule = \"force_missing\"\nrelation = \"public.t\"\nreason = \"owner is the app's migration role\"\n")).unwrap();
         assert_eq!(ok.waivers.len(), 1);
+    }
+
+    #[test]
+    fn migrations_format_overrides_detection_and_unknown_values_name_their_line() {
+        let err = parse(&format!("{MINIMAL}[migrations]\nformat = \"liquibase\"\n")).unwrap_err().to_string();
+        assert!(err.contains("x.toml:8:") && err.contains("liquibase") && err.contains("goose"), "{err}");
+        let s = parse(&format!("{MINIMAL}[migrations]\nformat = \"goose\"\n")).unwrap();
+        assert_eq!(s.schema_files[0].format, Format::Goose);
+        assert_eq!(parse(MINIMAL).unwrap().schema_files[0].format, Format::Plain);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod common;
 mod fixtures;
 mod gate;
 mod holdout;
+mod inputs;
 mod lifecycle;
 mod lint;
 mod migrations;
