@@ -119,6 +119,31 @@ pub struct Row {
     pub values: Vec<(String, String)>,
 }
 
+/// Drops rows that repeat an earlier row's primary key or unique key (a
+/// key on the tenant column alone, or a membership key `(user_id, org_id)`
+/// made of foreign keys, repeats whenever a tenant gets two rows). NULLs
+/// never repeat; a key with a value the row does not set is not compared.
+fn distinct_keys(rel: &Relation, rows: Vec<Row>) -> Vec<Row> {
+    let keys: Vec<&Vec<String>> =
+        std::iter::once(&rel.primary_key).filter(|k| !k.is_empty()).chain(&rel.uniques).collect();
+    let mut seen: Vec<std::collections::BTreeSet<Vec<&str>>> = vec![Default::default(); keys.len()];
+    let mut kept = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let tuples: Vec<Option<Vec<&str>>> = keys
+            .iter()
+            .map(|k| k.iter().map(|c| row.get(c).filter(|v| !v.eq_ignore_ascii_case("null"))).collect())
+            .collect();
+        let repeats = tuples.iter().zip(&seen).any(|(t, s)| t.as_ref().is_some_and(|t| s.contains(t)));
+        if !repeats {
+            for (t, s) in tuples.into_iter().zip(seen.iter_mut()) {
+                s.extend(t);
+            }
+            kept.push(row.clone());
+        }
+    }
+    kept
+}
+
 impl Row {
     fn get(&self, column: &str) -> Option<&str> {
         self.values.iter().find(|(c, _)| c == column).map(|(_, v)| v.as_str())
@@ -244,7 +269,7 @@ impl Model {
                     Err(_) => {}
                 }
             }
-            data.tables.push((table.rel, rows));
+            data.tables.push((table.rel, distinct_keys(rel, rows)));
         }
         data
     }

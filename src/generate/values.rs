@@ -14,11 +14,13 @@ use crate::catalog::{Column, Relation};
 use crate::db::literal;
 
 static QUOTED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"'((?:[^']|'')*)'").expect("regex"));
+/// `= ANY (ARRAY[` on text, `= ANY ((ARRAY[...])::text[])` on varchar.
+static ANY_ARRAY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"= ANY \(+ARRAY\[").expect("regex"));
 
 /// Values a CHECK constraint allows for `column`, when it is a plain IN-list.
 pub fn check_choices(rel: &Relation, column: &str) -> Vec<String> {
     for check in &rel.checks {
-        if check.columns.len() == 1 && check.columns[0] == column && check.definition.contains("ANY (ARRAY[") {
+        if check.columns.len() == 1 && check.columns[0] == column && ANY_ARRAY.is_match(&check.definition) {
             let found: Vec<String> = QUOTED.captures_iter(&check.definition).map(|c| c[1].replace("''", "'")).collect();
             if !found.is_empty() {
                 return found;

@@ -8,7 +8,7 @@ use super::{Context, GroundTruth, Probe, ProbeKind, RowRef};
 use crate::catalog::RelId;
 use crate::db::{Outcome, sqlstate};
 use crate::generate::Dataset;
-use crate::vocab::ContextKind;
+use crate::vocab::{ContextKind, Operation};
 
 /// A probe kind on a relation under a kind of context.
 pub type ProbeCell = (RelId, ProbeKind, ContextKind);
@@ -50,9 +50,6 @@ impl Coverage {
         probe: &Probe,
         outcome: &Result<Outcome, tokio_postgres::Error>,
     ) {
-        if !probe.kind.is_direct() {
-            return; // indirect paths are extra evidence; their errors do not decide coverage
-        }
         let cell = (probe.rel, probe.kind, ctx.kind());
         match inconclusive(ctx, probe, outcome) {
             Some(why) => {
@@ -99,6 +96,15 @@ impl Coverage {
         self.own_expected.difference(&self.own_seen).copied()
     }
 
+    /// The first probe of operation `op` on `rel` under `cx` that never
+    /// answered, with its error.
+    pub fn first_failure(&self, rel: RelId, op: Operation, cx: ContextKind) -> Option<(ProbeKind, &str)> {
+        self.errored
+            .iter()
+            .filter(|((r, k, c), _)| *r == rel && *c == cx && k.operation() == op)
+            .find_map(|((_, k, _), _)| self.failed(rel, *k, cx).map(|why| (*k, why)))
+    }
+
     /// Why probe `kind` on `rel` under `cx` proved nothing, if it never answered.
     pub fn failed(&self, rel: RelId, kind: ProbeKind, cx: ContextKind) -> Option<&str> {
         let cell = (rel, kind, cx);
@@ -124,7 +130,8 @@ fn denial(ctx: Context, code: Option<&str>) -> bool {
 /// claim): the probe is inconclusive, never a pass.
 pub fn inconclusive(ctx: Context, probe: &Probe, outcome: &Result<Outcome, tokio_postgres::Error>) -> Option<String> {
     let Err(e) = outcome else { return None };
-    if !probe.kind.is_direct() {
+    // Oracles and TRUNCATE are judged on their errors.
+    if matches!(probe.kind, ProbeKind::UniqueOracle | ProbeKind::ConflictOracle | ProbeKind::Truncate) {
         return None;
     }
     (!denial(ctx, sqlstate(e))).then(|| format!("`{}` failed: {}", probe.sql, crate::db::describe(e)))

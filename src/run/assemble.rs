@@ -7,7 +7,6 @@ use crate::catalog::{Catalog, RelId};
 use crate::finding::{Agreement, Finding, FindingKind};
 use crate::generate::Model;
 use crate::ownership::{Owner, Ownership};
-use crate::probe::ProbeKind;
 use crate::probe::runner::ProbeOutcome;
 use crate::report::{
     CellState, MatrixCell, MatrixRow, PolicyPosture, PostgresInfo, RelationPosture, Report, RolePosture, Stats,
@@ -106,7 +105,8 @@ pub(super) fn check_report(
     // Never call isolated what was not tested: a tenant-owned relation with an
     // untested read or write cell makes the run "could not judge" unless a
     // leak was proven elsewhere.
-    let unjudged = untested_relations(&report, &catalog, &ownership);
+    let mut unjudged = untested_relations(&report, &catalog, &ownership);
+    unjudged.extend(unprobed_relations(&report, &catalog, &ownership));
     if report.verdict == Verdict::Isolated && !unjudged.is_empty() {
         report.verdict = Verdict::Error;
         report.error = Some(format!("could not judge the isolation of {}", unjudged.join("; ")));
@@ -177,6 +177,22 @@ fn describe_schema(report: &mut Report, suite: &Suite, catalog: &Catalog, owners
         memberships: app.memberships.clone(),
     });
     report.database_settings = catalog.database_settings.clone();
+}
+
+/// Tenant-owned relations the app can read or write on which no probe ran at
+/// all (no generated dataset loaded).
+fn unprobed_relations(report: &Report, catalog: &Catalog, ownership: &Ownership) -> Vec<String> {
+    catalog
+        .relations
+        .iter()
+        .filter(|r| r.kind.is_table() && ownership.owner(r.oid).is_some_and(|o| o.is_tenant_owned()))
+        .filter(|r| {
+            let p = &r.privileges;
+            p.select || p.insert || p.update || p.delete
+        })
+        .filter(|r| !report.isolation.iter().any(|row| row.relation == r.qualified))
+        .map(|r| format!("{} (no probe ran on it: no generated dataset loaded)", r.qualified))
+        .collect()
 }
 
 /// Tenant-owned relations with untested SELECT/INSERT/UPDATE/DELETE cells,
@@ -250,10 +266,8 @@ fn isolation_matrix(catalog: &Catalog, ownership: &Ownership, model: &Model, pro
                                 return if granted { CellState::NotApplicable } else { CellState::NotGranted };
                             }
                             let needs_rows = matches!(op, Operation::Select | Operation::Update | Operation::Delete);
-                            let errored = ProbeKind::DIRECT
-                                .iter()
-                                .filter(|k| k.operation() == op)
-                                .find_map(|k| coverage.failed(oid, *k, cx).map(|why| format!("the {k} probe {why}")));
+                            let errored =
+                                coverage.first_failure(oid, op, cx).map(|(k, why)| format!("the {k} probe {why}"));
                             let reason = if let Some(why) = unpopulated {
                                 Some(format!("could not be populated: {why}"))
                             } else if invisible.contains(&oid) {

@@ -78,6 +78,12 @@ pub(super) fn attribute_migrations(report: &mut Report, suite: &Suite, first_see
     }
 }
 
+/// A step's name: the file name, or for Prisma's `<step>/migration.sql` the
+/// step's folder and the file.
 fn migration_name(path: &std::path::Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match (name(path).as_str(), path.parent()) {
+        ("migration.sql", Some(step)) => format!("{}/migration.sql", name(step)),
+        (file, _) => file.to_string(),
+    }
 }

@@ -7,6 +7,7 @@
 mod baseline;
 mod cli;
 mod common;
+mod coverage;
 mod fixtures;
 mod gate;
 mod holdout;

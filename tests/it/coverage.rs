@@ -1,0 +1,48 @@
+//! Coverage, said honestly (`fixtures/coverage/`): a fail-closed policy, a
+//! policy that errors on every probe, and constraint shapes the generator
+//! must satisfy. Untested relations make the run "could not judge", never
+//! isolated; each leaking or untested fixture has a control that stays quiet.
+
+use std::path::PathBuf;
+
+use rowfence::provision::ProviderKind;
+use rowfence::report::CellState;
+use rstest::rstest;
+
+use crate::common::{check_against, root};
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coverage_fixture(#[files("fixtures/coverage/*/suite.toml")] suite: PathBuf) {
+    check_against(&suite, &suite.with_file_name("expect.toml"), ProviderKind::Local).await;
+}
+
+/// Untested cells carry their reason in the matrix, and the summary counts datasets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untested_cells_say_why_and_the_datasets_are_counted() {
+    let suite = root().join("fixtures/coverage/fail-closed/suite.toml");
+    let report = check_against(&suite, &suite.with_file_name("expect.toml"), ProviderKind::Local).await;
+    let row = report.isolation.iter().find(|r| r.relation == "public.projects").expect("projects in the matrix");
+    let select = row.cells.iter().find(|c| c.operation.as_str() == "select").expect("select cell");
+    assert_eq!(select.states[0], CellState::Untested, "{:?}", select);
+    assert!(select.untested.iter().any(|u| u.reason.contains("never saw their own rows")), "{:?}", select.untested);
+    assert!(!report.isolation.iter().flat_map(|r| &r.cells).flat_map(|c| &c.states).any(|s| *s == CellState::Pass));
+    assert_eq!(report.stats.loaded, report.stats.cases, "every dataset of this schema loads");
+    assert!(report.error.as_deref().is_some_and(|e| e.contains("public.projects")), "{:?}", report.error);
+}
+
+/// The twin's leak is seen by the probes, so its data loaded despite the constraints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_constraint_twin_leaks_dynamically() {
+    let suite = root().join("fixtures/coverage/real-constraints-leak/suite.toml");
+    let report = check_against(&suite, &suite.with_file_name("expect.toml"), ProviderKind::Local).await;
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.kind == rowfence::report::FindingKind::Dynamic
+                && f.relation.as_deref() == Some("public.memberships")),
+        "no probe reached public.memberships"
+    );
+    assert_eq!(report.stats.loaded, report.stats.cases);
+}
