@@ -171,6 +171,17 @@ impl PolicyCommand {
     }
 }
 
+/// A unique index that is not a plain column list: partial or on expressions.
+#[derive(Debug, Clone, Serialize)]
+pub struct UniqueIndex {
+    /// Index name.
+    pub name: String,
+    /// Its plain columns (expressions left out).
+    pub columns: Vec<String>,
+    /// `CREATE UNIQUE INDEX ...` as PostgreSQL prints it.
+    pub definition: String,
+}
+
 /// A row-level security policy.
 #[derive(Debug, Clone, Serialize)]
 pub struct Policy {
@@ -233,8 +244,12 @@ pub struct Relation {
     pub columns: Vec<Column>,
     /// Primary key columns (empty if none).
     pub primary_key: Vec<String>,
-    /// UNIQUE constraints' columns.
+    /// Columns of UNIQUE constraints and of plain unique indexes (what ORMs
+    /// emit instead of constraints).
     pub uniques: Vec<Vec<String>>,
+    /// Unique indexes on expressions or with a WHERE clause (`lower(email)`,
+    /// `(org_id) WHERE is_default`): their definitions.
+    pub unique_indexes: Vec<UniqueIndex>,
     /// Foreign keys.
     pub foreign_keys: Vec<ForeignKey>,
     /// CHECK constraints.

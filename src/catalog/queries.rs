@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Catalog, CatalogError, Check, Column, ForeignKey, Policy, PolicyCommand, Privileges, RELS, RelId, RelKind,
-    Relation, RoleInfo,
+    Relation, RoleInfo, UniqueIndex,
 };
 use crate::db::Db;
 use crate::policy::{self, FunctionName, Names};
@@ -110,6 +110,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
             columns: Vec::new(),
             primary_key: Vec::new(),
             uniques: Vec::new(),
+            unique_indexes: Vec::new(),
             foreign_keys: Vec::new(),
             checks: Vec::new(),
             policies: Vec::new(),
@@ -194,6 +195,37 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
                 on_delete: r.get(6),
             }),
             _ => rel.checks.push(Check { name: r.get(1), columns, definition: r.get(7) }),
+        }
+    }
+
+    // Unique indexes that back no constraint: Prisma, Rails and most ORMs
+    // emit these. Plain ones act like UNIQUE constraints; partial and
+    // expression ones are kept with their definition.
+    let idx = c
+        .query(
+            &format!(
+                "{RELS}
+                 SELECT i.indrelid::int8, ic.relname::text,
+                   ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(n, o)
+                         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o),
+                   i.indexprs IS NOT NULL OR i.indpred IS NOT NULL, pg_get_indexdef(i.indexrelid)
+                 FROM pg_index i JOIN rels c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+                 WHERE i.indisunique
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
+                 ORDER BY i.indrelid, ic.relname"
+            ),
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    for r in idx {
+        let Some(&i) = index.get(&(r.get::<_, i64>(0) as RelId)) else {
+            continue;
+        };
+        let columns: Vec<String> = r.get(2);
+        match r.get::<_, bool>(3) {
+            false => relations[i].uniques.push(columns),
+            true => relations[i].unique_indexes.push(UniqueIndex { name: r.get(1), columns, definition: r.get(4) }),
         }
     }
 

@@ -20,6 +20,10 @@ pub(super) fn unique_constraint_oracle(cx: &LintContext<'_>) -> Vec<Hit> {
         for u in r.uniques.iter().filter(|u| !u.iter().any(|c| c == col)) {
             out.push(Hit::on(r, format!("UNIQUE ({}) on {} does not include {col}: a duplicate-key error tells one tenant that another has the value", u.join(", "), r.qualified)));
         }
+        // A partial or expression index leaks the same way for the rows it covers.
+        for u in r.unique_indexes.iter().filter(|u| !u.columns.iter().any(|c| c == col)) {
+            out.push(Hit::on(r, format!("unique index {} on {} does not include {col}: a duplicate-key error tells one tenant that another has the value ({})", u.name, r.qualified, u.definition)));
+        }
     }
     out
 }

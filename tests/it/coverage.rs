@@ -46,3 +46,19 @@ async fn the_constraint_twin_leaks_dynamically() {
     );
     assert_eq!(report.stats.loaded, report.stats.cases);
 }
+
+/// Plain, expression and partial unique indexes are all named as oracles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unique_indexes_of_every_kind_are_oracles() {
+    let suite = root().join("fixtures/coverage/unique-index-oracle/suite.toml");
+    let report = check_against(&suite, &suite.with_file_name("expect.toml"), ProviderKind::Local).await;
+    let oracles: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule.as_str() == "unique_constraint_oracle")
+        .map(|f| f.message.as_str())
+        .collect();
+    for needle in ["UNIQUE (number)", "contacts_email_idx", "contacts_one_primary"] {
+        assert!(oracles.iter().any(|m| m.contains(needle)), "{needle} not named: {oracles:#?}");
+    }
+}
