@@ -98,8 +98,9 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     if rel.app_owns && !rel.rls_forced {
         return RuleId::AppOwnsTable;
     }
+    // COPY (SELECT ...) TO is a read: the SELECT policies filter it.
     let command = match o.kind.operation() {
-        Operation::Select => PolicyCommand::Select,
+        Operation::Select | Operation::Copy => PolicyCommand::Select,
         Operation::Insert => PolicyCommand::Insert,
         Operation::Update => PolicyCommand::Update,
         _ => PolicyCommand::Delete,
@@ -113,13 +114,21 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
             return RuleId::GucRoleOrDbDefault;
         }
     }
+    // A permissive policy with an OR branch that does not read the setting
+    // (directly or through a helper) lets other rows through.
+    let readers = policy::setting_readers(catalog, setting);
+    let tenant = Tenant { setting, readers: &readers };
+    let widening = |p: &&crate::catalog::Policy| {
+        p.permissive && p.using_expr().is_some_and(|u| u.or_branches().iter().any(|b| !b.reads_setting(&tenant)))
+    };
     let no_tenant_context =
         !o.contexts.contains(&ContextKind::Tenant) && !o.contexts.contains(&ContextKind::UnknownTenant);
     if no_tenant_context {
         if sides.iter().any(|e| e.fallback_open(setting)) {
             return RuleId::GucMissingFallbackOpen;
         }
-        if o.contexts.iter().all(|c| *c == ContextKind::NoneAfterReset) {
+        // `USING (true)` leaks after a reset too, but not because of the empty setting.
+        if o.contexts.iter().all(|c| *c == ContextKind::NoneAfterReset) && !policies.iter().any(widening) {
             return RuleId::GucEmptyString;
         }
     }
@@ -133,18 +142,11 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     if matches!(o.kind, ProbeKind::BlindUpdate | ProbeKind::BlindDelete) && !o.select_leaked {
         return RuleId::BlindWriteBroaderThanSelect;
     }
-    // A permissive policy with an OR branch that does not read the setting
-    // (directly or through a helper) lets other rows through.
-    let readers = policy::setting_readers(catalog, setting);
-    let tenant = Tenant { setting, readers: &readers };
-    let widening = |p: &&crate::catalog::Policy| {
-        p.permissive && p.using_expr().is_some_and(|u| u.or_branches().iter().any(|b| !b.reads_setting(&tenant)))
-    };
     if policies.iter().any(widening) {
         return RuleId::PermissiveOrWidening;
     }
     match o.kind.operation() {
-        Operation::Select => RuleId::CrossTenantRead,
+        Operation::Select | Operation::Copy => RuleId::CrossTenantRead,
         _ => RuleId::CrossTenantWrite,
     }
 }
