@@ -114,7 +114,6 @@ pub struct ProbeOutcome {
 pub struct Runner<'a> {
     schema: Schema<'a>,
     lanes: &'a [Lane<'a>],
-    superuser: bool,
     seed: u64,
     app_role: &'a str,
     progress: Option<&'a dyn Progress>,
@@ -124,18 +123,17 @@ pub struct Runner<'a> {
 
 impl<'a> Runner<'a> {
     /// A runner over `schema` on `lanes` (at least one; loading data as a
-    /// superuser when `superuser`).
+    /// superuser).
     /// Cases done are reported to `progress`.
     pub fn new(
         schema: Schema<'a>,
         lanes: &'a [Lane<'a>],
-        superuser: bool,
         seed: u64,
         app_role: &'a str,
         progress: Option<&'a dyn Progress>,
     ) -> Runner<'a> {
         assert!(!lanes.is_empty(), "a runner needs a lane");
-        Runner { schema, lanes, superuser, seed, app_role, progress, outcome: ProbeOutcome::default() }
+        Runner { schema, lanes, seed, app_role, progress, outcome: ProbeOutcome::default() }
     }
 
     /// Finds out which tables cannot be populated, so cases skip them (and say so).
@@ -143,16 +141,12 @@ impl<'a> Runner<'a> {
         model: &mut Model,
         schema_catalog: &crate::catalog::Catalog,
         admin: &Db,
-        superuser: bool,
     ) -> Result<(), ProbeError> {
         for _ in 0..16 {
             let plan = model.calibration_plan();
             let data = model.materialize(schema_catalog, &plan);
             let mut failed: Vec<(RelId, String)> = Vec::new();
-            admin
-                .batch_execute(&reset_sql(model, schema_catalog, superuser))
-                .await
-                .map_err(db_err("resetting data"))?;
+            admin.batch_execute(&reset_sql(model, schema_catalog)).await.map_err(db_err("resetting data"))?;
             for (rel, insert) in data.insert_statements(schema_catalog) {
                 admin.batch_execute("SAVEPOINT calibrate").await.map_err(db_err("calibrating"))?;
                 match admin.batch_execute(&insert).await {
@@ -315,7 +309,7 @@ impl<'a> Runner<'a> {
         let mut out = CaseResult::default();
         let started = std::time::Instant::now();
         let data = schema.model.materialize(schema.catalog, plan);
-        let mut sql = reset_sql(schema.model, schema.catalog, self.superuser);
+        let mut sql = reset_sql(schema.model, schema.catalog);
         for (_, insert) in data.insert_statements(schema.catalog) {
             sql.push_str(&insert);
             sql.push_str(";\n");
@@ -462,12 +456,10 @@ impl<'a> Runner<'a> {
 
 /// Starts a transaction that empties every populated table. Triggers and
 /// foreign keys are off (replica mode) so the reset is order-independent and
-/// loading fires no user triggers.
-fn reset_sql(model: &Model, catalog: &crate::catalog::Catalog, superuser: bool) -> String {
-    let mut sql = String::from("BEGIN;\n");
-    if superuser {
-        sql.push_str("SET LOCAL session_replication_role = replica;\n");
-    }
+/// loading fires no user triggers. rowfence refuses to run without a
+/// superuser, so replica mode is always available.
+fn reset_sql(model: &Model, catalog: &crate::catalog::Catalog) -> String {
+    let mut sql = String::from("BEGIN;\nSET LOCAL session_replication_role = replica;\n");
     for t in model.tables.iter().rev() {
         sql.push_str(&format!("DELETE FROM {};\n", catalog.relation(t.rel).qualified));
     }

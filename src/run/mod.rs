@@ -155,8 +155,7 @@ async fn probe(
     log: Option<&SqlLog>,
 ) -> Result<(Model, ProbeOutcome, Stats), Error> {
     let catalog = &analysis.catalog;
-    // The scratch check made sure rowfence loads data as a superuser.
-    Runner::calibrate(&mut model, catalog, &admin, true).await?;
+    Runner::calibrate(&mut model, catalog, &admin).await?;
     let password = lanes::app_login(server, &admin, &suite.app.role).await?;
     let cases = opts.cases.unwrap_or(suite.probes.cases);
     let seed = opts.seed.unwrap_or(suite.probes.seed);
@@ -180,7 +179,7 @@ async fn probe(
         schema.probed().count(),
         lane_list.len()
     ));
-    let runner = Runner::new(schema, &lane_list, true, seed, &suite.app.role, Some(progress));
+    let runner = Runner::new(schema, &lane_list, seed, &suite.app.role, Some(progress));
     let probed = runner.run(cases).await?;
     let (server_exec_ms, server_busy_ms) = match server_time {
         Some(s) => s.finish(lanes.admin()).await,
