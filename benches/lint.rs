@@ -34,7 +34,8 @@ async fn main() {
             let start = Instant::now();
             let catalog = Catalog::read(&db, &suite.app.role).await.unwrap();
             let ownership = Ownership::analyse(&catalog, &suite.tenant).unwrap();
-            let cx = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role);
+            let cx = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role)
+                .shared_rows(suite.tenant.shared_rows);
             findings = lint::run(&cx, &sources).len();
             times.push(start.elapsed());
         }

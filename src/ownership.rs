@@ -226,8 +226,19 @@ impl Ownership {
                 return; // done, or a cycle: the cycle's FKs must be nullable
             }
             state.insert(oid, 1);
-            for fk in &catalog.relation(oid).foreign_keys {
-                if fk.target != oid && catalog.relations.iter().any(|r| r.oid == fk.target) {
+            let rel = catalog.relation(oid);
+            // Required references first. A nullable one is followed only when
+            // its target does not need this table: in a cycle
+            // (teams.lead_id -> members -> teams) the nullable side loads last.
+            let (required, optional): (Vec<&ForeignKey>, Vec<&ForeignKey>) =
+                rel.foreign_keys.iter().filter(|fk| fk.target != oid).partition(|fk| all_not_null(rel, fk));
+            for fk in required {
+                if catalog.relations.iter().any(|r| r.oid == fk.target) {
+                    visit(catalog, fk.target, state, order);
+                }
+            }
+            for fk in optional {
+                if catalog.relations.iter().any(|r| r.oid == fk.target) && !requires(catalog, fk.target, oid) {
                     visit(catalog, fk.target, state, order);
                 }
             }
@@ -253,6 +264,23 @@ impl Ownership {
             _ => "global".into(),
         }
     }
+}
+
+/// Whether `from` reaches `to` through references whose columns are all NOT NULL.
+fn requires(catalog: &Catalog, from: RelId, to: RelId) -> bool {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut stack = vec![from];
+    while let Some(oid) = stack.pop() {
+        if oid == to {
+            return true;
+        }
+        if !seen.insert(oid) || !catalog.relations.iter().any(|r| r.oid == oid) {
+            continue;
+        }
+        let rel = catalog.relation(oid);
+        stack.extend(rel.foreign_keys.iter().filter(|fk| all_not_null(rel, fk)).map(|fk| fk.target));
+    }
+    false
 }
 
 fn all_not_null(rel: &Relation, fk: &ForeignKey) -> bool {

@@ -112,9 +112,9 @@ rules! {
     AppBypassrls = "app_bypassrls", Critical, "The app role has BYPASSRLS",
         "Roles with BYPASSRLS ignore every policy.",
         "ALTER ROLE {app} NOBYPASSRLS;";
-    AppOwnsTable = "app_owns_table", Critical, "The app role owns the table and RLS is not forced",
-        "Table owners bypass row-level security unless FORCE ROW LEVEL SECURITY is set; the app owns this table (directly or through a role it inherits).",
-        "ALTER TABLE {relation} OWNER TO <migration role>;  -- or at least:\nALTER TABLE {relation} FORCE ROW LEVEL SECURITY;";
+    AppOwnsTable = "app_owns_table", Critical, "The app role owns the table",
+        "Table owners bypass row-level security unless FORCE ROW LEVEL SECURITY is set, and even then an owner can turn FORCE off, drop the policies or TRUNCATE; the app owns this table (directly or through a role it inherits). Critical without FORCE, high with it.",
+        "ALTER TABLE {relation} OWNER TO <migration role>;  -- the app must not own what fences it; FORCE alone can be undone by the owner";
     AppCanBecomeBypassRole = "app_can_become_bypass_role", High, "The app role can become a bypassing role",
         "The app is a member of a superuser, BYPASSRLS or table-owning role: SET ROLE, or inherited ownership, escapes the policies.",
         "REVOKE <role> FROM {app};";
@@ -190,6 +190,9 @@ rules! {
     SharedTableWritable = "shared_table_writable", High, "Shared table writable by the app",
         "A table the suite declares shared (global by design) was changed by the app role; every tenant sees the change.",
         "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {relation} FROM {app};";
+    SharedRowsWritable = "shared_rows_writable", High, "A tenant can change or create shared rows",
+        "Rows whose tenant column is NULL are shared: every tenant reads them. A policy that also lets a tenant update, delete or insert them (`OR <tenant column> IS NULL` on the write side, often through FOR ALL) lets one tenant change what every tenant sees. If they are meant to be writable, say `shared_rows = \"writable\"` under [tenant].",
+        "-- Keep shared rows on the read side only: replace the FOR ALL policy with\nCREATE POLICY tenant_read ON {relation} FOR SELECT TO {app} USING ({predicate} OR {column} IS NULL);\nCREATE POLICY tenant_insert ON {relation} FOR INSERT TO {app} WITH CHECK ({predicate});\nCREATE POLICY tenant_update ON {relation} FOR UPDATE TO {app} USING ({predicate}) WITH CHECK ({predicate});\nCREATE POLICY tenant_delete ON {relation} FOR DELETE TO {app} USING ({predicate});";
     SequenceCounterLeak = "sequence_counter_leak", Low, "The app can read a tenant table's sequence",
         "A sequence shared by all tenants reveals how many rows other tenants create (nextval/currval/last_value).",
         "REVOKE USAGE, SELECT, UPDATE ON SEQUENCE <sequence> FROM {app};  -- or use uuid keys";

@@ -84,6 +84,21 @@ pub struct TenantSpec {
     pub root: Option<String>,
     /// Global-by-design tables: readable by all tenants, writable by none.
     pub shared: Vec<String>,
+    /// What rows with a NULL tenant (in a nullable tenant column) are for.
+    pub shared_rows: SharedRows,
+}
+
+/// Rows whose tenant column is NULL are shared: every tenant may read them.
+/// Whether a tenant may also change or create them is the suite's call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SharedRows {
+    /// Readable by every tenant, writable by none (the default): a tenant
+    /// that updates, deletes or creates one is `shared_rows_writable`.
+    #[default]
+    ReadOnly,
+    /// Any tenant may change them by design (a shared wiki, say).
+    Writable,
 }
 
 /// Data generation settings.
@@ -170,6 +185,8 @@ struct RawTenant {
     root: Option<String>,
     #[serde(default)]
     shared: Vec<String>,
+    #[serde(default)]
+    shared_rows: SharedRows,
 }
 
 #[derive(Deserialize)]
@@ -332,7 +349,13 @@ impl Suite {
             schema_files,
             app: AppRole { role, create: raw.app.create },
             admin_role: raw.admin.map(|a| a.role),
-            tenant: TenantSpec { column, setting, root: raw.tenant.root, shared: raw.tenant.shared },
+            tenant: TenantSpec {
+                column,
+                setting,
+                root: raw.tenant.root,
+                shared: raw.tenant.shared,
+                shared_rows: raw.tenant.shared_rows,
+            },
             probes: ProbeSettings { cases, seed: probes.seed.unwrap_or(DEFAULT_SEED) },
             waivers,
         })

@@ -24,6 +24,8 @@ pub enum Operation {
     Copy,
     /// Committed writes whose effects reached other rows.
     Write,
+    /// ALTER TABLE: what only the owner may do (turn FORCE off, drop policies).
+    Alter,
 }
 
 impl Operation {
@@ -38,6 +40,7 @@ impl Operation {
             Operation::Execute => "execute",
             Operation::Copy => "copy",
             Operation::Write => "write",
+            Operation::Alter => "alter",
         }
     }
 }
@@ -69,7 +72,7 @@ impl ContextKind {
 }
 
 /// Every operation a matrix row has a cell for, in column order.
-pub const OPERATIONS: [Operation; 8] = [
+pub const OPERATIONS: [Operation; 9] = [
     Operation::Select,
     Operation::Insert,
     Operation::Update,
@@ -78,6 +81,7 @@ pub const OPERATIONS: [Operation; 8] = [
     Operation::Execute,
     Operation::Copy,
     Operation::Write,
+    Operation::Alter,
 ];
 
 /// Every context kind, in sub-column order.

@@ -135,7 +135,16 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
                    a.attnotnull, a.atthasdef, a.attidentity::text, a.attgenerated::text, a.attnum
                  FROM pg_attribute a JOIN rels c ON c.oid = a.attrelid
                  JOIN pg_type t ON t.oid = a.atttypid
-                 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+                 -- the innermost base type of a domain (domains over domains too)
+                 LEFT JOIN LATERAL (
+                   WITH RECURSIVE d(oid, typtype, typbasetype) AS (
+                     SELECT t.oid, t.typtype, t.typbasetype
+                     UNION ALL
+                     SELECT b.oid, b.typtype, b.typbasetype FROM d JOIN pg_type b ON b.oid = d.typbasetype
+                     WHERE d.typtype = 'd')
+                   SELECT p.oid, p.typname, p.typcategory FROM d JOIN pg_type p ON p.oid = d.oid
+                   WHERE d.typtype <> 'd' LIMIT 1
+                 ) bt ON t.typtype = 'd'
                  WHERE a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum"
             ),
             &[],

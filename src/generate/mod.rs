@@ -10,6 +10,7 @@
 mod partitions;
 pub mod values;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use proptest::prelude::*;
@@ -77,10 +78,13 @@ pub struct RowPlan {
     pub tenant: usize,
     /// Parent choice.
     pub pick: usize,
+    /// A shared row: the (nullable) tenant column is NULL. Only planned for
+    /// tables whose tenant column allows NULL.
+    pub shared: bool,
 }
 
 /// What proptest generates and shrinks.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CasePlan {
     /// Indices into the key pool, in order.
     pub keys: Vec<usize>,
@@ -95,6 +99,9 @@ pub struct TableModel {
     pub rel: RelId,
     /// Its ownership.
     pub owner: Owner,
+    /// Whether it gets shared rows (NULL tenant): its tenant column allows
+    /// NULL and such rows load.
+    pub shared_rows: bool,
 }
 
 /// What the generator knows about the schema.
@@ -108,6 +115,38 @@ pub struct Model {
     pub key_type: String,
     /// Tables that cannot be populated, with the reason.
     pub unpopulated: Vec<(RelId, String)>,
+    /// Columns whose values take another shape than the first, because the
+    /// schema refused it (chosen by calibration, see `probe::repair`).
+    pub shapes: BTreeMap<(RelId, String), Shape>,
+}
+
+/// How a column's values are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// Left to the column's default.
+    Default,
+    /// NULL (a nullable column a conditional CHECK wants empty).
+    Null,
+    /// [`values::variant`] number `v`.
+    Variant(u8),
+    /// Strings generated from the pattern a CHECK or domain matches the
+    /// column against ([`values::pattern_pool`]); row `n` takes the `n`-th.
+    Pool(Vec<String>),
+}
+
+impl Shape {
+    /// The value of row `n` in this shape; `None`: the column is left out.
+    fn value(&self, rel: &Relation, col: &crate::catalog::Column, n: u64) -> Option<String> {
+        match self {
+            Shape::Default => None,
+            Shape::Null => Some("NULL".into()),
+            Shape::Variant(v) => values::variant(rel, col, n, *v),
+            Shape::Pool(pool) => {
+                let s = &pool[(n.max(1) as usize - 1) % pool.len()];
+                Some(format!("{}::{}", literal(s), col.sql_type))
+            }
+        }
+    }
 }
 
 /// A generated row.
@@ -117,6 +156,9 @@ pub struct Row {
     pub tenant: Option<usize>,
     /// Column -> SQL expression, in insertion order.
     pub values: Vec<(String, String)>,
+    /// A nullable reference was left NULL because no parent row of the
+    /// tenant existed (a CHECK may want it set).
+    pub dangling: bool,
 }
 
 /// Drops rows that repeat an earlier row's primary key or unique key (a
@@ -184,13 +226,21 @@ impl Model {
                 matches!(rel.kind, crate::catalog::RelKind::Table | crate::catalog::RelKind::Partitioned)
                     && !rel.is_partition
             })
-            .map(|rel| TableModel { rel, owner: ownership.owner(rel).cloned().expect("tables are classified") })
+            .map(|rel| {
+                let owner = ownership.owner(rel).cloned().expect("tables are classified");
+                let shared_rows = match &owner {
+                    Owner::Direct { column } => catalog.relation(rel).column(column).is_some_and(|c| !c.not_null),
+                    _ => false,
+                };
+                TableModel { rel, owner, shared_rows }
+            })
             .collect();
         Model {
             tables,
             pool: key_pool(&ownership.key_base_type, &key_col_category),
             key_type: ownership.key_type.clone(),
             unpopulated: Vec::new(),
+            shapes: BTreeMap::new(),
         }
     }
 
@@ -200,40 +250,84 @@ impl Model {
         self.unpopulated.push((rel, reason));
     }
 
+    /// Stops planning shared rows for `rel` (a CHECK or trigger refuses a NULL
+    /// tenant). Returns whether it had them, so a failing table is retried
+    /// without them before it is given up.
+    pub fn drop_shared_rows(&mut self, rel: RelId) -> bool {
+        self.tables.iter_mut().find(|t| t.rel == rel).is_some_and(|t| std::mem::take(&mut t.shared_rows))
+    }
+
+    /// The value the generator gives `col` of `rel` in row `n`, in the shape
+    /// calibration chose (`None`: left to the default, or no value known).
+    pub fn value(&self, rel: &Relation, col: &crate::catalog::Column, n: u64) -> Option<String> {
+        match self.shapes.get(&(rel.oid, col.name.clone())) {
+            Some(shape) => shape.value(rel, col, n),
+            None => values::value(rel, col, n),
+        }
+    }
+
+    /// Whether rows of `rel` with a NULL tenant are generated.
+    pub fn has_shared_rows(&self, rel: RelId) -> bool {
+        self.tables.iter().any(|t| t.rel == rel && t.shared_rows)
+    }
+
     /// The proptest strategy for case plans.
     pub fn strategy(&self) -> BoxedStrategy<CasePlan> {
+        // Most rows go to the first two tenants, so child tables find parents
+        // of their tenant and tables hold rows of two tenants; the others
+        // still get some. Shrinking moves rows to the first two.
+        let tenant = || prop_oneof![4 => 0..2usize, 1 => 0..MAX_TENANTS];
         let pool: Vec<usize> = (0..self.pool.len()).collect();
-        let counts: Vec<usize> = self
+        let rows = self
             .tables
             .iter()
-            .map(|t| match t.owner {
-                Owner::Root { .. } | Owner::Global { .. } => 0,
-                _ => MAX_ROWS,
-            })
-            .collect();
-        let rows = counts
-            .into_iter()
-            .map(|max| {
-                proptest::collection::vec(
-                    (0..MAX_TENANTS, 0..8usize).prop_map(|(tenant, pick)| RowPlan { tenant, pick }),
-                    0..=max,
-                )
+            .map(|t| {
+                let max = match t.owner {
+                    Owner::Root { .. } | Owner::Global { .. } => 0,
+                    _ => MAX_ROWS,
+                };
+                // About one row in five is shared where the tenant column allows NULL.
+                let row = if t.shared_rows {
+                    (tenant(), 0..8usize, 0..5u8)
+                        .prop_map(|(tenant, pick, s)| RowPlan { tenant, pick, shared: s == 0 })
+                        .boxed()
+                } else {
+                    (tenant(), 0..8usize).prop_map(|(tenant, pick)| RowPlan { tenant, pick, shared: false }).boxed()
+                };
+                if max == 0 {
+                    return Just(Vec::new()).boxed();
+                }
+                // Nearly always two rows or more: an empty table tests
+                // nothing, and its children lose their parents. Shrinking
+                // still tries the empty table first (the first alternative).
+                prop_oneof![1 => Just(Vec::new()), 199 => proptest::collection::vec(row, 2..=max)].boxed()
             })
             .collect::<Vec<_>>();
         (subsequence(pool, MIN_TENANTS..=MAX_TENANTS), rows).prop_map(|(keys, rows)| CasePlan { keys, rows }).boxed()
     }
 
-    /// A plan with one row per tenant in every table: used to find out early
-    /// which tables cannot be populated.
-    pub fn calibration_plan(&self) -> CasePlan {
-        CasePlan {
-            keys: vec![0, 1],
-            rows: self
-                .tables
-                .iter()
-                .map(|_| vec![RowPlan { tenant: 0, pick: 0 }, RowPlan { tenant: 1, pick: 0 }])
-                .collect(),
-        }
+    /// The dense dataset: one row of each of two tenants in every table, and
+    /// a shared row where the tenant column allows NULL. Every table is
+    /// probed on it once, whatever the random cases held.
+    pub fn dense_plan(&self) -> CasePlan {
+        self.two_tenant_plan(2)
+    }
+
+    /// The plan calibration loads: every row number a case or a probe uses
+    /// (1 to [`PROBE_ROW_BASE`]) in every table. What loads here loads in
+    /// every case, the dense dataset included.
+    pub fn trial_plan(&self) -> CasePlan {
+        self.two_tenant_plan(PROBE_ROW_BASE as usize)
+    }
+
+    /// `rows` rows per table alternating the first two tenants, each with its
+    /// own parent choice, plus a shared row where the tenant column allows NULL.
+    fn two_tenant_plan(&self, rows: usize) -> CasePlan {
+        let plan = |t: &TableModel| {
+            let shared = t.shared_rows.then_some(RowPlan { tenant: 0, pick: 0, shared: true });
+            (0..rows).map(|i| RowPlan { tenant: i % 2, pick: i, shared: false }).chain(shared).collect()
+        };
+        CasePlan { keys: vec![0, 1], rows: self.tables.iter().map(plan).collect() }
     }
 
     /// Turns a plan into rows.
@@ -251,7 +345,17 @@ impl Model {
                 _ => plan
                     .rows
                     .get(t)
-                    .map(|rows| rows.iter().map(|r| Some(r.tenant % data.keys.len())).collect())
+                    .map(|rows| {
+                        // The first two rows belong to the first two tenants, so every
+                        // table holds rows of two tenants and children find parents.
+                        rows.iter()
+                            .enumerate()
+                            .map(|(i, r)| {
+                                let tenant = if i < 2 { i } else { r.tenant };
+                                (!(r.shared && table.shared_rows)).then_some(tenant % data.keys.len())
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default(),
             };
             let picks: Vec<usize> = match &table.owner {
@@ -261,7 +365,21 @@ impl Model {
             let mut rows = Vec::new();
             for (i, (tenant, pick)) in owners.into_iter().zip(picks).enumerate() {
                 let target = tenant.map(|k| data.keys[k].clone());
-                match self.row(catalog, &data, rel, &table.owner, tenant, target.as_ref(), pick, i as u64 + 1) {
+                let n = i as u64 + 1;
+                // A tenant without a parent row (or without one for a nullable
+                // reference a CHECK may require): hang the row under the next
+                // tenant that has them all.
+                let first = self.row(catalog, &data, rel, &table.owner, tenant, target.as_ref(), pick, n);
+                let complete = first.as_ref().is_ok_and(|r| !r.dangling);
+                let k = data.keys.len();
+                let other = tenant.filter(|_| !complete && !matches!(table.owner, Owner::Root { .. })).and_then(|t| {
+                    (1..k).map(|d| (t + d) % k).find_map(|t| {
+                        self.row(catalog, &data, rel, &table.owner, Some(t), Some(&data.keys[t]), pick, n)
+                            .ok()
+                            .filter(|r| !r.dangling)
+                    })
+                });
+                match other.map(Ok).unwrap_or(first) {
                     Ok(row) => rows.push(row),
                     Err(why) if !data.skipped.iter().any(|(r, _)| *r == table.rel) => {
                         data.skipped.push((table.rel, why))
@@ -269,7 +387,12 @@ impl Model {
                     Err(_) => {}
                 }
             }
-            data.tables.push((table.rel, distinct_keys(rel, rows)));
+            let rows = distinct_keys(rel, rows);
+            if rows.is_empty() && plan.rows.get(t).is_some_and(|r| !r.is_empty()) {
+                let why = data.skipped.iter().find(|(r, _)| *r == table.rel).map(|(_, w)| w.as_str());
+                tracing::trace!(table = %rel.qualified, why, "no row of a planned table could be built");
+            }
+            data.tables.push((table.rel, rows));
         }
         data
     }
@@ -289,20 +412,27 @@ impl Model {
         n: u64,
     ) -> Result<Row, String> {
         let mut values: Vec<(String, String)> = Vec::new();
+        let mut dangling = false;
         let set = |values: &mut Vec<(String, String)>, c: &str, v: String| {
             if !values.iter().any(|(x, _)| x == c) {
                 values.push((c.to_string(), v));
             }
         };
-        match owner {
-            Owner::Root { key: col } | Owner::Direct { column: col } => {
-                let key = key.ok_or("tenant-owned row without a tenant")?;
+        match (owner, key) {
+            (Owner::Root { key: col } | Owner::Direct { column: col }, Some(key)) => {
                 set(&mut values, col, key.sql(&self.key_type));
             }
+            // A shared row: the tenant column is NULL on purpose.
+            (Owner::Direct { column: col }, None) => set(&mut values, col, "NULL".into()),
+            (Owner::Root { .. }, None) => return Err("tenant-owned row without a tenant".into()),
             _ => {}
         }
         for fk in &rel.foreign_keys {
             if fk.columns.iter().all(|c| values.iter().any(|(x, _)| x == c)) {
+                continue;
+            }
+            // MATCH SIMPLE: a key with a NULL column references nothing.
+            if fk.columns.iter().any(|c| values.iter().any(|(x, v)| x == c && v == "NULL")) {
                 continue;
             }
             let nullable = fk.columns.iter().any(|c| rel.column(c).is_some_and(|col| !col.not_null));
@@ -314,7 +444,8 @@ impl Model {
                 .filter(|r| match (tenant, r.tenant) {
                     // Keep references inside the tenant when both sides are tenant-owned.
                     (Some(t), Some(rt)) => t == rt,
-                    (_, None) => true,
+                    // Shared rows of a tenant table are no tenant's parent.
+                    (_, None) => !tenant_bound,
                     (None, Some(_)) => !tenant_bound,
                 })
                 .filter(|r| {
@@ -328,8 +459,23 @@ impl Model {
                 })
                 .collect();
             if fk.target == rel.oid || candidates.is_empty() {
-                if nullable && !tenant_bound {
-                    continue; // leave the reference NULL
+                dangling |= fk.target != rel.oid && !parent_rows.is_empty();
+                // A key with a NULL column references nothing (MATCH SIMPLE):
+                // leave a nullable column of it unset. Not for the key that
+                // makes the row a child: that one must point at its parent.
+                let unset_nullable = fk
+                    .columns
+                    .iter()
+                    .any(|c| !values.iter().any(|(x, _)| x == c) && rel.column(c).is_some_and(|col| !col.not_null));
+                let owning = matches!(owner, Owner::Child { fk: i, .. } if rel.foreign_keys[*i].name == fk.name);
+                if nullable && !tenant_bound || unset_nullable && !owning {
+                    // Leave the reference NULL (not to a value of no row).
+                    for c in &fk.columns {
+                        if rel.column(c).is_some_and(|col| !col.not_null) {
+                            set(&mut values, c, "NULL".into());
+                        }
+                    }
+                    continue;
                 }
                 return Err(format!("no parent row in {} for {}", catalog.relation(fk.target).qualified, fk.name));
             }
@@ -353,15 +499,23 @@ impl Model {
             if values.iter().any(|(c, _)| c == &col.name) || !col.generated.is_empty() {
                 continue;
             }
-            let keyish = rel.is_unique_column(&col.name);
-            // Flags and enumerations are varied even when defaulted: policies
-            // branch on them (`OR is_public`), and the default hides that.
-            let varied =
-                col.category == "B" || !col.enum_labels.is_empty() || !values::check_choices(rel, &col.name).is_empty();
-            if col.has_default && !keyish && !varied {
-                continue; // let the schema's default fill it (timestamps, statuses ...)
-            }
-            match values::value(rel, col, n) {
+            let generated = match self.shapes.get(&(rel.oid, col.name.clone())) {
+                Some(Shape::Default) => continue,
+                Some(shape) => shape.value(rel, col, n),
+                None => {
+                    let keyish = rel.is_unique_column(&col.name);
+                    // Flags and enumerations are varied even when defaulted: policies
+                    // branch on them (`OR is_public`), and the default hides that.
+                    let varied = col.category == "B"
+                        || !col.enum_labels.is_empty()
+                        || !values::check_choices(rel, &col.name).is_empty();
+                    if col.has_default && !keyish && !varied {
+                        continue; // let the schema's default fill it (timestamps, statuses ...)
+                    }
+                    values::value(rel, col, n)
+                }
+            };
+            match generated {
                 Some(v) => {
                     values.push((col.name.clone(), v));
                 }
@@ -371,7 +525,7 @@ impl Model {
                 }
             }
         }
-        Ok(Row { tenant, values })
+        Ok(Row { tenant, values, dangling })
     }
 }
 

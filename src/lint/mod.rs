@@ -34,12 +34,27 @@ pub struct LintContext<'a> {
     pub app: &'a str,
     /// Functions that read the setting, at any depth.
     pub readers: std::collections::BTreeSet<u32>,
+    /// Rows with a NULL tenant may be written by any tenant (the suite says so).
+    pub shared_rows_writable: bool,
 }
 
 impl<'a> LintContext<'a> {
     /// A context over a read catalog.
     pub fn new(catalog: &'a Catalog, ownership: &'a Ownership, setting: &'a str, app: &'a str) -> LintContext<'a> {
-        LintContext { catalog, ownership, setting, app, readers: policy::setting_readers(catalog, setting) }
+        LintContext {
+            catalog,
+            ownership,
+            setting,
+            app,
+            readers: policy::setting_readers(catalog, setting),
+            shared_rows_writable: false,
+        }
+    }
+
+    /// Declares rows with a NULL tenant writable by design (`[tenant] shared_rows`).
+    pub fn shared_rows(mut self, rows: crate::suite::SharedRows) -> Self {
+        self.shared_rows_writable = rows == crate::suite::SharedRows::Writable;
+        self
     }
 }
 
@@ -114,6 +129,7 @@ pub fn check_of(rule: RuleId) -> Option<Check> {
         RuleId::PermissiveOrWidening => policies::permissive_or_widening,
         RuleId::BlindWriteBroaderThanSelect => policies::blind_write_broader_than_select,
         RuleId::WithCheckWeakOrTrue => policies::with_check_weak_or_true,
+        RuleId::SharedRowsWritable => policies::shared_rows_writable,
         RuleId::PolicyPredicateTooBroad => policies::policy_predicate_too_broad,
         RuleId::GucMissingFallbackOpen => policies::guc_missing_fallback_open,
         RuleId::GucBypassFlag => policies::guc_bypass_flag,

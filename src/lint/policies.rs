@@ -2,6 +2,7 @@
 
 use super::{Hit, LintContext, effective};
 use crate::catalog::{Policy, PolicyCommand, Relation};
+use crate::ownership::Owner;
 use crate::policy::Side;
 
 /// Tenant tables where policies matter: RLS on, and the app has some access.
@@ -118,6 +119,51 @@ pub(super) fn with_check_weak_or_true(cx: &LintContext<'_>) -> Vec<Hit> {
                 };
                 if !cx.scoped(r, check) && !check.is_const(false) {
                     out.push(Hit::on(r, format!("{name} check of policy {} on {} is `{}`: rows can be planted in, or moved to, another tenant", p.name, r.qualified, check.text)).policy(r, p));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Shared rows (NULL tenant) reachable by a write: a permissive write policy
+/// with an `OR <tenant column> IS NULL` branch, not fenced by a restrictive
+/// policy that pins the tenant without one. Only where the column allows NULL.
+pub(super) fn shared_rows_writable(cx: &LintContext<'_>) -> Vec<Hit> {
+    let mut out = Vec::new();
+    if cx.shared_rows_writable {
+        return out;
+    }
+    for r in guarded(cx) {
+        let Some(Owner::Direct { column }) = cx.ownership.owner(r.oid) else {
+            continue;
+        };
+        if r.column(column).is_none_or(|c| c.not_null) {
+            continue;
+        }
+        let admits = |side: Side<'_>| side.tree.is_some_and(|e| e.admits_null(column));
+        for (command, granted, check, name) in [
+            (PolicyCommand::Insert, r.privileges.insert, true, "INSERT"),
+            (PolicyCommand::Update, r.privileges.update, false, "UPDATE"),
+            (PolicyCommand::Update, r.privileges.update, true, "UPDATE"),
+            (PolicyCommand::Delete, r.privileges.delete, false, "DELETE"),
+        ] {
+            let fenced = r
+                .app_policies(command)
+                .filter(|p| !p.permissive)
+                .any(|p| effective(p, command, check).is_some_and(|e| cx.scoped(r, e) && !admits(e)));
+            if !granted || fenced {
+                continue;
+            }
+            for p in cx.permissive(r, command) {
+                let Some(side) = effective(p, command, check) else {
+                    continue;
+                };
+                if admits(side)
+                    && !out.iter().any(|h: &Hit| h.object == Some(("policy", format!("{}.{}", r.name, p.name))))
+                {
+                    let clause = if check { "WITH CHECK" } else { "USING" };
+                    out.push(Hit::on(r, format!("{name} {clause} of policy {} on {} admits rows whose {column} is NULL (`{}`): a tenant can change or create shared rows every tenant sees", p.name, r.qualified, side.text)).policy(r, p));
                 }
             }
         }

@@ -28,20 +28,25 @@ pub(super) fn app_bypassrls(cx: &LintContext<'_>) -> Vec<Hit> {
 /// The app owns (directly or by inheriting the owner) a tenant table without FORCE.
 pub(super) fn app_owns_table(cx: &LintContext<'_>) -> Vec<Hit> {
     cx.tenant_tables()
-        .filter(|r| r.app_owns && !r.rls_forced)
+        .filter(|r| r.app_owns)
         .map(|r| {
             let how = if r.owner == cx.app {
                 "owns".to_string()
             } else {
                 format!("inherits ownership (through {}) of", r.owner)
             };
-            Hit::on(
-                r,
-                format!(
-                    "{} {how} {} and FORCE ROW LEVEL SECURITY is not set: owners bypass the policies",
-                    cx.app, r.qualified
-                ),
-            )
+            if r.rls_forced {
+                // FORCE holds the owner only until it runs NO FORCE, DROP POLICY or DISABLE.
+                Hit::on(r, format!("{} {how} {}: FORCE ROW LEVEL SECURITY is set, but an owner can turn it off (ALTER TABLE ... NO FORCE ROW LEVEL SECURITY), drop the policies or TRUNCATE, and REVOKE does not bind an owner", cx.app, r.qualified)).severity(crate::rules::Severity::High)
+            } else {
+                Hit::on(
+                    r,
+                    format!(
+                        "{} {how} {} and FORCE ROW LEVEL SECURITY is not set: owners bypass the policies",
+                        cx.app, r.qualified
+                    ),
+                )
+            }
         })
         .collect()
 }

@@ -52,6 +52,16 @@ impl Expr {
         }
     }
 
+    /// Whether some OR branch admits rows whose `column` is NULL (`column IS
+    /// NULL`, alone or with further conditions): shared rows.
+    pub fn admits_null(&self, column: &str) -> bool {
+        let is_null = |e: &Expr| matches!(e, Expr::NullTest { arg, is_null: true } if matches!(uncast(arg), Expr::Column(c) if c == column));
+        self.or_branches().into_iter().any(|b| match b {
+            Expr::And(xs) => xs.iter().any(is_null),
+            _ => is_null(b),
+        })
+    }
+
     /// Whether it is the constant `value` (`USING (true)`, `USING (false)`).
     pub fn is_const(&self, value: bool) -> bool {
         *self == Expr::Bool(value)

@@ -41,6 +41,7 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     // Paths with a cause of their own.
     match o.kind {
         ProbeKind::Truncate => return RuleId::TruncatePrivilege,
+        ProbeKind::NoForce => return RuleId::AppOwnsTable,
         ProbeKind::UniqueOracle => return RuleId::UniqueConstraintOracle,
         ProbeKind::ConflictOracle => return RuleId::OnConflictOracle,
         ProbeKind::CrossReference => return RuleId::FkCrossTenantReference,
@@ -97,6 +98,9 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     }
     if rel.app_owns && !rel.rls_forced {
         return RuleId::AppOwnsTable;
+    }
+    if matches!(o.kind, ProbeKind::SharedUpdate | ProbeKind::SharedDelete | ProbeKind::InsertShared) {
+        return RuleId::SharedRowsWritable;
     }
     // COPY (SELECT ...) TO is a read: the SELECT policies filter it.
     let command = match o.kind.operation() {

@@ -28,12 +28,16 @@ pub struct Coverage {
     pub own_seen: BTreeSet<RelId>,
     /// Generated cases whose data loaded (counted by the runner).
     pub loaded: u32,
+    /// Per relation, the loaded generated cases in which it held rows.
+    pub populated: BTreeMap<RelId, u32>,
 }
 
 impl Coverage {
     /// Notes the relations of a loaded case that held rows of two tenants.
     pub fn note_case(&mut self, relations: impl Iterator<Item = RelId>, truth: &GroundTruth) {
         for rel in relations {
+            let entry = self.populated.entry(rel).or_default();
+            *entry += u32::from(!truth.rows(rel).is_empty());
             let owners: BTreeSet<&str> = truth.rows(rel).iter().filter_map(|r| r.owner.as_deref()).collect();
             if owners.len() >= 2 {
                 self.two_tenants.insert(rel);
@@ -89,6 +93,9 @@ impl Coverage {
         self.own_expected.extend(other.own_expected);
         self.own_seen.extend(other.own_seen);
         self.loaded += other.loaded;
+        for (rel, n) in other.populated {
+            *self.populated.entry(rel).or_default() += n;
+        }
     }
 
     /// Relations whose tenants never saw their own rows though they owned some.
@@ -131,7 +138,10 @@ fn denial(ctx: Context, code: Option<&str>) -> bool {
 pub fn inconclusive(ctx: Context, probe: &Probe, outcome: &Result<Outcome, tokio_postgres::Error>) -> Option<String> {
     let Err(e) = outcome else { return None };
     // Oracles and TRUNCATE are judged on their errors.
-    if matches!(probe.kind, ProbeKind::UniqueOracle | ProbeKind::ConflictOracle | ProbeKind::Truncate) {
+    if matches!(
+        probe.kind,
+        ProbeKind::UniqueOracle | ProbeKind::ConflictOracle | ProbeKind::Truncate | ProbeKind::NoForce
+    ) {
         return None;
     }
     (!denial(ctx, sqlstate(e))).then(|| format!("`{}` failed: {}", probe.sql, crate::db::describe(e)))

@@ -143,7 +143,7 @@ fn own_writes(schema: &Schema<'_>, truth: &super::GroundTruth, key: &str) -> Vec
         let owner = schema.ownership.owner(rel.oid).expect("probed relations are classified");
         let own = crate::generate::TenantKey(key.to_string());
         if rel.privileges.update
-            && let Some(set) = super::blind_assignment(rel, owner, Some(&own), &schema.model.key_type)
+            && let Some(set) = super::blind_assignment(schema.model, rel, owner, Some(&own))
         {
             out.push((rel.oid, format!("UPDATE {} SET {set} WHERE {}", rel.qualified, row.predicate)));
         }

@@ -37,7 +37,14 @@ pub fn violation(s: &Schema<'_>, app_role: &str, key: (RelId, ProbeKind), shrunk
     let also = if also.is_empty() { String::new() } else { format!(" (also under: {})", also.join(", ")) };
     let message =
         format!("{app_role} {} in {} under {}{also}", key.1.describe(), rel.qualified, context_phrase(context));
+    // With FORCE set an owner must first turn it off: still the app's to do,
+    // but a step beyond an ordinary statement.
+    let severity = match (rule, rel.rls_forced) {
+        (RuleId::AppOwnsTable, true) => crate::rules::Severity::High,
+        _ => rule.rule().severity,
+    };
     Finding::new(rule, FindingKind::Dynamic, message)
+        .severity(severity)
         .relation(Some(rel.qualified.clone()))
         .probed(key.1.to_string(), key.1.operation(), context)
         .evidence(Evidence {

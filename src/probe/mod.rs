@@ -9,6 +9,7 @@
 //! runs as one transaction with a savepoint per probe, pipelined over one
 //! connection, and is rolled back.
 
+pub mod calibrate;
 pub mod cause;
 pub mod coverage;
 mod effects;
@@ -22,7 +23,7 @@ use std::fmt;
 
 use crate::catalog::{Catalog, RelId, Relation};
 use crate::db::{Outcome, sqlstate};
-use crate::generate::{Dataset, Model, PROBE_ROW_BASE, TenantKey, values};
+use crate::generate::{Dataset, Model, PROBE_ROW_BASE, TenantKey};
 use crate::ownership::{Owner, Ownership};
 use crate::report::{ContextKind, Operation};
 
@@ -116,6 +117,14 @@ pub enum ProbeKind {
     CrossReference,
     /// Another tenant's rows changed after this tenant's committed writes.
     SideEffect,
+    /// UPDATE of one shared row (NULL tenant) by its key.
+    SharedUpdate,
+    /// DELETE of one shared row (NULL tenant) by its key.
+    SharedDelete,
+    /// INSERT of a new shared row (NULL tenant).
+    InsertShared,
+    /// `ALTER TABLE ... NO FORCE ROW LEVEL SECURITY`: only an owner may.
+    NoForce,
 }
 
 impl ProbeKind {
@@ -141,11 +150,13 @@ impl ProbeKind {
     pub fn operation(self) -> Operation {
         match self {
             ProbeKind::Select => Operation::Select,
-            ProbeKind::BlindUpdate | ProbeKind::KeyedUpdate | ProbeKind::MoveBlind | ProbeKind::MoveKeyed => {
-                Operation::Update
-            }
-            ProbeKind::BlindDelete | ProbeKind::KeyedDelete => Operation::Delete,
-            ProbeKind::InsertForeign => Operation::Insert,
+            ProbeKind::BlindUpdate
+            | ProbeKind::KeyedUpdate
+            | ProbeKind::MoveBlind
+            | ProbeKind::MoveKeyed
+            | ProbeKind::SharedUpdate => Operation::Update,
+            ProbeKind::BlindDelete | ProbeKind::KeyedDelete | ProbeKind::SharedDelete => Operation::Delete,
+            ProbeKind::InsertForeign | ProbeKind::InsertShared => Operation::Insert,
             ProbeKind::Truncate => Operation::Truncate,
             ProbeKind::ViewSelect
             | ProbeKind::PreparedSelect
@@ -157,6 +168,7 @@ impl ProbeKind {
             ProbeKind::Copy => Operation::Copy,
             ProbeKind::UniqueOracle | ProbeKind::ConflictOracle | ProbeKind::CrossReference => Operation::Insert,
             ProbeKind::SideEffect => Operation::Write,
+            ProbeKind::NoForce => Operation::Alter,
         }
     }
 
@@ -194,6 +206,10 @@ impl ProbeKind {
             }
             ProbeKind::CrossReference => "inserted a row referencing another tenant's row",
             ProbeKind::SideEffect => "changed another tenant's rows through its own committed writes",
+            ProbeKind::SharedUpdate => "updated a shared row (NULL tenant) that every tenant sees",
+            ProbeKind::SharedDelete => "deleted a shared row (NULL tenant) that every tenant sees",
+            ProbeKind::InsertShared => "created a shared row (NULL tenant) that every tenant sees",
+            ProbeKind::NoForce => "switched FORCE ROW LEVEL SECURITY off (only the table's owner can)",
         }
     }
 }
@@ -222,6 +238,10 @@ impl fmt::Display for ProbeKind {
             ProbeKind::ConflictOracle => "conflict-oracle",
             ProbeKind::CrossReference => "cross-reference",
             ProbeKind::SideEffect => "side-effect",
+            ProbeKind::SharedUpdate => "shared-update",
+            ProbeKind::SharedDelete => "shared-delete",
+            ProbeKind::InsertShared => "insert-shared",
+            ProbeKind::NoForce => "no-force",
         };
         f.write_str(s)
     }
@@ -293,6 +313,8 @@ pub struct Schema<'a> {
     pub model: &'a Model,
     /// The tenant setting.
     pub setting: &'a str,
+    /// Rows with a NULL tenant may be changed by any tenant (the suite says so).
+    pub shared_rows_writable: bool,
 }
 
 impl Schema<'_> {
@@ -322,8 +344,11 @@ impl Schema<'_> {
             let p = &rel.privileges;
             let rows = truth.rows(rel.oid);
             let foreign_row = rows.iter().find(|r| r.owner.is_some() && r.owner.as_ref() != own.map(|k| &k.0));
+            // Rows with a NULL tenant in a tenant table: readable by all, writable by none.
+            let shared_rows = !self.shared_rows_writable && self.model.has_shared_rows(rel.oid);
+            let shared_row = rows.iter().find(|r| r.owner.is_none()).filter(|_| shared_rows);
             let own_row = own.and_then(|k| rows.iter().find(|r| r.owner.as_deref() == Some(k.0.as_str())));
-            let blind = blind_assignment(rel, owner, own, &self.model.key_type);
+            let blind = blind_assignment(self.model, rel, owner, own);
             let shared = *owner == Owner::Global { shared: true };
             let mut push =
                 |kind: ProbeKind, sql: String, target: Option<(TenantKey, String)>, verify: Option<String>| {
@@ -355,15 +380,22 @@ impl Schema<'_> {
                     );
                 }
             }
+            if p.update
+                && let (Some(set), Some(row)) = (&blind, shared_row)
+            {
+                push(
+                    ProbeKind::SharedUpdate,
+                    format!("UPDATE {q} SET {set} WHERE {}", row.predicate),
+                    Some(row.target()),
+                    None,
+                );
+            }
             if p.delete {
                 push(ProbeKind::BlindDelete, format!("DELETE FROM {q}"), None, None);
-                if let Some(row) = foreign_row {
-                    push(
-                        ProbeKind::KeyedDelete,
-                        format!("DELETE FROM {q} WHERE {}", row.predicate),
-                        Some(row.target()),
-                        None,
-                    );
+                for (kind, row) in [(ProbeKind::KeyedDelete, foreign_row), (ProbeKind::SharedDelete, shared_row)] {
+                    if let Some(row) = row {
+                        push(kind, format!("DELETE FROM {q} WHERE {}", row.predicate), Some(row.target()), None);
+                    }
                 }
             }
             // With triggers on the table, a write may land elsewhere than the
@@ -375,6 +407,19 @@ impl Schema<'_> {
             {
                 let verify = pk.filter(|_| triggered).map(|pk| count(&pk));
                 push(ProbeKind::InsertForeign, sql, Some((key, "a new row".into())), verify);
+            }
+            if p.insert
+                && shared_rows
+                && let Owner::Direct { column } = owner
+                && let Ok(row) = self.model.row(self.catalog, data, rel, owner, None, None, 0, PROBE_ROW_BASE)
+            {
+                // A trigger may stamp the writer's tenant on the row: then it is not shared.
+                let pk = primary_key_predicate(rel, &row);
+                let verify = pk
+                    .filter(|_| triggered)
+                    .map(|pk| count(&format!("{pk} AND {} IS NOT NULL", crate::db::ident(column))));
+                let sql = crate::generate::insert_sql(rel, std::slice::from_ref(&row));
+                push(ProbeKind::InsertShared, sql, Some((TenantKey(String::new()), "a new shared row".into())), verify);
             }
             if p.update
                 && let Context::Tenant(_) = ctx
@@ -399,6 +444,10 @@ impl Schema<'_> {
             if p.truncate && ctx == Context::Tenant(0) {
                 push(ProbeKind::Truncate, format!("TRUNCATE {q}"), None, None);
             }
+            // An owner is fenced by FORCE only until it turns it off: try (rolled back).
+            if rel.rls_forced && ctx == Context::Tenant(0) {
+                push(ProbeKind::NoForce, format!("ALTER TABLE {q} NO FORCE ROW LEVEL SECURITY"), None, None);
+            }
         }
         out
     }
@@ -417,12 +466,7 @@ impl Schema<'_> {
             _ => (Some(foreign), data.keys[foreign].clone()),
         };
         let row = self.model.row(self.catalog, data, rel, owner, tenant, Some(&key), 0, PROBE_ROW_BASE).ok()?;
-        let pk: Option<Vec<String>> = rel
-            .primary_key
-            .iter()
-            .map(|c| row.values.iter().find(|(x, _)| x == c).map(|(_, v)| format!("{} = {v}", crate::db::ident(c))))
-            .collect();
-        let pk = pk.filter(|p| !p.is_empty()).map(|p| p.join(" AND "));
+        let pk = primary_key_predicate(rel, &row);
         Some((crate::generate::insert_sql(rel, std::slice::from_ref(&row)), key, pk))
     }
 
@@ -461,10 +505,21 @@ impl Schema<'_> {
     }
 }
 
+/// `pk1 = v1 AND ...` for a generated row, when it sets its whole primary key.
+fn primary_key_predicate(rel: &Relation, row: &crate::generate::Row) -> Option<String> {
+    let pk: Option<Vec<String>> = rel
+        .primary_key
+        .iter()
+        .map(|c| row.values.iter().find(|(x, _)| x == c).map(|(_, v)| format!("{} = {v}", crate::db::ident(c))))
+        .collect();
+    pk.filter(|p| !p.is_empty()).map(|p| p.join(" AND "))
+}
+
 /// `col = <constant>` for blind UPDATEs: a plain column (not key, unique,
 /// foreign key or tenant column) set to a valid constant; failing that, the
 /// tenant column set to the context's own key.
-fn blind_assignment(rel: &Relation, owner: &Owner, own: Option<&TenantKey>, key_type: &str) -> Option<String> {
+fn blind_assignment(model: &Model, rel: &Relation, owner: &Owner, own: Option<&TenantKey>) -> Option<String> {
+    let key_type = &model.key_type;
     let tenant_col = match owner {
         Owner::Direct { column } => Some(column.as_str()),
         _ => None,
@@ -478,7 +533,7 @@ fn blind_assignment(rel: &Relation, owner: &Owner, own: Option<&TenantKey>, key_
         {
             continue;
         }
-        if let Some(v) = values::value(rel, col, 1) {
+        if let Some(v) = model.value(rel, col, 1) {
             return Some(format!("{} = {v}", crate::db::ident(&col.name)));
         }
     }
@@ -506,6 +561,9 @@ pub fn judge(
     let shared = owner == Some(&Owner::Global { shared: true });
     let rows = truth.rows(probe.rel);
     let own_count = rows.iter().filter(|r| r.owner.is_some() && r.owner.as_deref() == own).count() as u64;
+    // Shared rows (NULL tenant) are judged by their own keyed probes; a blind
+    // write that reaches them is not taken for a cross-tenant one.
+    let shared_count = rows.iter().filter(|r| r.owner.is_none()).count() as u64;
     let observed = match (probe.kind, outcome) {
         // Oracles: the other tenant's value made a difference.
         (ProbeKind::UniqueOracle, Err(e)) if sqlstate(e) == Some("23505") => {
@@ -515,14 +573,36 @@ pub fn judge(
             "0 rows inserted: the conflict came from a value only another tenant has".to_string()
         }
         (ProbeKind::BlindUpdate | ProbeKind::BlindDelete, Ok(out)) => {
-            let allowed = if shared { 0 } else { own_count };
+            let allowed = if shared { 0 } else { own_count + shared_count };
             if out.count <= allowed {
                 return None;
             }
-            format!("{} row(s) affected; the context's tenant owns {allowed}", out.count)
+            if shared_count > 0 && !shared {
+                format!(
+                    "{} row(s) affected; the context's tenant owns {own_count} and {shared_count} are shared",
+                    out.count
+                )
+            } else {
+                format!("{} row(s) affected; the context's tenant owns {allowed}", out.count)
+            }
         }
         // The writer still sees what it moved or inserted: a trigger kept it in its own tenant.
-        (ProbeKind::MoveKeyed | ProbeKind::InsertForeign, Ok(out)) if out.check.is_some_and(|n| n > 0) => return None,
+        (ProbeKind::MoveKeyed | ProbeKind::InsertForeign | ProbeKind::InsertShared, Ok(out))
+            if out.check.is_some_and(|n| n > 0) =>
+        {
+            return None;
+        }
+        (ProbeKind::SharedUpdate | ProbeKind::SharedDelete, Ok(out)) => {
+            if out.count == 0 {
+                return None;
+            }
+            let what = probe.target.as_ref().map(|(_, w)| w.as_str()).unwrap_or("");
+            let verb = if probe.kind == ProbeKind::SharedUpdate { "updated" } else { "deleted" };
+            format!("{} shared row(s) (NULL tenant, seen by every tenant) {verb}: {what}", out.count)
+        }
+        (ProbeKind::InsertShared, Ok(_)) => {
+            "the insert of a shared row (NULL tenant, seen by every tenant) succeeded".to_string()
+        }
         (ProbeKind::MoveBlind, Ok(out)) if out.check.is_some_and(|n| n >= own_count) => return None,
         (ProbeKind::KeyedUpdate | ProbeKind::KeyedDelete | ProbeKind::MoveBlind | ProbeKind::MoveKeyed, Ok(out)) => {
             if out.count == 0 {
@@ -545,6 +625,9 @@ pub fn judge(
             }
         }
         (ProbeKind::Truncate, Ok(_)) => "TRUNCATE succeeded".to_string(),
+        (ProbeKind::NoForce, Ok(_)) => {
+            "ALTER TABLE ... NO FORCE ROW LEVEL SECURITY succeeded (rolled back): the app owns the table".to_string()
+        }
         // Permission checks come before foreign-key checks: the privilege is real.
         (ProbeKind::Truncate, Err(e)) if sqlstate(e) != Some("42501") => {
             format!("TRUNCATE passed the permission check and failed later: {}", crate::db::describe(e))

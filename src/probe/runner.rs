@@ -31,6 +31,8 @@ enum Merge {
     Shrink,
 }
 
+/// Tables whose rows a case may lose to load at all.
+const LOAD_TRIMS: usize = 4;
 /// Shrinking steps for one violation.
 const MAX_SHRINK_STEPS: u32 = 64;
 /// Shrinking steps for the whole run, so a schema that leaks everywhere still ends quickly.
@@ -52,13 +54,15 @@ pub enum ProbeError {
     Generate(String),
 }
 
-fn db_err(doing: &'static str) -> impl Fn(tokio_postgres::Error) -> ProbeError {
+pub(super) fn db_err(doing: &'static str) -> impl Fn(tokio_postgres::Error) -> ProbeError {
     move |e| ProbeError::Database { doing, error: describe(&e) }
 }
 
 /// A distinct violation: first seen in `case`, under these contexts.
 struct Found {
     case: u32,
+    /// The plan of the case as it loaded.
+    plan: CasePlan,
     first: Violation,
     contexts: BTreeSet<ContextKind>,
 }
@@ -77,6 +81,8 @@ pub struct Lane<'a> {
 /// do not depend on which lane finished first.
 #[derive(Default)]
 struct CaseResult {
+    /// The plan that loaded: the case's, less the rows of tables the server refused.
+    plan: Option<CasePlan>,
     data: Option<Dataset>,
     violations: Vec<Violation>,
     probes_run: u64,
@@ -136,46 +142,6 @@ impl<'a> Runner<'a> {
         Runner { schema, lanes, seed, app_role, progress, outcome: ProbeOutcome::default() }
     }
 
-    /// Finds out which tables cannot be populated, so cases skip them (and say so).
-    pub async fn calibrate(
-        model: &mut Model,
-        schema_catalog: &crate::catalog::Catalog,
-        admin: &Db,
-    ) -> Result<(), ProbeError> {
-        for _ in 0..16 {
-            let plan = model.calibration_plan();
-            let data = model.materialize(schema_catalog, &plan);
-            let mut failed: Vec<(RelId, String)> = Vec::new();
-            admin.batch_execute(&reset_sql(model, schema_catalog)).await.map_err(db_err("resetting data"))?;
-            for (rel, insert) in data.insert_statements(schema_catalog) {
-                admin.batch_execute("SAVEPOINT calibrate").await.map_err(db_err("calibrating"))?;
-                match admin.batch_execute(&insert).await {
-                    Ok(()) => admin.batch_execute("RELEASE SAVEPOINT calibrate").await,
-                    Err(e) => {
-                        failed.push((rel, format!("inserting generated rows failed: {}", describe(&e))));
-                        admin.batch_execute("ROLLBACK TO SAVEPOINT calibrate").await
-                    }
-                }
-                .map_err(db_err("calibrating"))?;
-            }
-            admin.batch_execute("ROLLBACK").await.map_err(db_err("calibrating"))?;
-            for (rel, rows) in &data.tables {
-                if rows.is_empty()
-                    && let Some((_, why)) = data.skipped.iter().find(|(r, _)| r == rel)
-                {
-                    failed.push((*rel, why.clone()));
-                }
-            }
-            if failed.is_empty() {
-                return Ok(());
-            }
-            for (rel, why) in failed {
-                model.exclude(rel, why);
-            }
-        }
-        Ok(())
-    }
-
     /// Runs `cases` generated cases, shrinks what failed, and returns what it established.
     pub async fn run(mut self, cases: u32) -> Result<ProbeOutcome, ProbeError> {
         let strategy = self.schema.model.strategy();
@@ -202,25 +168,33 @@ impl<'a> Runner<'a> {
             let results =
                 join_all(plans.iter().zip(self.lanes).map(|(plan, lane)| self.evaluate(lane, plan, None))).await;
             for (&case, result) in batch.iter().zip(results) {
-                for v in self.merge(result?, Merge::Case) {
+                let result = result?;
+                let loaded = result.plan.clone();
+                for v in self.merge(result, Merge::Case) {
+                    let plan = loaded.clone().unwrap_or_default();
                     found
                         .entry((v.rel, v.kind))
-                        .or_insert_with(|| Found { case, first: v.clone(), contexts: BTreeSet::new() })
+                        .or_insert_with(|| Found { case, plan, first: v.clone(), contexts: BTreeSet::new() })
                         .contexts
                         .insert(v.context.kind());
                 }
             }
         }
         // The dense dataset: every table holds a row of each of two tenants
-        // (the calibration plan, which is known to load). Random cases may
+        // (a part of the trial dataset calibration loaded). Random cases may
         // leave a table with one tenant's rows or none; this one makes sure
         // every populated table was probed with rows of two tenants at least once.
-        let dense = self.schema.model.calibration_plan();
-        let result = self.evaluate(&self.lanes[0], &dense, None).await?;
+        let result = self.evaluate(&self.lanes[0], &self.schema.model.dense_plan(), None).await?;
+        let dense = result.plan.clone().unwrap_or_default();
         for v in self.merge(result, Merge::Dense) {
             found
                 .entry((v.rel, v.kind))
-                .or_insert_with(|| Found { case: DENSE_CASE, first: v.clone(), contexts: BTreeSet::new() })
+                .or_insert_with(|| Found {
+                    case: DENSE_CASE,
+                    plan: dense.clone(),
+                    first: v.clone(),
+                    contexts: BTreeSet::new(),
+                })
                 .contexts
                 .insert(v.context.kind());
         }
@@ -289,12 +263,30 @@ impl<'a> Runner<'a> {
         }
         if !shrinking {
             o.ran.extend(r.ran);
-            o.coverage.merge(r.coverage);
+            let mut coverage = r.coverage;
+            if mode == Merge::Dense {
+                coverage.populated.clear(); // not one of the user's datasets
+            }
+            o.coverage.merge(coverage);
         }
         if mode == Merge::Case && r.data.is_some() {
             o.coverage.loaded += 1;
         }
         r.violations
+    }
+
+    /// The index in the model's tables of the table a load error names.
+    fn refused_table(&self, e: &tokio_postgres::Error) -> Option<usize> {
+        let db = e.as_db_error()?;
+        let (schema, table) = (db.schema()?, db.table()?);
+        let catalog = self.schema.catalog;
+        let rel = catalog.relations.iter().find(|r| r.schema == schema && r.name == table)?;
+        // A partition's rows are planned under its partitioned parent.
+        let mut oid = rel.oid;
+        while let Some(parent) = catalog.relation(oid).parent {
+            oid = parent;
+        }
+        self.schema.model.tables.iter().position(|t| t.rel == oid)
     }
 
     /// Loads `plan` on `lane` and runs the probes (all, or those `filter`
@@ -307,24 +299,39 @@ impl<'a> Runner<'a> {
     ) -> Result<CaseResult, ProbeError> {
         let schema = &self.schema;
         let mut out = CaseResult::default();
-        let started = std::time::Instant::now();
-        let data = schema.model.materialize(schema.catalog, plan);
-        let mut sql = reset_sql(schema.model, schema.catalog);
-        for (_, insert) in data.insert_statements(schema.catalog) {
-            sql.push_str(&insert);
-            sql.push_str(";\n");
-        }
-        out.generate_time = started.elapsed();
-        // Materialized views show what their owner saw at the last refresh.
-        for mv in schema.catalog.relations.iter().filter(|r| r.kind == crate::catalog::RelKind::MaterializedView) {
-            sql.push_str(&format!("REFRESH MATERIALIZED VIEW {};\n", mv.qualified));
-        }
-        sql.push_str("COMMIT");
-        if let Err(e) = lane.admin.batch_execute(&sql).await {
+        let mut plan = plan.clone();
+        let mut trims = 0;
+        let data = loop {
+            let started = std::time::Instant::now();
+            let data = schema.model.materialize(schema.catalog, &plan);
+            let mut sql = reset_sql(schema.model, schema.catalog);
+            for (_, insert) in data.insert_statements(schema.catalog) {
+                sql.push_str(&insert);
+                sql.push_str(";\n");
+            }
+            out.generate_time += started.elapsed();
+            // Materialized views show what their owner saw at the last refresh.
+            for mv in schema.catalog.relations.iter().filter(|r| r.kind == crate::catalog::RelKind::MaterializedView) {
+                sql.push_str(&format!("REFRESH MATERIALIZED VIEW {};\n", mv.qualified));
+            }
+            sql.push_str("COMMIT");
+            let Err(e) = lane.admin.batch_execute(&sql).await else { break data };
             let _ = lane.admin.batch_execute("ROLLBACK").await;
-            out.load_failure = Some(describe(&e));
-            return Ok(out);
-        }
+            // The server refused a table's rows (a constraint no shape
+            // satisfies with these parents): load the case without them.
+            match self.refused_table(&e).filter(|&t| trims < LOAD_TRIMS && !plan.rows[t].is_empty()) {
+                Some(t) => {
+                    tracing::debug!(table = %schema.catalog.relation(schema.model.tables[t].rel).qualified, error = %describe(&e), "loading the case without a table's rows");
+                    plan.rows[t].clear();
+                    trims += 1;
+                }
+                None => {
+                    out.load_failure = Some(describe(&e));
+                    return Ok(out);
+                }
+            }
+        };
+        out.plan = Some(plan);
         let truth = GroundTruth::read(lane.admin, schema.catalog, schema.ownership, &schema.truth_relations())
             .await
             .map_err(db_err("reading ground truth"))?;
@@ -420,11 +427,11 @@ impl<'a> Runner<'a> {
     ) -> Result<(CasePlan, Violation, u32), ProbeError> {
         if f.case == DENSE_CASE {
             // Not drawn from the strategy, so there is no tree to shrink; it is small already.
-            return Ok((self.schema.model.calibration_plan(), f.first.clone(), 0));
+            return Ok((f.plan.clone(), f.first.clone(), 0));
         }
         let filter = Filter { rel: f.first.rel, kind: f.first.kind, context: f.first.context.kind() };
         let mut tree = self.plan(strategy, f.case)?;
-        let mut best = (tree.current(), f.first.clone());
+        let mut best = (f.plan.clone(), f.first.clone());
         let mut steps = 0;
         if *budget == 0 || !tree.simplify() {
             return Ok((best.0, best.1, steps));
@@ -435,6 +442,7 @@ impl<'a> Runner<'a> {
             let plan = tree.current();
             // Shrinking is sequential: it runs on the first lane.
             let result = self.evaluate(&self.lanes[0], &plan, Some(filter)).await?;
+            let plan = result.plan.clone().unwrap_or(plan);
             let hit = self
                 .merge(result, Merge::Shrink)
                 .into_iter()
@@ -458,7 +466,7 @@ impl<'a> Runner<'a> {
 /// foreign keys are off (replica mode) so the reset is order-independent and
 /// loading fires no user triggers. rowfence refuses to run without a
 /// superuser, so replica mode is always available.
-fn reset_sql(model: &Model, catalog: &crate::catalog::Catalog) -> String {
+pub(super) fn reset_sql(model: &Model, catalog: &crate::catalog::Catalog) -> String {
     let mut sql = String::from("BEGIN;\nSET LOCAL session_replication_role = replica;\n");
     for t in model.tables.iter().rev() {
         sql.push_str(&format!("DELETE FROM {};\n", catalog.relation(t.rel).qualified));

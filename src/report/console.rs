@@ -158,6 +158,20 @@ fn datasets(report: &Report) -> String {
     if s.cases == 0 {
         "no datasets (static checks only)".into()
     } else {
-        format!("{}/{} datasets loaded", s.loaded, s.cases)
+        let mut line = format!("{}/{} datasets loaded", s.loaded, s.cases);
+        // Tables that held rows in fewer than 90 % of the loaded datasets.
+        let sparse: Vec<(&String, &u32)> =
+            s.populated.iter().filter(|(_, n)| s.loaded > 0 && **n * 10 < s.loaded * 9).collect();
+        if !s.populated.is_empty() {
+            line.push_str(&format!(
+                ", {}/{} tables held rows in at least 90 % of them",
+                s.populated.len() - sparse.len(),
+                s.populated.len()
+            ));
+        }
+        if let Some((rel, n)) = sparse.iter().min_by_key(|(_, n)| **n) {
+            line.push_str(&format!(" (fewest: {rel} in {n})"));
+        }
+        line
     }
 }

@@ -70,6 +70,9 @@ pub struct Stats {
     /// Generated datasets that loaded (the rest could not be inserted).
     #[serde(default)]
     pub loaded: u32,
+    /// Per probed tenant-owned relation, the loaded datasets in which it held rows.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub populated: std::collections::BTreeMap<String, u32>,
     /// Wall time of the whole run.
     pub duration_ms: u64,
     /// Where the wall time went, stage by stage.

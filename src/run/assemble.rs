@@ -253,6 +253,7 @@ fn isolation_matrix(catalog: &Catalog, ownership: &Ownership, model: &Model, pro
                         Operation::Update => p.update,
                         Operation::Delete => p.delete,
                         Operation::Truncate => p.truncate,
+                        Operation::Alter => rel.app_owns,
                         Operation::Execute | Operation::Write => true,
                     };
                     let mut untested = Vec::new();

@@ -30,7 +30,8 @@ pub(super) async fn apply_per_migration(
         // Early migrations may not have the app role or a tenant column yet: nothing to judge.
         let Ok(catalog) = Catalog::read(admin, &suite.app.role).await else { continue };
         let Ok(ownership) = Ownership::analyse(&catalog, &suite.tenant) else { continue };
-        let cx = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role);
+        let cx = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role)
+            .shared_rows(suite.tenant.shared_rows);
         for f in crate::lint::run(&cx, sources) {
             let key = (f.rule, f.relation);
             if !first_seen.iter().any(|(k, _)| *k == key) {

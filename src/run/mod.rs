@@ -135,7 +135,8 @@ async fn scratch(server: &mut Server, log: Option<&SqlLog>) -> Result<(Db, Strin
 async fn analyse(admin: &Db, suite: &Suite, sources: &SourceMap) -> Result<Analysis, Error> {
     let catalog = Catalog::read(admin, &suite.app.role).await?;
     let ownership = Ownership::analyse(&catalog, &suite.tenant)?;
-    let lint = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role);
+    let lint = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role)
+        .shared_rows(suite.tenant.shared_rows);
     let findings = crate::lint::run(&lint, sources);
     Ok(Analysis { catalog, ownership, findings })
 }
@@ -155,7 +156,7 @@ async fn probe(
     log: Option<&SqlLog>,
 ) -> Result<(Model, ProbeOutcome, Stats), Error> {
     let catalog = &analysis.catalog;
-    Runner::calibrate(&mut model, catalog, &admin).await?;
+    crate::probe::calibrate::calibrate(&mut model, catalog, &admin).await?;
     let password = lanes::app_login(server, &admin, &suite.app.role).await?;
     let cases = opts.cases.unwrap_or(suite.probes.cases);
     let seed = opts.seed.unwrap_or(suite.probes.seed);
@@ -171,7 +172,13 @@ async fn probe(
     };
     clock.phases.schema_ms += clock.lap();
 
-    let schema = Schema { catalog, ownership: &analysis.ownership, model: &model, setting: &suite.tenant.setting };
+    let schema = Schema {
+        catalog,
+        ownership: &analysis.ownership,
+        model: &model,
+        setting: &suite.tenant.setting,
+        shared_rows_writable: suite.tenant.shared_rows == crate::suite::SharedRows::Writable,
+    };
     let lane_list = lanes.lanes();
     let progress = opts.progress();
     progress.stage(&format!(
@@ -193,6 +200,12 @@ async fn probe(
         cases,
         probes: probed.probes_run,
         loaded: probed.coverage.loaded,
+        populated: probed
+            .coverage
+            .populated
+            .iter()
+            .map(|(rel, n)| (catalog.relation(*rel).qualified.clone(), *n))
+            .collect(),
         server_exec_ms,
         server_busy_ms,
         ..Stats::default()
