@@ -81,6 +81,12 @@ pub enum OwnershipError {
     /// `tenant.shared` names nothing.
     #[error("`tenant.shared` lists \"{0}\", which names no table in the schema")]
     UnknownShared(String),
+    /// `tenant.shared` names a tenant-owned table.
+    #[error(
+        "`tenant.shared` lists \"{0}\", but {1}: its rows belong to tenants, so it cannot be shared by all; \
+         remove it from `tenant.shared` (rows shared by every tenant have a NULL tenant, see `shared_rows`)"
+    )]
+    TenantOwnedShared(String, String),
 }
 
 impl Ownership {
@@ -154,6 +160,17 @@ impl Ownership {
             }
             if !changed {
                 break;
+            }
+        }
+        // A table whose rows belong to tenants cannot also be shared by all.
+        for (name, oid) in tenant.shared.iter().zip(&shared) {
+            if let Some(owner) = owners.get(oid).filter(|o| o.is_tenant_owned()) {
+                let why = match owner {
+                    Owner::Root { .. } => "it is the tenant root".to_string(),
+                    Owner::Direct { column } => format!("it has the tenant column {column}"),
+                    _ => "it hangs under a tenant-owned table through a NOT NULL foreign key".to_string(),
+                };
+                return Err(OwnershipError::TenantOwnedShared(name.clone(), why));
             }
         }
         Ok(Ownership { owners, key_type, key_base_type, root: root.map(|(oid, _)| oid), column: tenant.column.clone() })

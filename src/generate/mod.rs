@@ -70,6 +70,24 @@ pub fn key_pool(base_type: &str, category: &str) -> Vec<TenantKey> {
     keys.into_iter().map(TenantKey).collect()
 }
 
+/// The type whose values the tenant keys take: the key column's base type,
+/// but uuid-shaped text where the policies cast a text key to uuid (ids an
+/// ORM stores as text): adversarial text keys would only make every policy
+/// fail with a cast error and leave nothing tested.
+fn key_shape(catalog: &Catalog, ownership: &Ownership) -> String {
+    let text = matches!(ownership.key_base_type.as_str(), "text" | "varchar" | "bpchar" | "citext");
+    let casts_to_uuid = catalog
+        .relations
+        .iter()
+        .filter(|r| ownership.owner(r.oid).is_some_and(Owner::is_tenant_owned))
+        .flat_map(|r| &r.policies)
+        .filter(|p| p.applies_to_app)
+        .flat_map(|p| [&p.using, &p.with_check])
+        .flatten()
+        .any(|e| e.contains(&format!("{})::uuid", ident(&ownership.column))));
+    if text && casts_to_uuid { "uuid".into() } else { ownership.key_base_type.clone() }
+}
+
 /// One generated row's plan: its tenant (index into the case's tenants, taken
 /// modulo their number) and a choice among candidate parents.
 #[derive(Debug, Clone, Copy)]
@@ -237,7 +255,7 @@ impl Model {
             .collect();
         Model {
             tables,
-            pool: key_pool(&ownership.key_base_type, &key_col_category),
+            pool: key_pool(&key_shape(catalog, ownership), &key_col_category),
             key_type: ownership.key_type.clone(),
             unpopulated: Vec::new(),
             shapes: BTreeMap::new(),
@@ -430,6 +448,12 @@ impl Model {
         for fk in &rel.foreign_keys {
             if fk.columns.iter().all(|c| values.iter().any(|(x, _)| x == c)) {
                 continue;
+            }
+            // Calibration found that a CHECK wants this reference empty.
+            for c in &fk.columns {
+                if self.shapes.get(&(rel.oid, c.clone())) == Some(&Shape::Null) {
+                    set(&mut values, c, "NULL".into());
+                }
             }
             // MATCH SIMPLE: a key with a NULL column references nothing.
             if fk.columns.iter().any(|c| values.iter().any(|(x, v)| x == c && v == "NULL")) {

@@ -65,6 +65,13 @@ pub fn variant(rel: &Relation, col: &Column, n: u64, v: u8) -> Option<String> {
     if col.category == "A" {
         return match v {
             0 => Some(cast("'{}'", col)),
+            // One element of the array's element type (numbers or text).
+            1 if ["smallint", "integer", "bigint", "numeric", "real", "double precision"]
+                .iter()
+                .any(|t| col.sql_type.starts_with(t)) =>
+            {
+                Some(cast(&format!("ARRAY[{n}]"), col))
+            }
             1 => Some(cast(&format!("ARRAY[{}]", literal(&format!("v{n}"))), col)),
             _ => None,
         };

@@ -199,11 +199,13 @@ async fn repair(
     // fails on a constraint not repaired yet (the next round repairs it), so
     // one repair does not undo another; failing that, any that gets past this one.
     let fresh = |a: &String| a.split_once(' ').is_some_and(|(_, c)| !c.is_empty() && !seen.contains(c));
+    // An error without a constraint (a value of the wrong type) is no progress.
+    let named = |a: &String| a.split_once(' ').is_some_and(|(_, c)| !c.is_empty());
     let pick = answers
         .iter()
         .position(|a| a == "ok")
         .or_else(|| answers.iter().position(fresh))
-        .or_else(|| answers.iter().position(|a| *a != same));
+        .or_else(|| answers.iter().position(|a| *a != same && named(a)));
     tracing::debug!(
         table = %relation.qualified,
         %constraint,
@@ -224,8 +226,15 @@ fn adjustable(model: &Model, rel: &Relation, column: &str) -> bool {
         _ => false,
     });
     let Some(col) = rel.column(column) else { return false };
+    // A nullable reference may be left NULL ("exactly one parent" CHECKs);
+    // the one that makes a row a child may not.
+    let owning = model.tables.iter().any(|t| {
+        t.rel == rel.oid
+            && matches!(&t.owner, Owner::Child { fk, .. } if rel.foreign_keys[*fk].columns.iter().any(|c| c == column))
+    });
+    let reference = rel.is_fk_column(column);
     !tenant
-        && !rel.is_fk_column(column)
+        && (!reference || !col.not_null && !owning)
         && !rel.partition_key.iter().any(|k| k == column)
         && col.generated.is_empty()
         && col.identity != "a"
@@ -245,6 +254,11 @@ fn combinations(
             let col = rel.column(c).expect("adjustable columns exist");
             let current = model.shapes.get(&(rel.oid, c.clone()));
             let key = keys.contains(&c);
+            // A reference is set from its parent, or NULL: nothing else.
+            if rel.is_fk_column(c) {
+                let null = (current != Some(&Shape::Null)).then_some(Shape::Null);
+                return std::iter::once(None).chain(null.map(Some)).collect();
+            }
             // `None` keeps what the column has now; the constraint's own
             // pattern first, then leaving the column empty, then other shapes.
             let mut opts = vec![None];

@@ -59,10 +59,20 @@ pub async fn start(image: Option<&str>, probing: bool, args: &[String]) -> Resul
         .with_env_var("POSTGRES_PASSWORD", password.expose())
         .with_label(RUN_LABEL, run_label_value(std::process::id()))
         .with_cmd(
-            ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-                .map(String::from)
-                .into_iter()
-                .chain(args.iter().cloned()),
+            // A case is loaded and reset in one transaction that locks every table and index.
+            [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_locks_per_transaction=512",
+            ]
+            .map(String::from)
+            .into_iter()
+            .chain(args.iter().cloned()),
         )
         .with_startup_timeout(Duration::from_secs(120));
     let container =

@@ -57,6 +57,8 @@ pub async fn start(args: &[String]) -> Result<Server, ProvisionError> {
         .arg(PORT.to_string())
         .args(["-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off"])
         .args(["-c", "full_page_writes=off", "-c", "max_connections=50", "-c", "shared_buffers=64MB"])
+        // A case is loaded and reset in one transaction that locks every table and index.
+        .args(["-c", "max_locks_per_transaction=512"])
         .args(args)
         .stdin(Stdio::null())
         .stdout(open_log(&log)?)

@@ -107,6 +107,13 @@ pub(super) fn check_report(
     // leak was proven elsewhere.
     let mut unjudged = untested_relations(&report, &catalog, &ownership);
     unjudged.extend(unprobed_relations(&report, &catalog, &ownership));
+    // The dense dataset alone is not a property test: with fewer than half
+    // the generated datasets loaded, the run has not tested what it claims.
+    let (loaded, cases) = (report.stats.loaded, report.stats.cases);
+    if cases > 0 && loaded * 2 < cases {
+        let first = probed.load_failures.first().map(|e| format!(" (first error: {e})")).unwrap_or_default();
+        unjudged.push(format!("the schema: only {loaded}/{cases} generated datasets loaded{first}"));
+    }
     if report.verdict == Verdict::Isolated && !unjudged.is_empty() {
         report.verdict = Verdict::Error;
         report.error = Some(format!("could not judge the isolation of {}", unjudged.join("; ")));

@@ -126,6 +126,25 @@ fn missing_app_role_exits_2_and_says_how_to_fix() {
     assert!(stderr.contains("ghost_app") && stderr.contains("create = true"), "{stderr}");
 }
 
+/// A tenant-owned table cannot also be shared by all: the suite is refused,
+/// never silently half-applied (found on a real schema whose root doubled as
+/// a public directory).
+#[test]
+fn a_tenant_owned_table_listed_as_shared_exits_2_saying_why() {
+    let dir = temp_suite(
+        "CREATE ROLE sh_app LOGIN;\nCREATE TABLE orgs (id int PRIMARY KEY);\n\
+         CREATE TABLE notes (id int PRIMARY KEY, org_id int NOT NULL REFERENCES orgs (id));\n",
+        "sh_app",
+    );
+    let suite = dir.path().join("suite.toml");
+    let text_before = std::fs::read_to_string(&suite).unwrap();
+    std::fs::write(&suite, format!("{text_before}shared = [\"orgs\"]\n")).unwrap();
+    let out = rowfence(&["check", &suite_arg(&dir), "--provider", "local"], &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("\"orgs\"") && stderr.contains("tenant root"), "{stderr}");
+}
+
 #[test]
 fn no_docker_and_no_binaries_exits_2_explaining_both() {
     let out = rowfence(
