@@ -26,6 +26,7 @@ pub(crate) use note;
 
 pub mod bench;
 pub mod catalog;
+pub mod context;
 pub mod db;
 mod error;
 pub mod finding;

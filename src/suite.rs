@@ -34,6 +34,8 @@ pub struct Suite {
     pub admin_role: Option<String>,
     /// How rows are attributed to tenants.
     pub tenant: TenantSpec,
+    /// How a request sets its tenant: `[context]`, or `tenant.setting` alone.
+    pub context: crate::context::ContextSpec,
     /// How much data to generate.
     pub probes: ProbeSettings,
     /// Accepted findings (`[[waive]]`).
@@ -71,6 +73,25 @@ pub struct AppRole {
     pub role: String,
     /// Create the role (LOGIN, NOSUPERUSER, NOBYPASSRLS) before applying the schema.
     pub create: bool,
+    /// The role every request switches to (`SET LOCAL ROLE`), as PostgREST's
+    /// `authenticator` switches to `authenticated`: the role policies and
+    /// privileges are judged for.
+    pub set_role: Option<String>,
+    /// The role requests without a tenant run as (PostgREST's `anon`).
+    pub anon_role: Option<String>,
+}
+
+impl AppRole {
+    /// The role the requests' statements run as: `set_role`, else the login role.
+    pub fn effective(&self) -> &str {
+        self.set_role.as_deref().unwrap_or(&self.role)
+    }
+
+    /// The role a session holds between requests (and without a tenant):
+    /// `anon_role`, else `set_role`; `None` when requests do not switch.
+    pub fn session_role(&self) -> Option<&str> {
+        self.anon_role.as_deref().or(self.set_role.as_deref())
+    }
 }
 
 /// Tenant attribution settings.
@@ -78,7 +99,8 @@ pub struct AppRole {
 pub struct TenantSpec {
     /// The tenant key column, matched by exact name in every schema.
     pub column: String,
-    /// The GUC the application sets per transaction.
+    /// The setting that carries the tenant (`tenant.setting`, or the first
+    /// `[context]` setting whose template has `{tenant}`).
     pub setting: String,
     /// The table whose rows are the tenants, if not inferred from foreign keys.
     pub root: Option<String>,
@@ -149,6 +171,8 @@ struct RawSuite {
     app: RawApp,
     admin: Option<RawAdmin>,
     tenant: RawTenant,
+    /// Setting name -> value template (suite v2).
+    context: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
     probes: Option<RawProbes>,
     migrations: Option<RawMigrations>,
     #[serde(default)]
@@ -169,6 +193,8 @@ struct RawApp {
     role: Spanned<String>,
     #[serde(default)]
     create: bool,
+    set_role: Option<String>,
+    anon_role: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -181,7 +207,7 @@ struct RawAdmin {
 #[serde(deny_unknown_fields)]
 struct RawTenant {
     column: Spanned<String>,
-    setting: Spanned<String>,
+    setting: Option<Spanned<String>>,
     root: Option<String>,
     #[serde(default)]
     shared: Vec<String>,
@@ -298,17 +324,54 @@ impl Suite {
                 "`tenant.column` is empty: name the tenant key column, e.g. \"org_id\"".into(),
             ));
         }
-        let setting_span = raw.tenant.setting.span();
-        let setting = raw.tenant.setting.into_inner();
         // Custom GUCs must be qualified (PostgreSQL rejects `set_config('tenant', ...)`).
-        if !setting.contains('.') || setting.starts_with('.') || setting.ends_with('.') {
-            return Err(invalid(
-                setting_span,
-                format!(
-                    "`tenant.setting` = \"{setting}\" is not a custom setting name; use a dotted name such as \"app.current_org_id\""
-                ),
-            ));
-        }
+        let dotted = |s: &str| s.contains('.') && !s.starts_with('.') && !s.ends_with('.');
+        let context = match (raw.tenant.setting, raw.context) {
+            (Some(setting), None) => {
+                let (span, setting) = (setting.span(), setting.into_inner());
+                if !dotted(&setting) {
+                    return Err(invalid(
+                        span,
+                        format!(
+                            "`tenant.setting` = \"{setting}\" is not a custom setting name; use a dotted name such as \"app.current_org_id\""
+                        ),
+                    ));
+                }
+                crate::context::ContextSpec::single(&setting)
+            }
+            (None, Some(table)) => {
+                let table_span = table.span();
+                let mut settings = Vec::new();
+                for (name, template) in table.into_inner() {
+                    if !dotted(&name) {
+                        return Err(invalid(
+                            template.span(),
+                            format!(
+                                "[context] sets \"{name}\", which is not a custom setting name; use a dotted name such as \"request.jwt.claims\""
+                            ),
+                        ));
+                    }
+                    settings.push((name, template.into_inner()));
+                }
+                crate::context::ContextSpec::templates(settings).ok_or_else(|| {
+                    invalid(table_span, "[context] must put `{tenant}` into at least one setting's value".into())
+                })?
+            }
+            (Some(setting), Some(_)) => {
+                return Err(invalid(
+                    setting.span(),
+                    "give the tenant's settings either as `tenant.setting` or under [context], not both".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(invalid(
+                    column_span.clone(),
+                    "[tenant] needs `setting` (the setting holding the tenant key), or a [context] table".into(),
+                ));
+            }
+        };
+        let setting = context.primary().to_string();
+        let context = context.with_role(raw.app.set_role.clone());
 
         let probes = raw.probes.unwrap_or(RawProbes { cases: None, seed: None });
         let cases = match probes.cases {
@@ -347,8 +410,9 @@ impl Suite {
             name,
             path: path.to_path_buf(),
             schema_files,
-            app: AppRole { role, create: raw.app.create },
+            app: AppRole { role, create: raw.app.create, set_role: raw.app.set_role, anon_role: raw.app.anon_role },
             admin_role: raw.admin.map(|a| a.role),
+            context,
             tenant: TenantSpec {
                 column,
                 setting,
@@ -454,6 +518,21 @@ setting = "app.org"
         let s = parse(&format!("{MINIMAL}[migrations]\nformat = \"goose\"\n")).unwrap();
         assert_eq!(s.schema_files[0].format, Format::Goose);
         assert_eq!(parse(MINIMAL).unwrap().schema_files[0].format, Format::Plain);
+    }
+
+    #[test]
+    fn context_templates_replace_the_setting_and_bad_ones_name_their_line() {
+        let v2 = MINIMAL.replace("setting = \"app.org\"\n", "")
+            + "[context]\n\"request.jwt.claims\" = '{\"app_metadata\":{\"org_id\":\"{tenant}\"}}'\n";
+        let s = parse(&v2).unwrap();
+        assert_eq!(s.tenant.setting, "request.jwt.claims");
+        assert!(s.context.is_templated());
+        let err = parse(&v2.replace("{tenant}", "x")).unwrap_err().to_string();
+        assert!(err.contains(":6:") && err.contains("{tenant}"), "{err}");
+        let err = parse(&format!("{MINIMAL}[context]\n\"a.b\" = \"{{tenant}}\"\n")).unwrap_err().to_string();
+        assert!(err.contains(":6:") && err.contains("not both"), "{err}");
+        let err = parse(&MINIMAL.replace("setting = \"app.org\"\n", "")).unwrap_err().to_string();
+        assert!(err.contains(":5:") && err.contains("[context]"), "{err}");
     }
 
     #[test]

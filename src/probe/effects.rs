@@ -18,7 +18,7 @@ use futures::future::join_all;
 
 use super::{Context, Filter, ProbeKind, Schema, Violation};
 use crate::catalog::RelId;
-use crate::db::{Db, literal};
+use crate::db::Db;
 use crate::generate::{Dataset, PROBE_ROW_BASE, insert_sql};
 use crate::ownership::Owner;
 
@@ -58,7 +58,7 @@ pub async fn run(
         inserts.push((rel, sql));
     }
     statements += inserts.len() as u64;
-    let results = commit_as(app, schema.setting, &data.keys[b].0, inserts.iter().map(|(_, s)| s.as_str())).await?;
+    let results = commit_as(app, schema.context, &data.keys[b], inserts.iter().map(|(_, s)| s.as_str())).await?;
     for ((rel, sql), ok) in inserts.iter().zip(results) {
         if ok && wants(ProbeKind::CrossReference) {
             violations.push(Violation {
@@ -89,7 +89,7 @@ pub async fn run(
     // 2. A writes its own rows.
     let writes = own_writes(schema, truth, &data.keys[a].0);
     statements += writes.len() as u64;
-    commit_as(app, schema.setting, &data.keys[a].0, writes.iter().map(|(_, s)| s.as_str())).await?;
+    commit_as(app, schema.context, &data.keys[a], writes.iter().map(|(_, s)| s.as_str())).await?;
     let after = snapshot(schema, admin, &tables).await?;
     if wants(ProbeKind::SideEffect) {
         violations.extend(changed(schema, &middle, &after, &data.keys[a].0, a, "its own deletes and updates", &writes));
@@ -158,12 +158,12 @@ fn own_writes(schema: &Schema<'_>, truth: &super::GroundTruth, key: &str) -> Vec
 /// commits what succeeded. Returns which succeeded.
 async fn commit_as<'s>(
     app: &Db,
-    setting: &str,
-    key: &str,
+    context: &crate::context::ContextSpec,
+    key: &crate::generate::TenantKey,
     statements: impl Iterator<Item = &'s str>,
 ) -> Result<Vec<bool>, tokio_postgres::Error> {
     let c = app;
-    c.batch_execute(&format!("BEGIN; SELECT set_config({}, {}, true)", literal(setting), literal(key))).await?;
+    c.batch_execute(&format!("BEGIN; {}", context.set_sql(key))).await?;
     // One at a time: whether a statement failed decides whether its savepoint
     // is kept or rolled back. A success costs one round trip, a failure two.
     let mut ok = Vec::new();

@@ -84,7 +84,7 @@ fn reproduction(s: &Schema<'_>, app_role: &str, data: &Dataset, v: &Violation, r
         out.push_str(&insert);
         out.push_str(";\n");
     }
-    let set = |key: &str| format!("SELECT set_config({}, {}, true);\n", literal(s.setting), literal(key));
+    let set = |key: &str| format!("{};\n", s.context.set_sql(&crate::generate::TenantKey(key.to_string())));
     out.push_str(&format!("-- 2. logged in as {app_role}"));
     match v.context {
         Context::NoneFresh => out.push_str(", in a new session that never set the context:\nBEGIN;\n"),

@@ -311,8 +311,10 @@ pub struct Schema<'a> {
     pub ownership: &'a Ownership,
     /// The generator model (to build foreign rows).
     pub model: &'a Model,
-    /// The tenant setting.
+    /// The tenant setting (the context's primary one).
     pub setting: &'a str,
+    /// How a tenant's transaction sets its context.
+    pub context: &'a crate::context::ContextSpec,
     /// Rows with a NULL tenant may be changed by any tenant (the suite says so).
     pub shared_rows_writable: bool,
 }

@@ -11,7 +11,7 @@ use super::coverage::Coverage;
 use super::findings::Shrunk;
 use super::{AppSessions, Context, Filter, GroundTruth, Probe, ProbeKind, Schema, Violation, judge};
 use crate::catalog::RelId;
-use crate::db::{Db, describe, literal};
+use crate::db::{Db, describe};
 use crate::finding::Finding;
 use crate::generate::{CasePlan, Dataset, Model};
 use crate::progress::Progress;
@@ -241,9 +241,8 @@ impl<'a> Runner<'a> {
     /// Sets the context once in a finished transaction on each main app
     /// session, so later context-less probes there see '' rather than NULL.
     async fn prime(&self) -> Result<(), ProbeError> {
-        let key = self.schema.model.pool.last().map(|k| k.0.clone()).unwrap_or_default();
-        let sql =
-            format!("BEGIN; SELECT set_config({}, {}, true); COMMIT", literal(self.schema.setting), literal(&key));
+        let key = self.schema.model.pool.last().cloned().unwrap_or(crate::generate::TenantKey(String::new()));
+        let sql = format!("BEGIN; {}; COMMIT", self.schema.context.set_sql(&key));
         for lane in self.lanes {
             lane.app.main.batch_execute(&sql).await.map_err(db_err("setting the tenant context as the app role"))?;
         }
@@ -365,7 +364,7 @@ impl<'a> Runner<'a> {
             }
             let results = lane
                 .app
-                .run(schema.setting, &data, ctx, &probes)
+                .run(schema.context, &data, ctx, &probes)
                 .await
                 .map_err(db_err("running probes as the app role"))?;
             judge_all(ctx, &probes, &results);
@@ -374,7 +373,7 @@ impl<'a> Runner<'a> {
         if wants(ProbeKind::Copy, ContextKind::Tenant) {
             let probes = schema.select_probes(ProbeKind::Copy, filter);
             let results =
-                lane.app.copy(schema.setting, &data.keys[0], &probes).await.map_err(db_err("running COPY probes"))?;
+                lane.app.copy(schema.context, &data.keys[0], &probes).await.map_err(db_err("running COPY probes"))?;
             judge_all(Context::Tenant(0), &probes, &results);
         }
         // Prepared statements planned under the first tenant, run under the second.
@@ -382,7 +381,7 @@ impl<'a> Runner<'a> {
             let probes = schema.select_probes(ProbeKind::PreparedSelect, filter);
             let results = lane
                 .app
-                .prepared(schema.setting, &data.keys[0], &data.keys[1], &probes)
+                .prepared(schema.context, &data.keys[0], &data.keys[1], &probes)
                 .await
                 .map_err(db_err("running prepared probes"))?;
             judge_all(Context::Tenant(1), &probes, &results);
@@ -398,7 +397,7 @@ impl<'a> Runner<'a> {
                 let probes = schema.select_probes(step, filter);
                 let results = lane
                     .app
-                    .after_step(schema.setting, &data.keys[0], step, &probes)
+                    .after_step(schema.context, &data.keys[0], step, &probes)
                     .await
                     .map_err(db_err("running context lifecycle probes"))?;
                 judge_all(Context::NoneAfterReset, &probes, &results);

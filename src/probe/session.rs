@@ -8,6 +8,7 @@ use tokio::sync::Mutex;
 use tokio_postgres::{SimpleQueryMessage, Statement};
 
 use super::{Context, Probe, ProbeKind};
+use crate::context::ContextSpec;
 use crate::db::{Db, Outcome, literal};
 use crate::generate::{Dataset, TenantKey};
 
@@ -35,7 +36,7 @@ impl AppSessions {
     /// Runs `probes` under `ctx` in one rolled-back transaction, pipelined.
     pub async fn run(
         &self,
-        setting: &str,
+        context: &ContextSpec,
         data: &Dataset,
         ctx: Context,
         probes: &[Probe],
@@ -43,7 +44,7 @@ impl AppSessions {
         let db = if ctx == Context::NoneFresh { &self.fresh } else { &self.main };
         let mut before = vec!["BEGIN".to_string()];
         if let Some(key) = ctx.key(data) {
-            before.push(set_config(setting, key));
+            before.push(context.set_sql(key));
         }
         pipeline(db, &before, probes, true, &["ROLLBACK".into()]).await
     }
@@ -51,12 +52,12 @@ impl AppSessions {
     /// Runs read probes with no context after a lifecycle step that set tenant `key`.
     pub async fn after_step(
         &self,
-        setting: &str,
+        context: &ContextSpec,
         key: &TenantKey,
         step: ProbeKind,
         probes: &[Probe],
     ) -> Result<Results, tokio_postgres::Error> {
-        let set = set_config(setting, key);
+        let set = context.set_sql(key);
         let (before, savepoints, after): (Vec<String>, bool, Vec<String>) = match step {
             ProbeKind::AfterCommit => (vec!["BEGIN".into(), set, "COMMIT".into()], false, vec![]),
             ProbeKind::AfterRollback => (vec!["BEGIN".into(), set, "ROLLBACK".into()], false, vec![]),
@@ -73,12 +74,12 @@ impl AppSessions {
     /// `COPY (...) TO STDOUT` probes under `key`, in a rolled-back transaction.
     pub async fn copy(
         &self,
-        setting: &str,
+        context: &ContextSpec,
         key: &TenantKey,
         probes: &[Probe],
     ) -> Result<Results, tokio_postgres::Error> {
         let c = &self.main;
-        c.batch_execute(&format!("BEGIN; {}", set_config(setting, key))).await?;
+        c.batch_execute(&format!("BEGIN; {}", context.set_sql(key))).await?;
         let mut out = Vec::with_capacity(probes.len());
         for p in probes {
             c.batch_execute("SAVEPOINT rowfence_probe").await?;
@@ -99,7 +100,7 @@ impl AppSessions {
     /// results under `second`.
     pub async fn prepared(
         &self,
-        setting: &str,
+        context: &ContextSpec,
         first: &TenantKey,
         second: &TenantKey,
         probes: &[Probe],
@@ -122,7 +123,7 @@ impl AppSessions {
         }
         let mut out = Vec::with_capacity(probes.len());
         for (round, key) in [first, second].into_iter().enumerate() {
-            c.batch_execute(&format!("BEGIN; {}", set_config(setting, key))).await?;
+            c.batch_execute(&format!("BEGIN; {}", context.set_sql(key))).await?;
             for (stmt, p) in statements.iter().zip(probes) {
                 c.batch_execute("SAVEPOINT rowfence_probe").await?;
                 let rows = c.query_prepared(stmt, &p.sql).await;
@@ -145,10 +146,6 @@ impl AppSessions {
         let out = self.fresh.simple(&format!("SELECT current_setting({}, true)", literal(setting))).await?;
         Ok(out.rows.first().and_then(|r| r[0].clone()).filter(|v| !v.is_empty()))
     }
-}
-
-fn set_config(setting: &str, key: &TenantKey) -> String {
-    format!("SELECT set_config({}, {}, true)", literal(setting), literal(&key.0))
 }
 
 /// Sends `before`, the probes and `after` in one pipeline, and returns each

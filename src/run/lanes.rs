@@ -2,7 +2,7 @@
 //! a superuser session and the app role's sessions, so cases on different
 //! lanes never share rows or locks.
 
-use crate::db::{Db, SqlLog, ident, literal};
+use crate::db::{Db, SqlLog, describe, ident, literal};
 use crate::error::Error;
 use crate::probe::AppSessions;
 use crate::probe::runner::Lane;
@@ -36,13 +36,13 @@ impl Lanes {
         admin: Db,
         dbname: String,
         jobs: usize,
-        app: (&str, Option<&Secret>),
+        app: AppLogin<'_>,
         log: Option<&SqlLog>,
     ) -> Result<Lanes, Error> {
         let (admins, names) = databases(server, admin, dbname, jobs, log).await?;
         let mut sessions = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
-            sessions.push(app_sessions(server, app.0, app.1, name, log, &suffix(i)).await?);
+            sessions.push(app_sessions(server, &app, name, log, &suffix(i)).await?);
         }
         Ok(Lanes { admins, names, sessions })
     }
@@ -121,19 +121,58 @@ pub async fn app_login(server: &Server, admin: &Db, role: &str) -> Result<Option
     Ok(password)
 }
 
+/// How the app's sessions log in.
+pub struct AppLogin<'a> {
+    /// The login role.
+    pub role: &'a str,
+    /// Its throwaway password, where the server needs one.
+    pub password: Option<&'a Secret>,
+    /// The role sessions hold between requests (`SET ROLE` after login): the
+    /// anonymous role, or the role requests switch to.
+    pub session_role: Option<&'a str>,
+}
+
+/// Refuses a suite whose login role cannot switch to `set_role` or
+/// `anon_role`, saying what to grant.
+pub async fn check_role_switch(admin: &Db, app: &crate::suite::AppRole) -> Result<(), Error> {
+    for (key, role) in [("set_role", &app.set_role), ("anon_role", &app.anon_role)] {
+        let Some(role) = role else { continue };
+        let sql = format!(
+            "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = {r}) \
+             AND pg_has_role({l}, (SELECT oid FROM pg_roles WHERE rolname = {r}), 'MEMBER')",
+            r = literal(role),
+            l = literal(&app.role)
+        );
+        let ok =
+            admin.simple(&sql).await.map_err(|e| Error::AppLogin { role: app.role.clone(), error: describe(&e) })?;
+        if ok.rows.first().and_then(|r| r[0].as_deref()) != Some("t") {
+            return Err(Error::AppLogin {
+                role: app.role.clone(),
+                error: format!(
+                    "[app] {key} = \"{role}\", but {} cannot switch to it: create the role in the schema and `GRANT {} TO {};`",
+                    app.role,
+                    ident(role),
+                    ident(&app.role)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Opens the app role's sessions on database `dbname`: one that sets
 /// contexts, one that never does, one with generic plans, one for the
 /// context lifecycle.
 async fn app_sessions(
     server: &Server,
-    role: &str,
-    password: Option<&Secret>,
+    app: &AppLogin<'_>,
     dbname: &str,
     log: Option<&SqlLog>,
     suffix: &str,
 ) -> Result<AppSessions, Error> {
+    let role = app.role;
     let err = |e: String| Error::AppLogin { role: role.to_string(), error: e };
-    let config = server.endpoint.config(role, password, dbname);
+    let config = server.endpoint.config(role, app.password, dbname);
     // A probe must never hang the run (a lock, a slow function): timeouts on every session.
     let connect = |options: String, name: &str| {
         let mut c = config.clone();
@@ -142,10 +181,19 @@ async fn app_sessions(
         async move { Db::connect(&c).await.map(|db| db.logged(log, name)).map_err(|e| err(crate::db::describe(&e))) }
     };
     let base = "-c statement_timeout=30000 -c lock_timeout=10000";
-    Ok(AppSessions::new(
+    let sessions = [
         connect(base.into(), "main").await?,
         connect(base.into(), "fresh").await?,
         connect(format!("{base} -c plan_cache_mode=force_generic_plan"), "generic").await?,
         connect(base.into(), "lifecycle").await?,
-    ))
+    ];
+    // Between requests (and in requests without a tenant) a PostgREST-style
+    // session is its anonymous role; a tenant's request switches with SET LOCAL ROLE.
+    if let Some(r) = app.session_role {
+        for db in &sessions {
+            db.batch_execute(&format!("SET ROLE {}", ident(r))).await.map_err(|e| err(describe(&e)))?;
+        }
+    }
+    let [main, fresh, generic, lifecycle] = sessions;
+    Ok(AppSessions::new(main, fresh, generic, lifecycle))
 }

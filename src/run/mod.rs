@@ -133,9 +133,10 @@ async fn scratch(server: &mut Server, log: Option<&SqlLog>) -> Result<(Db, Strin
 
 /// The static stage: catalog, row ownership, and the lint rules.
 async fn analyse(admin: &Db, suite: &Suite, sources: &SourceMap) -> Result<Analysis, Error> {
-    let catalog = Catalog::read(admin, &suite.app.role).await?;
+    // Policies and privileges are judged for the role the requests run as.
+    let catalog = Catalog::read(admin, suite.app.effective()).await?;
     let ownership = Ownership::analyse(&catalog, &suite.tenant)?;
-    let lint = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role)
+    let lint = LintContext::new(&catalog, &ownership, &suite.tenant.setting, suite.app.effective())
         .shared_rows(suite.tenant.shared_rows);
     let findings = crate::lint::run(&lint, sources);
     Ok(Analysis { catalog, ownership, findings })
@@ -158,13 +159,15 @@ async fn probe(
     let catalog = &analysis.catalog;
     crate::probe::calibrate::calibrate(&mut model, catalog, &admin).await?;
     let password = lanes::app_login(server, &admin, &suite.app.role).await?;
+    lanes::check_role_switch(&admin, &suite.app).await?;
     let cases = opts.cases.unwrap_or(suite.probes.cases);
     let seed = opts.seed.unwrap_or(suite.probes.seed);
     let jobs = opts.jobs.unwrap_or_else(lanes::default_jobs).clamp(1, lanes::MAX_JOBS).min(cases.max(1) as usize);
     clock.phases.generate_ms = clock.lap();
 
     // Lane databases are template copies, made once the schema is complete.
-    let app = (suite.app.role.as_str(), password.as_ref());
+    let app =
+        lanes::AppLogin { role: &suite.app.role, password: password.as_ref(), session_role: suite.app.session_role() };
     let lanes = lanes::Lanes::open(server, admin, dbname, jobs, app, log).await?;
     let server_time = match opts.provision.track_statements {
         true => ServerTime::start(lanes.admin(), lanes.names(), server.provider == ProviderKind::Local).await,
@@ -177,6 +180,7 @@ async fn probe(
         ownership: &analysis.ownership,
         model: &model,
         setting: &suite.tenant.setting,
+        context: &suite.context,
         shared_rows_writable: suite.tenant.shared_rows == crate::suite::SharedRows::Writable,
     };
     let lane_list = lanes.lanes();
@@ -186,7 +190,7 @@ async fn probe(
         schema.probed().count(),
         lane_list.len()
     ));
-    let runner = Runner::new(schema, &lane_list, seed, &suite.app.role, Some(progress));
+    let runner = Runner::new(schema, &lane_list, seed, suite.app.effective(), Some(progress));
     let probed = runner.run(cases).await?;
     let (server_exec_ms, server_busy_ms) = match server_time {
         Some(s) => s.finish(lanes.admin()).await,

@@ -145,6 +145,25 @@ fn a_tenant_owned_table_listed_as_shared_exits_2_saying_why() {
     assert!(stderr.contains("\"orgs\"") && stderr.contains("tenant root"), "{stderr}");
 }
 
+/// A login that cannot switch to `[app] set_role` stops the run, saying what to grant.
+#[test]
+fn a_set_role_the_login_cannot_switch_to_exits_2_saying_what_to_grant() {
+    let dir = temp_suite(
+        "CREATE ROLE sr_login LOGIN;\nCREATE ROLE sr_user NOLOGIN;\nCREATE TABLE orgs (id int PRIMARY KEY);\n\
+         CREATE TABLE notes (id int PRIMARY KEY, org_id int NOT NULL REFERENCES orgs (id));\n\
+         GRANT SELECT ON notes TO sr_user;\n",
+        "sr_login",
+    );
+    let suite = dir.path().join("suite.toml");
+    let text_before = std::fs::read_to_string(&suite).unwrap();
+    std::fs::write(&suite, text_before.replace("role = \"sr_login\"", "role = \"sr_login\"\nset_role = \"sr_user\""))
+        .unwrap();
+    let out = rowfence(&["check", &suite_arg(&dir), "--provider", "local", "--cases", "2"], &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("set_role") && stderr.contains("GRANT \"sr_user\" TO \"sr_login\""), "{stderr}");
+}
+
 #[test]
 fn no_docker_and_no_binaries_exits_2_explaining_both() {
     let out = rowfence(
