@@ -40,6 +40,16 @@ pub struct Suite {
     pub probes: ProbeSettings,
     /// Accepted findings (`[[waive]]`).
     pub waivers: Vec<Waiver>,
+    /// What the database has before the schema files (`preset = "supabase"`).
+    pub preset: Option<Preset>,
+}
+
+/// A platform's database as it is before a project's migrations run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// Supabase: the auth schema and helpers, the PostgREST roles, storage,
+    /// extensions, and the default grants on public.
+    Supabase,
 }
 
 /// An accepted finding: it stays in every report, marked with the reason, and
@@ -175,6 +185,7 @@ struct RawSuite {
     context: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
     probes: Option<RawProbes>,
     migrations: Option<RawMigrations>,
+    preset: Option<Spanned<String>>,
     #[serde(default)]
     waive: Vec<Spanned<RawWaiver>>,
 }
@@ -403,6 +414,16 @@ impl Suite {
             };
             waivers.push(Waiver { rule, relation: w.relation, reason });
         }
+        let preset = match raw.preset {
+            None => None,
+            Some(p) if p.get_ref() == "supabase" => Some(Preset::Supabase),
+            Some(p) => {
+                return Err(invalid(
+                    p.span(),
+                    format!("unknown `preset` \"{}\"; the one rowfence knows is \"supabase\"", p.get_ref()),
+                ));
+            }
+        };
         let name = raw.name.unwrap_or_else(|| {
             path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "suite".into())
         });
@@ -422,6 +443,7 @@ impl Suite {
             },
             probes: ProbeSettings { cases, seed: probes.seed.unwrap_or(DEFAULT_SEED) },
             waivers,
+            preset,
         })
     }
 }
@@ -533,6 +555,13 @@ setting = "app.org"
         assert!(err.contains(":6:") && err.contains("not both"), "{err}");
         let err = parse(&MINIMAL.replace("setting = \"app.org\"\n", "")).unwrap_err().to_string();
         assert!(err.contains(":5:") && err.contains("[context]"), "{err}");
+    }
+
+    #[test]
+    fn presets_are_named_and_unknown_ones_name_their_line() {
+        assert_eq!(parse(&format!("preset = \"supabase\"\n{MINIMAL}")).unwrap().preset, Some(Preset::Supabase));
+        let err = parse(&format!("preset = \"firebase\"\n{MINIMAL}")).unwrap_err().to_string();
+        assert!(err.contains(":1:") && err.contains("supabase"), "{err}");
     }
 
     #[test]

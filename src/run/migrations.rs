@@ -22,6 +22,7 @@ pub(super) async fn apply_per_migration(
     suite: &Suite,
     sources: &SourceMap,
 ) -> Result<Vec<(FindingKey, String)>, Error> {
+    crate::schema::apply_preset(admin, suite).await?;
     crate::schema::create_app_role(admin, suite).await?;
     let mut first_seen: Vec<(FindingKey, String)> = Vec::new();
     for file in &suite.schema_files {

@@ -21,6 +21,14 @@ use prepare::Prepared;
 /// Why the schema did not apply.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
+    /// The preset could not be created (a role or schema it creates exists already).
+    #[error("cannot create what preset \"{name}\" stubs: {error}")]
+    Preset {
+        /// The preset.
+        name: &'static str,
+        /// The database error.
+        error: String,
+    },
     /// A file could not be read.
     #[error("cannot read schema file {file}: {source}")]
     Read {
@@ -65,13 +73,28 @@ pub enum SchemaError {
     },
 }
 
-/// Creates the app role when the suite asks for it, then applies every schema file.
+/// Creates the app role when the suite asks for it, applies the suite's
+/// preset, then every schema file.
 pub async fn apply(db: &Db, suite: &Suite) -> Result<(), SchemaError> {
+    apply_preset(db, suite).await?;
     create_app_role(db, suite).await?;
     for file in &suite.schema_files {
         apply_file(db, file).await?;
     }
     Ok(())
+}
+
+/// What a Supabase database has before a project's migrations (see the file).
+const SUPABASE: &str = include_str!("presets/supabase.sql");
+
+/// Creates what the suite's platform preset stubs.
+pub async fn apply_preset(db: &Db, suite: &Suite) -> Result<(), SchemaError> {
+    let Some(preset) = suite.preset else { return Ok(()) };
+    let (name, sql) = match preset {
+        crate::suite::Preset::Supabase => ("supabase", SUPABASE),
+    };
+    db.batch_execute(sql).await.map_err(|e| SchemaError::Preset { name, error: describe(&e) })?;
+    db.batch_execute(RESET_SESSION).await.map_err(|e| SchemaError::Preset { name, error: describe(&e) })
 }
 
 /// Creates the app role when the suite asks for it (`create = true`).
