@@ -118,12 +118,21 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
             return RuleId::GucRoleOrDbDefault;
         }
     }
-    // A permissive policy with an OR branch that does not read the setting
-    // (directly or through a helper) lets other rows through.
+    // A permissive policy with an OR branch that does not pin the row to the
+    // tenant (it ignores the setting, or reads it without comparing it with
+    // the row: `OR claims->>'role' = 'authenticated'`) lets other rows through.
     let readers = policy::setting_readers(catalog, setting);
     let tenant = Tenant { setting, readers: &readers };
+    let column = match ownership.owner(rel.oid) {
+        Some(Owner::Direct { column }) => Some(column.as_str()),
+        Some(Owner::Root { key }) => Some(key.as_str()),
+        _ => None,
+    };
     let widening = |p: &&crate::catalog::Policy| {
-        p.permissive && p.using_expr().is_some_and(|u| u.or_branches().iter().any(|b| !b.reads_setting(&tenant)))
+        p.permissive
+            && p.using_expr().is_some_and(|u| {
+                u.or_branches().iter().any(|b| !b.reads_setting(&tenant) || !b.pins_tenant(column, &tenant))
+            })
     };
     let no_tenant_context =
         !o.contexts.contains(&ContextKind::Tenant) && !o.contexts.contains(&ContextKind::UnknownTenant);
