@@ -134,7 +134,7 @@ pub struct Model {
     /// Tables that cannot be populated, with the reason.
     pub unpopulated: Vec<(RelId, String)>,
     /// Columns whose values take another shape than the first, because the
-    /// schema refused it (chosen by calibration, see `probe::repair`).
+    /// schema refused it (chosen by calibration, see `probe::calibrate`).
     pub shapes: BTreeMap<(RelId, String), Shape>,
 }
 
@@ -300,10 +300,9 @@ impl Model {
             .tables
             .iter()
             .map(|t| {
-                let max = match t.owner {
-                    Owner::Root { .. } | Owner::Global { .. } => 0,
-                    _ => MAX_ROWS,
-                };
+                if matches!(t.owner, Owner::Root { .. } | Owner::Global { .. }) {
+                    return Just(Vec::new()).boxed(); // their rows are not planned
+                }
                 // About one row in five is shared where the tenant column allows NULL.
                 let row = if t.shared_rows {
                     (tenant(), 0..8usize, 0..5u8)
@@ -312,13 +311,10 @@ impl Model {
                 } else {
                     (tenant(), 0..8usize).prop_map(|(tenant, pick)| RowPlan { tenant, pick, shared: false }).boxed()
                 };
-                if max == 0 {
-                    return Just(Vec::new()).boxed();
-                }
                 // Nearly always two rows or more: an empty table tests
                 // nothing, and its children lose their parents. Shrinking
                 // still tries the empty table first (the first alternative).
-                prop_oneof![1 => Just(Vec::new()), 199 => proptest::collection::vec(row, 2..=max)].boxed()
+                prop_oneof![1 => Just(Vec::new()), 199 => proptest::collection::vec(row, 2..=MAX_ROWS)].boxed()
             })
             .collect::<Vec<_>>();
         (subsequence(pool, MIN_TENANTS..=MAX_TENANTS), rows).prop_map(|(keys, rows)| CasePlan { keys, rows }).boxed()
@@ -461,8 +457,10 @@ impl Model {
             }
             let nullable = fk.columns.iter().any(|c| rel.column(c).is_some_and(|col| !col.not_null));
             let parent_rows = data.rows(fk.target);
-            let tenant_bound = matches!(owner, Owner::Child { fk: i, .. } if rel.foreign_keys[*i].name == fk.name)
-                || fk.columns.iter().any(|c| matches!(owner, Owner::Direct { column } if column == c));
+            // The reference that makes the row a child: it must point at its parent.
+            let owning = matches!(owner, Owner::Child { fk: i, .. } if rel.foreign_keys[*i].name == fk.name);
+            let tenant_bound =
+                owning || fk.columns.iter().any(|c| matches!(owner, Owner::Direct { column } if column == c));
             let candidates: Vec<&Row> = parent_rows
                 .iter()
                 .filter(|r| match (tenant, r.tenant) {
@@ -491,7 +489,6 @@ impl Model {
                     .columns
                     .iter()
                     .any(|c| !values.iter().any(|(x, _)| x == c) && rel.column(c).is_some_and(|col| !col.not_null));
-                let owning = matches!(owner, Owner::Child { fk: i, .. } if rel.foreign_keys[*i].name == fk.name);
                 if nullable && !tenant_bound || unset_nullable && !owning {
                     // Leave the reference NULL (not to a value of no row).
                     for c in &fk.columns {

@@ -171,10 +171,14 @@ impl<'a> Runner<'a> {
                 let result = result?;
                 let loaded = result.plan.clone();
                 for v in self.merge(result, Merge::Case) {
-                    let plan = loaded.clone().unwrap_or_default();
                     found
                         .entry((v.rel, v.kind))
-                        .or_insert_with(|| Found { case, plan, first: v.clone(), contexts: BTreeSet::new() })
+                        .or_insert_with(|| Found {
+                            case,
+                            plan: loaded.clone().unwrap_or_default(),
+                            first: v.clone(),
+                            contexts: BTreeSet::new(),
+                        })
                         .contexts
                         .insert(v.context.kind());
                 }
