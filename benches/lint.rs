@@ -32,7 +32,7 @@ async fn main() {
         let mut findings = 0;
         for _ in 0..RUNS {
             let start = Instant::now();
-            let catalog = Catalog::read(&db, &suite.app.role).await.unwrap();
+            let catalog = Catalog::read(&db, &suite.app.role, None).await.unwrap();
             let ownership = Ownership::analyse(&catalog, &suite.tenant).unwrap();
             let cx = LintContext::new(&catalog, &ownership, &suite.tenant.setting, &suite.app.role)
                 .shared_rows(suite.tenant.shared_rows);

@@ -61,8 +61,8 @@ pub fn trials(report: &Report) -> Vec<Trial> {
     }
     for row in &report.isolation {
         for cell in &row.cells {
-            for (state, cx) in cell.states.iter().zip(crate::report::CONTEXTS) {
-                let name = format!("{}::{}::{}", row.relation, cell.operation.as_str(), cx.as_str());
+            for (state, cx) in cell.states.iter().zip(&report.contexts) {
+                let name = format!("{}::{}::{}", row.relation, cell.operation.as_str(), cx.name);
                 let failure = match state {
                     // Not a pass: shown as ignored; the could_not_judge test says why.
                     CellState::Untested => {

@@ -62,6 +62,19 @@ pub struct Ownership {
     pub root: Option<RelId>,
     /// The tenant column's name.
     pub column: String,
+    /// The membership table, with `[membership]`.
+    pub membership: Option<Membership>,
+}
+
+/// The table saying which users belong to which tenants (`[membership]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The membership table (tenant-owned).
+    pub rel: RelId,
+    /// Its user column.
+    pub user_column: String,
+    /// The table and column the user column references, if it has a foreign key.
+    pub users: Option<(RelId, String)>,
 }
 
 /// Why ownership could not be established.
@@ -87,6 +100,9 @@ pub enum OwnershipError {
          remove it from `tenant.shared` (rows shared by every tenant have a NULL tenant, see `shared_rows`)"
     )]
     TenantOwnedShared(String, String),
+    /// `[membership]` names nothing, or a column it lacks.
+    #[error("`membership.table` = \"{0}\" {1}")]
+    BadMembership(String, String),
 }
 
 impl Ownership {
@@ -173,7 +189,15 @@ impl Ownership {
                 return Err(OwnershipError::TenantOwnedShared(name.clone(), why));
             }
         }
-        Ok(Ownership { owners, key_type, key_base_type, root: root.map(|(oid, _)| oid), column: tenant.column.clone() })
+        let membership = tenant.membership.as_ref().map(|m| membership(catalog, &owners, m)).transpose()?;
+        Ok(Ownership {
+            owners,
+            key_type,
+            key_base_type,
+            root: root.map(|(oid, _)| oid),
+            column: tenant.column.clone(),
+            membership,
+        })
     }
 
     /// The owner of a table (views and others are not classified here).
@@ -315,4 +339,36 @@ fn infer_root(catalog: &Catalog, column: &str) -> Option<(RelId, String)> {
         }
     }
     votes.into_iter().max_by_key(|(_, n)| *n).map(|(k, _)| k)
+}
+
+/// Resolves `[membership]`: a tenant-owned table with the user column, and
+/// the users table that column references.
+fn membership(
+    catalog: &Catalog,
+    owners: &BTreeMap<RelId, Owner>,
+    spec: &crate::suite::MembershipSpec,
+) -> Result<Membership, OwnershipError> {
+    let bad = |why: String| OwnershipError::BadMembership(spec.table.clone(), why);
+    let rel = catalog.find(&spec.table).ok_or_else(|| bad("names no table in the schema".into()))?;
+    if !owners.get(&rel.oid).is_some_and(Owner::is_tenant_owned) {
+        return Err(bad(format!(
+            "names {}, whose rows belong to no tenant: the membership table needs the tenant column",
+            rel.qualified
+        )));
+    }
+    let column = rel
+        .column(&spec.user_column)
+        .ok_or_else(|| bad(format!("has no column `{}` (`membership.user_column`)", spec.user_column)))?;
+    if !matches!(column.base_type.as_str(), "uuid" | "text" | "varchar" | "bpchar") {
+        return Err(bad(format!(
+            "has user column `{}` of type {}: rowfence's users are uuids, so the column must be uuid or text",
+            column.name, column.sql_type
+        )));
+    }
+    let users = rel
+        .foreign_keys
+        .iter()
+        .find(|fk| fk.columns == [spec.user_column.clone()])
+        .map(|fk| (fk.target, fk.target_columns[0].clone()));
+    Ok(Membership { rel: rel.oid, user_column: spec.user_column.clone(), users })
 }

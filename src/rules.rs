@@ -151,6 +151,21 @@ rules! {
     PolicyLookupTableUnprotected = "policy_lookup_table_unprotected", High, "A policy's lookup table is unprotected",
         "The membership/lookup table a policy consults has no RLS or is writable by the app.",
         "Enable RLS on the lookup table and revoke write privileges from {app}.";
+    UserEditableClaim = "user_editable_claim", Critical, "A policy trusts a claim the end user can edit",
+        "The policy reads the tenant (or a role) from a part of the JWT the end user can change, such as Supabase's user_metadata (raw_user_meta_data): any user writes another tenant's key there with auth.updateUser() and reads that tenant's rows.",
+        "Read the tenant from a claim only the server writes (app_metadata, or a custom claim set by an auth hook), or look the user up in a membership table: replace auth.jwt() -> 'user_metadata' in the policies on {relation}.";
+    AnonReadsTenantRows = "anon_reads_tenant_rows", Critical, "The anonymous role reads tenant rows",
+        "The anonymous role (PostgREST's anon: every request without a login) holds SELECT on a tenant table and a policy that applies to it lets rows through: anyone who knows the API's address reads them.",
+        "Give the policies on {relation} a TO clause naming only the authenticated role, or REVOKE SELECT ON {relation} FROM <anon role>;";
+    PolicyReachesAnon = "policy_reaches_anon", Medium, "A policy without TO applies to the anonymous role",
+        "A policy without a TO clause applies to PUBLIC, the anonymous role included; it then rests on the claims alone to keep anonymous requests out. Supabase's advice is to name the role on every policy.",
+        "Recreate the policy with TO authenticated (the role requests switch to), so anonymous requests meet no policy and see nothing.";
+    ExposedTableWithoutRls = "exposed_table_without_rls", High, "A table the anonymous role can write has no row-level security",
+        "The table is in a schema the API exposes, the anonymous role can insert, update or delete its rows, and row-level security is off: anyone who knows the API's address changes it.",
+        "ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY;  -- then add policies for the roles that may write; or REVOKE INSERT, UPDATE, DELETE ON {relation} FROM <anon role>;";
+    AuthCallPerRow = "auth_call_per_row", Low, "A policy calls a context helper once per row",
+        "auth.uid(), auth.jwt() and other helpers that read the request's settings are STABLE, yet a bare call in a policy is evaluated for every row; wrapped in a scalar subquery ((select auth.uid())) it runs once per statement as an initPlan. On large tables the difference is two to three orders of magnitude.",
+        "Wrap each call in the policies on {relation} in a scalar subquery: (select auth.uid()) instead of auth.uid().";
     ImmutableContextFunction = "immutable_context_function", High, "Tenant helper declared IMMUTABLE",
         "An IMMUTABLE function reading the setting is folded into cached plans: a prepared statement reused after a tenant switch returns the first tenant's rows.",
         "ALTER FUNCTION <helper> STABLE;";

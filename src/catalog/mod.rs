@@ -4,6 +4,7 @@
 //! Everything later stages need is read here, in a handful of queries, into
 //! plain types; no other stage queries `pg_catalog` for structure.
 
+mod anon;
 mod objects;
 mod queries;
 
@@ -18,6 +19,8 @@ WITH rels AS (
 )";
 
 use std::collections::BTreeMap;
+
+pub use anon::AnonReach;
 
 use serde::Serialize;
 
@@ -431,6 +434,9 @@ pub struct Catalog {
     pub functions: Vec<Function>,
     /// Roles that bypass row-level security (superusers and BYPASSRLS roles).
     pub bypass_roles: Vec<String>,
+    /// What the anonymous role reaches, with `[app] anon_role`.
+    #[serde(skip)]
+    pub anon: Option<AnonReach>,
     #[serde(skip)]
     index: BTreeMap<RelId, usize>,
 }
@@ -450,9 +456,12 @@ pub enum CatalogError {
 
 impl Catalog {
     /// Reads the catalog of the database `db` is connected to.
-    pub async fn read(db: &Db, app_role: &str) -> Result<Catalog, CatalogError> {
+    pub async fn read(db: &Db, app_role: &str, anon_role: Option<&str>) -> Result<Catalog, CatalogError> {
         let mut catalog = queries::read(db, app_role).await?;
         objects::read(db, app_role, &mut catalog).await.map_err(queries::q)?;
+        if let Some(anon) = anon_role {
+            catalog.read_anon(db, anon).await.map_err(queries::q)?;
+        }
         Ok(catalog)
     }
 

@@ -295,6 +295,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
         database_settings,
         functions: Vec::new(),
         bypass_roles: Vec::new(),
+        anon: None,
         index,
     })
 }

@@ -7,19 +7,21 @@
 //! tenant), simple CHECKs and enums. Shrinking removes rows and tenants until
 //! the smallest dataset that still shows a violation is left.
 
+mod members;
 mod partitions;
+mod plan;
 pub mod values;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use proptest::prelude::*;
-use proptest::sample::subsequence;
 use serde::Serialize;
 
 use crate::catalog::{Catalog, RelId, Relation};
 use crate::db::{ident, literal};
 use crate::ownership::{Owner, Ownership};
+
+pub use plan::{CasePlan, RowPlan};
 
 /// Tenants per case: at least two, so there is always a foreign tenant.
 const MIN_TENANTS: usize = 2;
@@ -88,28 +90,6 @@ fn key_shape(catalog: &Catalog, ownership: &Ownership) -> String {
     if text && casts_to_uuid { "uuid".into() } else { ownership.key_base_type.clone() }
 }
 
-/// One generated row's plan: its tenant (index into the case's tenants, taken
-/// modulo their number) and a choice among candidate parents.
-#[derive(Debug, Clone, Copy)]
-pub struct RowPlan {
-    /// Tenant index.
-    pub tenant: usize,
-    /// Parent choice.
-    pub pick: usize,
-    /// A shared row: the (nullable) tenant column is NULL. Only planned for
-    /// tables whose tenant column allows NULL.
-    pub shared: bool,
-}
-
-/// What proptest generates and shrinks.
-#[derive(Debug, Clone, Default)]
-pub struct CasePlan {
-    /// Indices into the key pool, in order.
-    pub keys: Vec<usize>,
-    /// Rows per populated table, in [`Model::tables`] order.
-    pub rows: Vec<Vec<RowPlan>>,
-}
-
 /// A table the generator fills, and how.
 #[derive(Debug, Clone)]
 pub struct TableModel {
@@ -136,6 +116,13 @@ pub struct Model {
     /// Columns whose values take another shape than the first, because the
     /// schema refused it (chosen by calibration, see `probe::calibrate`).
     pub shapes: BTreeMap<(RelId, String), Shape>,
+    /// The membership table, with `[membership]` ([`members`]).
+    pub membership: Option<crate::ownership::Membership>,
+    /// Requests name their tenant as well as their user (`{tenant}` in the
+    /// context): a member of two tenants then reaches only the one named.
+    pub request_names_tenant: bool,
+    /// Some claim is the end user's to change (`[user_controlled]`).
+    pub user_controlled: bool,
 }
 
 /// How a column's values are made.
@@ -223,6 +210,12 @@ pub struct Dataset {
     pub tables: Vec<(RelId, Vec<Row>)>,
     /// Planned rows that could not be built: table and the first reason.
     pub skipped: Vec<(RelId, String)>,
+    /// A user is a member of the first two tenants (`[membership]`).
+    pub two_tenant_user: bool,
+    /// Its requests name the first ([`Model::request_names_tenant`]).
+    pub request_names_tenant: bool,
+    /// Tenant 0 also sends requests claiming tenant 1 where the user may.
+    pub user_controlled: bool,
 }
 
 impl Model {
@@ -259,6 +252,9 @@ impl Model {
             key_type: ownership.key_type.clone(),
             unpopulated: Vec::new(),
             shapes: BTreeMap::new(),
+            membership: ownership.membership.clone(),
+            request_names_tenant: true,
+            user_controlled: false,
         }
     }
 
@@ -289,70 +285,30 @@ impl Model {
         self.tables.iter().any(|t| t.rel == rel && t.shared_rows)
     }
 
-    /// The proptest strategy for case plans.
-    pub fn strategy(&self) -> BoxedStrategy<CasePlan> {
-        // Most rows go to the first two tenants, so child tables find parents
-        // of their tenant and tables hold rows of two tenants; the others
-        // still get some. Shrinking moves rows to the first two.
-        let tenant = || prop_oneof![4 => 0..2usize, 1 => 0..MAX_TENANTS];
-        let pool: Vec<usize> = (0..self.pool.len()).collect();
-        let rows = self
-            .tables
-            .iter()
-            .map(|t| {
-                if matches!(t.owner, Owner::Root { .. } | Owner::Global { .. }) {
-                    return Just(Vec::new()).boxed(); // their rows are not planned
-                }
-                // About one row in five is shared where the tenant column allows NULL.
-                let row = if t.shared_rows {
-                    (tenant(), 0..8usize, 0..5u8)
-                        .prop_map(|(tenant, pick, s)| RowPlan { tenant, pick, shared: s == 0 })
-                        .boxed()
-                } else {
-                    (tenant(), 0..8usize).prop_map(|(tenant, pick)| RowPlan { tenant, pick, shared: false }).boxed()
-                };
-                // Nearly always two rows or more: an empty table tests
-                // nothing, and its children lose their parents. Shrinking
-                // still tries the empty table first (the first alternative).
-                prop_oneof![1 => Just(Vec::new()), 199 => proptest::collection::vec(row, 2..=MAX_ROWS)].boxed()
-            })
-            .collect::<Vec<_>>();
-        (subsequence(pool, MIN_TENANTS..=MAX_TENANTS), rows).prop_map(|(keys, rows)| CasePlan { keys, rows }).boxed()
-    }
-
-    /// The dense dataset: one row of each of two tenants in every table, and
-    /// a shared row where the tenant column allows NULL. Every table is
-    /// probed on it once, whatever the random cases held.
-    pub fn dense_plan(&self) -> CasePlan {
-        self.two_tenant_plan(2)
-    }
-
-    /// The plan calibration loads: every row number a case or a probe uses
-    /// (1 to [`PROBE_ROW_BASE`]) in every table. What loads here loads in
-    /// every case, the dense dataset included.
-    pub fn trial_plan(&self) -> CasePlan {
-        self.two_tenant_plan(PROBE_ROW_BASE as usize)
-    }
-
-    /// `rows` rows per table alternating the first two tenants, each with its
-    /// own parent choice, plus a shared row where the tenant column allows NULL.
-    fn two_tenant_plan(&self, rows: usize) -> CasePlan {
-        let plan = |t: &TableModel| {
-            let shared = t.shared_rows.then_some(RowPlan { tenant: 0, pick: 0, shared: true });
-            (0..rows).map(|i| RowPlan { tenant: i % 2, pick: i, shared: false }).chain(shared).collect()
-        };
-        CasePlan { keys: vec![0, 1], rows: self.tables.iter().map(plan).collect() }
-    }
-
     /// Turns a plan into rows.
     pub fn materialize(&self, catalog: &Catalog, plan: &CasePlan) -> Dataset {
         let keys: Vec<TenantKey> = plan.keys.iter().map(|&i| self.pool[i].clone()).collect();
         let mut unused = (0..self.pool.len()).filter(|i| !plan.keys.contains(i)).map(|i| self.pool[i].clone());
         let unknown = unused.next().expect("pool is larger than MAX_TENANTS + 2");
         let fresh = unused.next().expect("pool is larger than MAX_TENANTS + 2");
-        let mut data = Dataset { keys, unknown, fresh, tables: Vec::new(), skipped: Vec::new() };
+        let members = members::Members::of(&keys, &unknown);
+        let two_tenant_user = self.membership.is_some() && members.two_tenant_user;
+        let mut data = Dataset {
+            keys,
+            unknown,
+            fresh,
+            tables: Vec::new(),
+            skipped: Vec::new(),
+            two_tenant_user,
+            request_names_tenant: self.request_names_tenant,
+            user_controlled: self.user_controlled,
+        };
         for (t, table) in self.tables.iter().enumerate() {
             let rel = catalog.relation(table.rel);
+            if let Some(rows) = self.member_rows(catalog, &data, table.rel, &table.owner, &members) {
+                data.tables.push((table.rel, rows));
+                continue;
+            }
             let owners: Vec<Option<usize>> = match &table.owner {
                 Owner::Root { .. } => (0..data.keys.len()).map(Some).collect(),
                 Owner::Global { .. } => (0..GLOBAL_ROWS).map(|_| None).collect(),
@@ -480,6 +436,7 @@ impl Model {
                     })
                 })
                 .collect();
+            let candidates = self.members_first(data, fk, tenant, candidates);
             if fk.target == rel.oid || candidates.is_empty() {
                 dangling |= fk.target != rel.oid && !parent_rows.is_empty();
                 // A key with a NULL column references nothing (MATCH SIMPLE):

@@ -43,7 +43,7 @@ pub(super) fn immutable_context_function(cx: &LintContext<'_>) -> Vec<Hit> {
 pub(super) fn helper_search_path_mutable(cx: &LintContext<'_>) -> Vec<Hit> {
     policy_helpers(cx)
         .into_iter()
-        .filter(|f| !f.config.iter().any(|c| c.starts_with("search_path=")))
+        .filter(|f| !f.config.iter().any(|c| c.starts_with("search_path=")) && names_relation_unqualified(&f.source))
         .map(|f| {
             Hit::global(format!(
                 "policy helper {} has no `SET search_path`: a temporary table can shadow what it reads",
@@ -54,12 +54,45 @@ pub(super) fn helper_search_path_mutable(cx: &LintContext<'_>) -> Vec<Hit> {
         .collect()
 }
 
+/// Whether a function body names a table without its schema (`FROM members`,
+/// `JOIN t`, `UPDATE t`, `INTO t`): only such names can be shadowed by a
+/// temporary table. Calls and operators resolve in pg_catalog first, and the
+/// temporary schema is never searched for functions.
+fn names_relation_unqualified(body: &str) -> bool {
+    static NAME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?i)\b(?:from|join|update|into)\s+("?[a-z_][a-z0-9_$]*"?)(\s*\.)?"#).expect("valid")
+    });
+    NAME.captures_iter(body).any(|c| c.get(2).is_none() && !SQL_WORDS.contains(&c[1].to_ascii_lowercase().as_str()))
+}
+
+/// Words that follow FROM/INTO in expressions, not table names.
+const SQL_WORDS: &[&str] = &[
+    "select",
+    "strict",
+    "lateral",
+    "only",
+    "unnest",
+    "generate_series",
+    "jsonb_array_elements",
+    "json_array_elements",
+    "jsonb_each",
+    "json_each",
+    "regexp_matches",
+    "string_to_table",
+    "jsonb_to_recordset",
+    "json_to_recordset",
+];
+
 /// Views without security_invoker whose owner bypasses RLS on a tenant table,
 /// unless the view filters by the tenant setting itself.
 pub(super) fn view_owner_rights(cx: &LintContext<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
-    for v in
-        cx.catalog.relations.iter().filter(|v| v.kind == RelKind::View && v.privileges.select && !v.security_invoker)
+    let anon_reads = |v: &Relation| cx.catalog.anon.as_ref().is_some_and(|a| a.on(v.oid).select);
+    for v in cx
+        .catalog
+        .relations
+        .iter()
+        .filter(|v| v.kind == RelKind::View && (v.privileges.select || anon_reads(v)) && !v.security_invoker)
     {
         if v.definition.as_deref().is_some_and(|d| cx.reads_setting(d)) {
             continue;
@@ -76,10 +109,11 @@ pub(super) fn view_owner_rights(cx: &LintContext<'_>) -> Vec<Hit> {
             out.push(Hit::on(
                 v,
                 format!(
-                    "view {} runs with the rights of its owner {}, who bypasses row-level security on {}",
+                    "view {} runs with the rights of its owner {}, who bypasses row-level security on {}{}",
                     v.qualified,
                     v.owner,
-                    leaking.join(", ")
+                    leaking.join(", "),
+                    if anon_reads(v) { "; the anonymous role can read it" } else { "" }
                 ),
             ));
         }
@@ -91,8 +125,13 @@ pub(super) fn view_owner_rights(cx: &LintContext<'_>) -> Vec<Hit> {
 /// RLS, that read tenant tables without filtering by the setting.
 pub(super) fn security_definer_function_bypass(cx: &LintContext<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
-    for f in
-        cx.catalog.functions.iter().filter(|f| f.security_definer && f.app_can_execute && !cx.reads_setting(&f.source))
+    // The anonymous role calls what it may execute through the API, like the app.
+    let anon = |f: &crate::catalog::Function| cx.catalog.anon.as_ref().is_some_and(|a| a.functions.contains(&f.oid));
+    for f in cx
+        .catalog
+        .functions
+        .iter()
+        .filter(|f| f.security_definer && (f.app_can_execute || anon(f)) && !cx.reads_setting(&f.source))
     {
         let src = f.source.to_lowercase();
         let touched: Vec<&str> = cx
@@ -102,7 +141,12 @@ pub(super) fn security_definer_function_bypass(cx: &LintContext<'_>) -> Vec<Hit>
             .map(|t| t.qualified.as_str())
             .collect();
         if !touched.is_empty() {
-            out.push(Hit::global(format!("SECURITY DEFINER function {} (owner {}, callable by {}) reads or writes {} with its owner's rights", f.signature, f.owner, cx.app, touched.join(", "))).function(f));
+            let callers = match (f.app_can_execute, anon(f)) {
+                (true, true) => format!("{} and {}", cx.app, cx.catalog.anon.as_ref().map_or("", |a| a.role.as_str())),
+                (false, true) => cx.catalog.anon.as_ref().map_or("", |a| a.role.as_str()).to_string(),
+                _ => cx.app.to_string(),
+            };
+            out.push(Hit::global(format!("SECURITY DEFINER function {} (owner {}, callable by {callers}) reads or writes {} with its owner's rights", f.signature, f.owner, touched.join(", "))).function(f));
         }
     }
     out

@@ -9,6 +9,7 @@
 
 mod constraints;
 mod definer;
+mod exposed;
 mod policies;
 mod privileges;
 mod rls;
@@ -153,6 +154,11 @@ pub fn check_of(rule: RuleId) -> Option<Check> {
         RuleId::Cve20244317 => version::cve_2024_4317,
         RuleId::Cve202410976 => version::cve_2024_10976,
         RuleId::Cve20258713 => version::cve_2025_8713,
+        RuleId::UserEditableClaim => exposed::user_editable_claim,
+        RuleId::AnonReadsTenantRows => exposed::anon_reads_tenant_rows,
+        RuleId::PolicyReachesAnon => exposed::policy_reaches_anon,
+        RuleId::ExposedTableWithoutRls => exposed::exposed_table_without_rls,
+        RuleId::AuthCallPerRow => exposed::auth_call_per_row,
         RuleId::CrossTenantRead
         | RuleId::CrossTenantWrite
         | RuleId::GucEmptyString
@@ -233,7 +239,30 @@ impl LintContext<'_> {
             Some(Owner::Root { key }) => Some(key.as_str()),
             _ => None,
         };
-        side.tree.is_none_or(|e| e.scoped(column, &self.tenant()) || e.broad_match(self.setting))
+        // A user's own memberships are theirs: a read pinned to the user is scoped.
+        let user = self.membership_of(rel).map(|m| m.user_column.as_str());
+        side.tree.is_none_or(|e| {
+            e.scoped(column, &self.tenant())
+                || user.is_some_and(|u| e.scoped(Some(u), &self.tenant()))
+                || e.broad_match(self.setting)
+        })
+    }
+
+    /// Whether a write check pins `rel`'s rows to the tenant itself: on the
+    /// membership table pinning the user is not enough (a user would add
+    /// themselves to any tenant).
+    pub fn pins_tenant(&self, rel: &Relation, side: Side<'_>) -> bool {
+        let column = match self.ownership.owner(rel.oid) {
+            Some(Owner::Direct { column }) => Some(column.as_str()),
+            Some(Owner::Root { key }) => Some(key.as_str()),
+            _ => None,
+        };
+        side.tree.is_none_or(|e| e.scoped(column, &self.tenant()))
+    }
+
+    /// The `[membership]` table, when `rel` is it.
+    pub fn membership_of(&self, rel: &Relation) -> Option<&crate::ownership::Membership> {
+        self.ownership.membership.as_ref().filter(|m| m.rel == rel.oid)
     }
 
     /// Permissive policies applying to the app for `command`.
@@ -244,9 +273,11 @@ impl LintContext<'_> {
     /// Whether a restrictive, tenant-scoped policy fences `command` (its USING,
     /// or for `check` its WITH CHECK).
     pub fn fenced(&self, rel: &Relation, command: PolicyCommand, check: bool) -> bool {
-        rel.app_policies(command)
-            .filter(|p| !p.permissive)
-            .any(|p| effective(p, command, check).is_some_and(|e| self.scoped(rel, e)))
+        rel.app_policies(command).filter(|p| !p.permissive).any(|p| {
+            effective(p, command, check).is_some_and(|e| {
+                if check && self.membership_of(rel).is_some() { self.pins_tenant(rel, e) } else { self.scoped(rel, e) }
+            })
+        })
     }
 }
 

@@ -106,22 +106,28 @@ pub(super) fn blind_write_broader_than_select(cx: &LintContext<'_>) -> Vec<Hit> 
 pub(super) fn with_check_weak_or_true(cx: &LintContext<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
     for r in guarded(cx) {
-        for (command, granted, name) in [
-            (PolicyCommand::Insert, r.privileges.insert, "INSERT"),
-            (PolicyCommand::Update, r.privileges.update, "UPDATE"),
-        ] {
-            if !granted || cx.fenced(r, command, true) {
-                continue;
-            }
-            for p in cx.permissive(r, command) {
-                let Some(check) = effective(p, command, true) else {
-                    continue;
-                };
-                if !cx.scoped(r, check) && !check.is_const(false) {
-                    out.push(Hit::on(r, format!("{name} check of policy {} on {} is `{}`: rows can be planted in, or moved to, another tenant", p.name, r.qualified, check.text)).policy(r, p));
-                }
+        for (name, p, check) in write_checks(cx, r) {
+            if !cx.scoped(r, check) && !check.is_const(false) {
+                out.push(Hit::on(r, format!("{name} check of policy {} on {} is `{}`: rows can be planted in, or moved to, another tenant", p.name, r.qualified, check.text)).policy(r, p));
             }
         }
+    }
+    out
+}
+
+/// The checks of permissive INSERT/UPDATE policies the app is granted and no
+/// restrictive policy fences: (command, policy, check).
+fn write_checks<'r>(cx: &LintContext<'_>, r: &'r Relation) -> Vec<(&'static str, &'r Policy, Side<'r>)> {
+    let mut out = Vec::new();
+    for (command, granted, name) in
+        [(PolicyCommand::Insert, r.privileges.insert, "INSERT"), (PolicyCommand::Update, r.privileges.update, "UPDATE")]
+    {
+        if !granted || cx.fenced(r, command, true) {
+            continue;
+        }
+        out.extend(
+            cx.permissive(r, command).into_iter().filter_map(|p| effective(p, command, true).map(|c| (name, p, c))),
+        );
     }
     out
 }
@@ -214,9 +220,18 @@ pub(super) fn policy_predicate_too_broad(cx: &LintContext<'_>) -> Vec<Hit> {
     })
 }
 
-/// A policy reads a relation that has no RLS and that the app can write.
+/// A policy reads a relation that has no RLS and that the app can write; or
+/// the `[membership]` table takes rows whose check pins the user but not the
+/// tenant (a user joins any tenant).
 pub(super) fn policy_lookup_table_unprotected(cx: &LintContext<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
+    for r in guarded(cx).filter(|r| cx.membership_of(r).is_some()) {
+        for (name, p, check) in write_checks(cx, r) {
+            if !cx.pins_tenant(r, check) && !check.is_const(false) {
+                out.push(Hit::on(r, format!("{name} check of policy {} on the membership table {} is `{}`, which does not pin the tenant: a user can make themselves a member of any tenant", p.name, r.qualified, check.text)).policy(r, p));
+            }
+        }
+    }
     for r in guarded(cx) {
         for p in r.policies.iter().filter(|p| p.applies_to_app) {
             for l in p.relations.iter().map(|o| cx.catalog.relation(*o)) {

@@ -188,6 +188,19 @@ impl Expr {
         branches.len() > 1 && branches.into_iter().any(|b| !b.other_settings(setting).is_empty())
     }
 
+    /// A call of a function in `readers` outside any subquery, whose
+    /// arguments do not involve the row (`auth.uid()`): PostgreSQL runs it
+    /// once per row, where `(select auth.uid())` would run once. Its name.
+    pub fn per_row_context_call(&self, readers: &BTreeSet<u32>) -> Option<String> {
+        match self {
+            Expr::SubLink(_) => None,
+            Expr::Func { oid, schema, name, args } if readers.contains(oid) && !args.iter().any(Expr::reads_row) => {
+                Some(format!("{schema}.{name}()"))
+            }
+            _ => self.children().into_iter().find_map(|c| c.per_row_context_call(readers)),
+        }
+    }
+
     /// Whether it refers to the judged row (outside subqueries, which are judged whole).
     fn reads_row(&self) -> bool {
         match self {

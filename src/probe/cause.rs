@@ -102,6 +102,17 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     if matches!(o.kind, ProbeKind::SharedUpdate | ProbeKind::SharedDelete | ProbeKind::InsertShared) {
         return RuleId::SharedRowsWritable;
     }
+    // Seen only when the user wrote another tenant's key into claims they control.
+    if o.contexts.iter().all(|c| *c == ContextKind::UserControlled) {
+        return RuleId::UserEditableClaim;
+    }
+    // A write to the membership table hands out access to tenants.
+    let membership = ownership.membership.as_ref().is_some_and(|m| m.rel == rel.oid);
+    if o.kind == ProbeKind::JoinTenant
+        || membership && matches!(o.kind.operation(), Operation::Insert | Operation::Update)
+    {
+        return RuleId::PolicyLookupTableUnprotected;
+    }
     // COPY (SELECT ...) TO is a read: the SELECT policies filter it.
     let command = match o.kind.operation() {
         Operation::Select | Operation::Copy => PolicyCommand::Select,
@@ -134,11 +145,14 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
                 u.or_branches().iter().any(|b| !b.reads_setting(&tenant) || !b.pins_tenant(column, &tenant))
             })
     };
-    let no_tenant_context =
-        !o.contexts.contains(&ContextKind::Tenant) && !o.contexts.contains(&ContextKind::UnknownTenant);
+    let no_tenant_context = !o.contexts.iter().any(|c| c.has_context());
     if no_tenant_context {
         if sides.iter().any(|e| e.fallback_open(setting)) {
             return RuleId::GucMissingFallbackOpen;
+        }
+        // Context-less requests run as the anonymous role: what it reads is public.
+        if catalog.anon.is_some() && matches!(o.kind.operation(), Operation::Select | Operation::Copy) {
+            return RuleId::AnonReadsTenantRows;
         }
         // `USING (true)` leaks after a reset too, but not because of the empty setting.
         if o.contexts.iter().all(|c| *c == ContextKind::NoneAfterReset) && !policies.iter().any(widening) {

@@ -68,7 +68,7 @@ impl Coverage {
         if let (ProbeKind::Select, Context::Tenant(_), Some(RowRef::RowId(rel)), Some(own), Ok(out)) =
             (probe.kind, ctx, probe.reads, ctx.key(data), outcome)
         {
-            let mine = |owner: Option<&str>| owner == Some(own.0.as_str());
+            let mine = |owner: Option<&str>| owner == Some(own.0.as_str()); // a tenant's single member
             if truth.rows(rel).iter().any(|r| mine(r.owner.as_deref())) {
                 self.own_expected.insert(rel);
                 let seen = out

@@ -163,7 +163,7 @@ async fn commit_as<'s>(
     statements: impl Iterator<Item = &'s str>,
 ) -> Result<Vec<bool>, tokio_postgres::Error> {
     let c = app;
-    c.batch_execute(&format!("BEGIN; {}", context.set_sql(key))).await?;
+    c.batch_execute(&format!("BEGIN; {}", context.set_sql(&crate::context::Identity::of(key)))).await?;
     // One at a time: whether a statement failed decides whether its savepoint
     // is kept or rolled back. A success costs one round trip, a failure two.
     let mut ok = Vec::new();

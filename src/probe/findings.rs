@@ -84,18 +84,20 @@ fn reproduction(s: &Schema<'_>, app_role: &str, data: &Dataset, v: &Violation, r
         out.push_str(&insert);
         out.push_str(";\n");
     }
-    let set = |key: &str| format!("{};\n", s.context.set_sql(&crate::generate::TenantKey(key.to_string())));
+    let set = |who: &crate::context::Identity| format!("{};\n", s.context.set_sql(who));
     out.push_str(&format!("-- 2. logged in as {app_role}"));
     match v.context {
         Context::NoneFresh => out.push_str(", in a new session that never set the context:\nBEGIN;\n"),
         Context::NoneAfterReset => {
             out.push_str(", after an earlier transaction set a context:\nBEGIN;\n");
-            out.push_str(&set(&data.keys[0].0));
+            out.push_str(&set(&crate::context::Identity::of(&data.keys[0])));
             out.push_str("COMMIT;\nBEGIN;\n");
         }
         ctx => {
             out.push_str(":\nBEGIN;\n");
-            out.push_str(&set(&ctx.key(data).map(|k| k.0.clone()).unwrap_or_default()));
+            if let Some(who) = ctx.identity(data) {
+                out.push_str(&set(&who));
+            }
         }
     }
     // The probe's own SELECT returns row ids; a person wants to see the rows.
@@ -112,6 +114,8 @@ fn context_phrase(c: ContextKind) -> &'static str {
         ContextKind::Tenant => "a tenant's context",
         ContextKind::NoneFresh => "no tenant context (a fresh session)",
         ContextKind::NoneAfterReset => "no tenant context (after an earlier transaction set one)",
-        ContextKind::UnknownTenant => "an unknown tenant key",
+        ContextKind::UnknownTenant => "an unknown tenant key (with memberships: a user of no tenant)",
+        ContextKind::MemberOfTwo => "the context of a user who is a member of two tenants",
+        ContextKind::UserControlled => "a tenant's context with another tenant's key in claims the end user controls",
     }
 }

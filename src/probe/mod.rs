@@ -11,241 +11,26 @@
 
 pub mod calibrate;
 pub mod cause;
+mod context;
 pub mod coverage;
 mod effects;
 mod findings;
+mod kind;
 mod paths;
 pub mod runner;
 mod session;
 mod truth;
 
-use std::fmt;
-
 use crate::catalog::{Catalog, RelId, Relation};
 use crate::db::{Outcome, sqlstate};
 use crate::generate::{Dataset, Model, PROBE_ROW_BASE, TenantKey};
 use crate::ownership::{Owner, Ownership};
-use crate::report::{ContextKind, Operation};
+use crate::report::ContextKind;
 
+pub use context::Context;
+pub use kind::ProbeKind;
 pub use session::AppSessions;
 pub use truth::{GroundTruth, TruthRow};
-
-/// The tenant context a probe runs under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Context {
-    /// Tenant `i` of the case.
-    Tenant(usize),
-    /// A valid key that belongs to no tenant.
-    Unknown,
-    /// No context, after an earlier transaction set one (reads '').
-    NoneAfterReset,
-    /// No context, on a session that never set one.
-    NoneFresh,
-}
-
-impl Context {
-    /// The report's context kind.
-    pub fn kind(self) -> ContextKind {
-        match self {
-            Context::Tenant(_) => ContextKind::Tenant,
-            Context::Unknown => ContextKind::UnknownTenant,
-            Context::NoneAfterReset => ContextKind::NoneAfterReset,
-            Context::NoneFresh => ContextKind::NoneFresh,
-        }
-    }
-
-    /// The key this context sets, if any.
-    pub fn key(self, data: &Dataset) -> Option<&TenantKey> {
-        match self {
-            Context::Tenant(i) => data.keys.get(i),
-            Context::Unknown => Some(&data.unknown),
-            _ => None,
-        }
-    }
-
-    /// All contexts of a case, in execution order. Tenants come first so the
-    /// app connection has set the context once before `NoneAfterReset`.
-    pub fn all(data: &Dataset) -> Vec<Context> {
-        let mut v: Vec<Context> = (0..data.keys.len()).map(Context::Tenant).collect();
-        v.extend([Context::Unknown, Context::NoneAfterReset, Context::NoneFresh]);
-        v
-    }
-}
-
-/// What a probe does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ProbeKind {
-    /// `SELECT` every row.
-    Select,
-    /// `UPDATE t SET col = <constant>` without WHERE.
-    BlindUpdate,
-    /// `DELETE FROM t` without WHERE.
-    BlindDelete,
-    /// UPDATE of one foreign row by its key.
-    KeyedUpdate,
-    /// DELETE of one foreign row by its key.
-    KeyedDelete,
-    /// INSERT of a row owned by another tenant.
-    InsertForeign,
-    /// UPDATE moving every visible row to another tenant.
-    MoveBlind,
-    /// UPDATE moving one own row to another tenant.
-    MoveKeyed,
-    /// TRUNCATE.
-    Truncate,
-    /// SELECT from a view or materialized view.
-    ViewSelect,
-    /// A function call returning rows or a value.
-    FunctionCall,
-    /// `COPY (SELECT ...) TO STDOUT`.
-    Copy,
-    /// A prepared SELECT reused after a tenant switch (generic plan).
-    PreparedSelect,
-    /// SELECT without context after a transaction that set one committed.
-    AfterCommit,
-    /// SELECT without context after a transaction that set one rolled back.
-    AfterRollback,
-    /// SELECT after `ROLLBACK TO SAVEPOINT` undid a `set_config` in the same transaction.
-    AfterSavepointRollback,
-    /// SELECT after `set_config(..., true)` ran in autocommit (it ends at once).
-    AfterAutocommitSet,
-    /// INSERT of an own row whose unique value another tenant already has.
-    UniqueOracle,
-    /// INSERT ... ON CONFLICT DO NOTHING against another tenant's unique value.
-    ConflictOracle,
-    /// A committed insert referencing another tenant's row.
-    CrossReference,
-    /// Another tenant's rows changed after this tenant's committed writes.
-    SideEffect,
-    /// UPDATE of one shared row (NULL tenant) by its key.
-    SharedUpdate,
-    /// DELETE of one shared row (NULL tenant) by its key.
-    SharedDelete,
-    /// INSERT of a new shared row (NULL tenant).
-    InsertShared,
-    /// `ALTER TABLE ... NO FORCE ROW LEVEL SECURITY`: only an owner may.
-    NoForce,
-}
-
-impl ProbeKind {
-    /// Every direct probe kind.
-    pub const DIRECT: [ProbeKind; 8] = [
-        ProbeKind::Select,
-        ProbeKind::BlindUpdate,
-        ProbeKind::BlindDelete,
-        ProbeKind::KeyedUpdate,
-        ProbeKind::KeyedDelete,
-        ProbeKind::InsertForeign,
-        ProbeKind::MoveBlind,
-        ProbeKind::MoveKeyed,
-    ];
-
-    /// The direct probes of a relation (reads and writes on it by name), whose
-    /// answers decide whether its isolation-matrix cells were tested.
-    pub fn is_direct(self) -> bool {
-        ProbeKind::DIRECT.contains(&self)
-    }
-
-    /// The statement class.
-    pub fn operation(self) -> Operation {
-        match self {
-            ProbeKind::Select => Operation::Select,
-            ProbeKind::BlindUpdate
-            | ProbeKind::KeyedUpdate
-            | ProbeKind::MoveBlind
-            | ProbeKind::MoveKeyed
-            | ProbeKind::SharedUpdate => Operation::Update,
-            ProbeKind::BlindDelete | ProbeKind::KeyedDelete | ProbeKind::SharedDelete => Operation::Delete,
-            ProbeKind::InsertForeign | ProbeKind::InsertShared => Operation::Insert,
-            ProbeKind::Truncate => Operation::Truncate,
-            ProbeKind::ViewSelect
-            | ProbeKind::PreparedSelect
-            | ProbeKind::AfterCommit
-            | ProbeKind::AfterRollback
-            | ProbeKind::AfterSavepointRollback
-            | ProbeKind::AfterAutocommitSet => Operation::Select,
-            ProbeKind::FunctionCall => Operation::Execute,
-            ProbeKind::Copy => Operation::Copy,
-            ProbeKind::UniqueOracle | ProbeKind::ConflictOracle | ProbeKind::CrossReference => Operation::Insert,
-            ProbeKind::SideEffect => Operation::Write,
-            ProbeKind::NoForce => Operation::Alter,
-        }
-    }
-
-    /// Short description for messages.
-    pub fn describe(self) -> &'static str {
-        match self {
-            ProbeKind::Select => "read rows of another tenant",
-            ProbeKind::BlindUpdate => "updated rows of another tenant with a blind UPDATE (no WHERE)",
-            ProbeKind::BlindDelete => "deleted rows of another tenant with a blind DELETE (no WHERE)",
-            ProbeKind::KeyedUpdate => "updated another tenant's row by its key",
-            ProbeKind::KeyedDelete => "deleted another tenant's row by its key",
-            ProbeKind::InsertForeign => "inserted a row owned by another tenant",
-            ProbeKind::MoveBlind => "moved rows to another tenant with a blind UPDATE",
-            ProbeKind::MoveKeyed => "moved its own row to another tenant",
-            ProbeKind::Truncate => "truncated the table (TRUNCATE ignores row-level security)",
-            ProbeKind::ViewSelect => "read rows of another tenant through a view",
-            ProbeKind::FunctionCall => "got data of another tenant from a function",
-            ProbeKind::Copy => "copied rows of another tenant out with COPY",
-            ProbeKind::PreparedSelect => {
-                "read rows of another tenant with a prepared statement planned under that tenant"
-            }
-            ProbeKind::AfterCommit => "read rows of another tenant after a transaction that set the context committed",
-            ProbeKind::AfterRollback => {
-                "read rows of another tenant after a transaction that set the context rolled back"
-            }
-            ProbeKind::AfterSavepointRollback => {
-                "read rows of another tenant after ROLLBACK TO SAVEPOINT undid set_config in the same transaction"
-            }
-            ProbeKind::AfterAutocommitSet => {
-                "read rows of another tenant after set_config(..., true) ran outside a transaction"
-            }
-            ProbeKind::UniqueOracle => "learned that another tenant has a unique value (duplicate-key error)",
-            ProbeKind::ConflictOracle => {
-                "learned that another tenant has a unique value (ON CONFLICT DO NOTHING skipped)"
-            }
-            ProbeKind::CrossReference => "inserted a row referencing another tenant's row",
-            ProbeKind::SideEffect => "changed another tenant's rows through its own committed writes",
-            ProbeKind::SharedUpdate => "updated a shared row (NULL tenant) that every tenant sees",
-            ProbeKind::SharedDelete => "deleted a shared row (NULL tenant) that every tenant sees",
-            ProbeKind::InsertShared => "created a shared row (NULL tenant) that every tenant sees",
-            ProbeKind::NoForce => "switched FORCE ROW LEVEL SECURITY off (only the table's owner can)",
-        }
-    }
-}
-
-impl fmt::Display for ProbeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
-            ProbeKind::Select => "select",
-            ProbeKind::BlindUpdate => "blind-update",
-            ProbeKind::BlindDelete => "blind-delete",
-            ProbeKind::KeyedUpdate => "keyed-update",
-            ProbeKind::KeyedDelete => "keyed-delete",
-            ProbeKind::InsertForeign => "insert-foreign",
-            ProbeKind::MoveBlind => "move-blind",
-            ProbeKind::MoveKeyed => "move-keyed",
-            ProbeKind::Truncate => "truncate",
-            ProbeKind::ViewSelect => "view-select",
-            ProbeKind::FunctionCall => "function-call",
-            ProbeKind::Copy => "copy",
-            ProbeKind::PreparedSelect => "prepared-select",
-            ProbeKind::AfterCommit => "after-commit",
-            ProbeKind::AfterRollback => "after-rollback",
-            ProbeKind::AfterSavepointRollback => "after-savepoint-rollback",
-            ProbeKind::AfterAutocommitSet => "after-autocommit-set",
-            ProbeKind::UniqueOracle => "unique-oracle",
-            ProbeKind::ConflictOracle => "conflict-oracle",
-            ProbeKind::CrossReference => "cross-reference",
-            ProbeKind::SideEffect => "side-effect",
-            ProbeKind::SharedUpdate => "shared-update",
-            ProbeKind::SharedDelete => "shared-delete",
-            ProbeKind::InsertShared => "insert-shared",
-            ProbeKind::NoForce => "no-force",
-        };
-        f.write_str(s)
-    }
-}
 
 /// One statement to run as the app role, with what it is allowed to do.
 #[derive(Debug, Clone)]
@@ -334,10 +119,8 @@ impl Schema<'_> {
     pub fn probes(&self, data: &Dataset, truth: &GroundTruth, ctx: Context, filter: Option<Filter>) -> Vec<Probe> {
         let mut out = Vec::new();
         let own = ctx.key(data);
-        let foreign_tenant = match ctx {
-            Context::Tenant(i) => (i + 1) % data.keys.len(),
-            _ => 0,
-        };
+        let owns = ctx.owns(data);
+        let foreign_tenant = ctx.foreign_tenant(data);
         for rel in self.probed() {
             if filter.is_some_and(|f| f.rel != rel.oid) {
                 continue;
@@ -345,7 +128,9 @@ impl Schema<'_> {
             let owner = self.ownership.owner(rel.oid).expect("probed relations are classified");
             let p = &rel.privileges;
             let rows = truth.rows(rel.oid);
-            let foreign_row = rows.iter().find(|r| r.owner.is_some() && r.owner.as_ref() != own.map(|k| &k.0));
+            let foreign_row = rows.iter().find(|r| {
+                r.owner.as_deref().is_some_and(|o| !owns.contains(&o) && Some(o) != own.map(|k| k.0.as_str()))
+            });
             // Rows with a NULL tenant in a tenant table: readable by all, writable by none.
             let shared_rows = !self.shared_rows_writable && self.model.has_shared_rows(rel.oid);
             let shared_row = rows.iter().find(|r| r.owner.is_none()).filter(|_| shared_rows);
@@ -424,7 +209,7 @@ impl Schema<'_> {
                 push(ProbeKind::InsertShared, sql, Some((TenantKey(String::new()), "a new shared row".into())), verify);
             }
             if p.update
-                && let Context::Tenant(_) = ctx
+                && matches!(ctx, Context::Tenant(_) | Context::TwoTenants | Context::UserControlled)
                 && let Some((set, key)) = self.move_assignment(data, rel, owner, foreign_tenant)
             {
                 push(
@@ -441,6 +226,16 @@ impl Schema<'_> {
                         triggered.then(|| count(&row.predicate)),
                     );
                 }
+            }
+            if p.insert
+                && let Some(sql) = self.join_insert(data, rel, owner, ctx, foreign_tenant)
+            {
+                push(
+                    ProbeKind::JoinTenant,
+                    sql,
+                    Some((data.keys[foreign_tenant].clone(), "a membership".into())),
+                    None,
+                );
             }
             // TRUNCATE ignores RLS, so one context is enough.
             if p.truncate && ctx == Context::Tenant(0) {
@@ -470,6 +265,33 @@ impl Schema<'_> {
         let row = self.model.row(self.catalog, data, rel, owner, tenant, Some(&key), 0, PROBE_ROW_BASE).ok()?;
         let pk = primary_key_predicate(rel, &row);
         Some((crate::generate::insert_sql(rel, std::slice::from_ref(&row)), key, pk))
+    }
+
+    /// With `[membership]`, on the membership table: an INSERT making the
+    /// context's own user a member of tenant `foreign`.
+    fn join_insert(
+        &self,
+        data: &Dataset,
+        rel: &Relation,
+        owner: &Owner,
+        ctx: Context,
+        foreign: usize,
+    ) -> Option<String> {
+        let m = self.ownership.membership.as_ref().filter(|m| m.rel == rel.oid)?;
+        if !matches!(ctx, Context::Tenant(_) | Context::TwoTenants | Context::UserControlled | Context::Unknown) {
+            return None;
+        }
+        let user = ctx.identity(data)?.user;
+        let key = &data.keys[foreign];
+        let mut row =
+            self.model.row(self.catalog, data, rel, owner, Some(foreign), Some(key), 0, PROBE_ROW_BASE).ok()?;
+        let ty = rel.column(&m.user_column).map_or("text", |c| c.sql_type.as_str());
+        let value = format!("{}::{ty}", crate::db::literal(&user));
+        match row.values.iter_mut().find(|(c, _)| *c == m.user_column) {
+            Some(slot) => slot.1 = value,
+            None => row.values.push((m.user_column.clone(), value)),
+        }
+        Some(crate::generate::insert_sql(rel, std::slice::from_ref(&row)))
     }
 
     /// `SET` list that hands a row to tenant `foreign`.
@@ -554,15 +376,17 @@ pub fn judge(
     probe: &Probe,
     outcome: &Result<Outcome, tokio_postgres::Error>,
 ) -> Option<Violation> {
-    let own = ctx.key(data).map(|k| k.0.as_str());
+    // A user reads its own memberships in every tenant it belongs to.
+    let membership = schema.ownership.membership.as_ref().is_some_and(|m| m.rel == probe.rel);
+    let owns = if membership { ctx.member_of(data) } else { ctx.owns(data) };
     if let Some(reads) = probe.reads {
-        let observed = judge_read(schema, truth, own, reads, outcome.as_ref().ok()?)?;
+        let observed = judge_read(schema, truth, &owns, reads, outcome.as_ref().ok()?)?;
         return Some(Violation { rel: probe.rel, kind: probe.kind, context: ctx, sql: probe.sql.clone(), observed });
     }
     let owner = schema.ownership.owner(probe.rel);
     let shared = owner == Some(&Owner::Global { shared: true });
     let rows = truth.rows(probe.rel);
-    let own_count = rows.iter().filter(|r| r.owner.is_some() && r.owner.as_deref() == own).count() as u64;
+    let own_count = rows.iter().filter(|r| r.owner.as_deref().is_some_and(|o| owns.contains(&o))).count() as u64;
     // Shared rows (NULL tenant) are judged by their own keyed probes; a blind
     // write that reaches them is not taken for a cross-tenant one.
     let shared_count = rows.iter().filter(|r| r.owner.is_none()).count() as u64;
@@ -626,6 +450,10 @@ pub fn judge(
                 format!("the insert of a row owned by tenant {key} succeeded")
             }
         }
+        (ProbeKind::JoinTenant, Ok(_)) => {
+            let (key, _) = probe.target.clone().unwrap_or((TenantKey(String::new()), String::new()));
+            format!("the context's user added itself to tenant {key}: the membership insert succeeded")
+        }
         (ProbeKind::Truncate, Ok(_)) => "TRUNCATE succeeded".to_string(),
         (ProbeKind::NoForce, Ok(_)) => {
             "ALTER TABLE ... NO FORCE ROW LEVEL SECURITY succeeded (rolled back): the app owns the table".to_string()
@@ -640,13 +468,7 @@ pub fn judge(
 }
 
 /// Judges a read: which returned rows belong to tenants other than `own`.
-fn judge_read(
-    schema: &Schema<'_>,
-    truth: &GroundTruth,
-    own: Option<&str>,
-    reads: RowRef,
-    out: &Outcome,
-) -> Option<String> {
+fn judge_read(schema: &Schema<'_>, truth: &GroundTruth, owns: &[&str], reads: RowRef, out: &Outcome) -> Option<String> {
     let foreign: Vec<(String, String)> = out
         .rows
         .iter()
@@ -658,7 +480,7 @@ fn judge_read(
                 .by_key(rel, &v)
                 .map(|t| (t.owner.clone(), format!("{} of {}", t.describe, schema.catalog.relation(rel).qualified))),
         })
-        .filter_map(|(owner, what)| owner.filter(|o| Some(o.as_str()) != own).map(|o| (o, what)))
+        .filter_map(|(owner, what)| owner.filter(|o| !owns.contains(&o.as_str())).map(|o| (o, what)))
         .collect();
     if foreign.is_empty() {
         return None;

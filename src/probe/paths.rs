@@ -173,17 +173,15 @@ impl Schema<'_> {
                 });
             }
         }
-        let own = ctx.key(data).map(|k| k.0.clone());
-        let foreign_tenant = match ctx {
-            Context::Tenant(i) => (i + 1) % data.keys.len(),
-            _ => 0,
-        };
+        let owns = ctx.owns(data);
+        let foreign_tenant = ctx.foreign_tenant(data);
         for call in self.callable_functions() {
             if !wanted(call.rel, ProbeKind::FunctionCall) {
                 continue;
             }
-            let foreign_row =
-                |r: RelId| truth.rows(r).iter().find(|t| t.owner.is_some() && t.owner != own && t.key.is_some());
+            let foreign_row = |r: RelId| {
+                truth.rows(r).iter().find(|t| t.owner.as_deref().is_some_and(|o| !owns.contains(&o)) && t.key.is_some())
+            };
             let args: Option<Vec<(String, Option<String>)>> = call
                 .args
                 .iter()

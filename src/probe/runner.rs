@@ -246,7 +246,7 @@ impl<'a> Runner<'a> {
     /// session, so later context-less probes there see '' rather than NULL.
     async fn prime(&self) -> Result<(), ProbeError> {
         let key = self.schema.model.pool.last().cloned().unwrap_or(crate::generate::TenantKey(String::new()));
-        let sql = format!("BEGIN; {}; COMMIT", self.schema.context.set_sql(&key));
+        let sql = format!("BEGIN; {}; COMMIT", self.schema.context.set_sql(&crate::context::Identity::of(&key)));
         for lane in self.lanes {
             lane.app.main.batch_execute(&sql).await.map_err(db_err("setting the tenant context as the app role"))?;
         }

@@ -8,7 +8,7 @@ use tokio::sync::Mutex;
 use tokio_postgres::{SimpleQueryMessage, Statement};
 
 use super::{Context, Probe, ProbeKind};
-use crate::context::ContextSpec;
+use crate::context::{ContextSpec, Identity};
 use crate::db::{Db, Outcome, literal};
 use crate::generate::{Dataset, TenantKey};
 
@@ -43,8 +43,8 @@ impl AppSessions {
     ) -> Result<Results, tokio_postgres::Error> {
         let db = if ctx == Context::NoneFresh { &self.fresh } else { &self.main };
         let mut before = vec!["BEGIN".to_string()];
-        if let Some(key) = ctx.key(data) {
-            before.push(context.set_sql(key));
+        if let Some(who) = ctx.identity(data) {
+            before.push(context.set_sql(&who));
         }
         pipeline(db, &before, probes, true, &["ROLLBACK".into()]).await
     }
@@ -57,7 +57,7 @@ impl AppSessions {
         step: ProbeKind,
         probes: &[Probe],
     ) -> Result<Results, tokio_postgres::Error> {
-        let set = context.set_sql(key);
+        let set = context.set_sql(&Identity::of(key));
         let (before, savepoints, after): (Vec<String>, bool, Vec<String>) = match step {
             ProbeKind::AfterCommit => (vec!["BEGIN".into(), set, "COMMIT".into()], false, vec![]),
             ProbeKind::AfterRollback => (vec!["BEGIN".into(), set, "ROLLBACK".into()], false, vec![]),
@@ -79,7 +79,7 @@ impl AppSessions {
         probes: &[Probe],
     ) -> Result<Results, tokio_postgres::Error> {
         let c = &self.main;
-        c.batch_execute(&format!("BEGIN; {}", context.set_sql(key))).await?;
+        c.batch_execute(&format!("BEGIN; {}", context.set_sql(&Identity::of(key)))).await?;
         let mut out = Vec::with_capacity(probes.len());
         for p in probes {
             c.batch_execute("SAVEPOINT rowfence_probe").await?;
@@ -123,7 +123,7 @@ impl AppSessions {
         }
         let mut out = Vec::with_capacity(probes.len());
         for (round, key) in [first, second].into_iter().enumerate() {
-            c.batch_execute(&format!("BEGIN; {}", context.set_sql(key))).await?;
+            c.batch_execute(&format!("BEGIN; {}", context.set_sql(&Identity::of(key)))).await?;
             for (stmt, p) in statements.iter().zip(probes) {
                 c.batch_execute("SAVEPOINT rowfence_probe").await?;
                 let rows = c.query_prepared(stmt, &p.sql).await;

@@ -75,7 +75,9 @@ pub fn summary(report: &Report, style: Style, written: &[(&str, String)], out: &
     }
     for f in &report.findings {
         let what = match (f.operation, f.context) {
-            (Some(op), Some(cx)) => format!("{} under {}", f.probe.as_deref().unwrap_or(op.as_str()), cx.as_str()),
+            (Some(op), Some(cx)) => {
+                format!("{} under {}", f.probe.as_deref().unwrap_or(op.as_str()), report.context_name(cx))
+            }
             _ => f.location.as_ref().map(|l| format!("{}:{}", l.file, l.line)).unwrap_or_default(),
         };
         writeln!(

@@ -5,7 +5,7 @@
 use minijinja::{Environment, context};
 use serde_json::Value;
 
-use super::{CONTEXTS, OPERATIONS, Report};
+use super::{OPERATIONS, Report};
 use crate::rules::Severity;
 
 const TEMPLATE: &str = include_str!("../../report-template.html");
@@ -41,7 +41,7 @@ pub fn render(report: &Report) -> Result<String, minijinja::Error> {
         })
         .collect();
     let operations: Vec<&str> = OPERATIONS.iter().map(|o| o.as_str()).collect();
-    let contexts: Vec<&str> = CONTEXTS.iter().map(|c| c.as_str()).collect();
+    let contexts: Vec<&str> = report.contexts.iter().map(|c| c.name.as_str()).collect();
     env.get_template("report.html")?.render(context! {
         report => report,
         generated_at => report.generated_at.replace('T', " ").trim_end_matches('Z').to_string() + " UTC",

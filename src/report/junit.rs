@@ -5,7 +5,7 @@
 
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
-use super::{CONTEXTS, CellState, Report, Verdict};
+use super::{CellState, Report, Verdict};
 
 /// The JUnit XML for `report`.
 pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
@@ -25,8 +25,8 @@ pub fn test_suite(report: &Report, name: String) -> TestSuite {
     }
     for row in &report.isolation {
         for cell in &row.cells {
-            for (state, cx) in cell.states.iter().zip(CONTEXTS) {
-                let name = format!("{} / {} / {}", row.relation, cell.operation.as_str(), cx.as_str());
+            for (state, cx) in cell.states.iter().zip(&report.contexts) {
+                let name = format!("{} / {} / {}", row.relation, cell.operation.as_str(), cx.name);
                 let status = match state {
                     CellState::Pass => TestCaseStatus::success(),
                     CellState::Violation => {
@@ -47,7 +47,7 @@ pub fn test_suite(report: &Report, name: String) -> TestSuite {
                     }
                     CellState::Untested => {
                         let mut status = TestCaseStatus::skipped();
-                        let why = cell.untested.iter().find(|u| u.context == cx).map(|u| u.reason.clone());
+                        let why = cell.untested.iter().find(|u| u.context == cx.kind).map(|u| u.reason.clone());
                         status.set_message(format!("untested: {}", why.unwrap_or_default()));
                         status
                     }

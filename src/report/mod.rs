@@ -13,7 +13,7 @@ pub mod versions;
 use serde::{Deserialize, Serialize};
 
 pub use crate::finding::{Agreement, Evidence, Finding, FindingKind, Location};
-pub use crate::vocab::{CONTEXTS, ContextKind, OPERATIONS, Operation};
+pub use crate::vocab::{CONTEXTS, ContextColumn, ContextKind, OPERATIONS, Operation, Tenancy};
 
 /// The overall outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,6 +262,10 @@ pub struct Report {
     /// version matrix (`--pg`) is told apart by its `versions` key.
     #[serde(default, alias = "matrix", skip_serializing_if = "Vec::is_empty")]
     pub isolation: Vec<MatrixRow>,
+    /// The matrix's context columns and what this run calls them (reports
+    /// written before memberships had the four classic ones).
+    #[serde(default = "crate::vocab::classic_columns")]
+    pub contexts: Vec<ContextColumn>,
     /// Per-relation RLS posture.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub posture: Vec<RelationPosture>,
@@ -277,6 +281,11 @@ pub struct Report {
 }
 
 impl Report {
+    /// What this run calls context kind `kind` (`member`, `anon` ...).
+    pub fn context_name(&self, kind: ContextKind) -> &str {
+        self.contexts.iter().find(|c| c.kind == kind).map_or(kind.as_str(), |c| c.name.as_str())
+    }
+
     /// A report from findings; the verdict follows from their severities.
     pub fn new(suite: &str, postgres: Option<PostgresInfo>, mut findings: Vec<Finding>, stats: Stats) -> Report {
         findings.sort_by(|a, b| {
@@ -298,6 +307,7 @@ impl Report {
             error: None,
             generated_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             suite_file: String::new(),
+            contexts: crate::vocab::classic_columns(),
             isolation: Vec::new(),
             posture: Vec::new(),
             role: None,
@@ -376,7 +386,7 @@ impl Report {
                             "{} / {} / {}",
                             row.relation,
                             cell.operation.as_str(),
-                            CONTEXTS[j].as_str()
+                            self.contexts.get(j).map_or("?", |c| c.name.as_str())
                         ));
                     }
                 }

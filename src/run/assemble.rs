@@ -15,7 +15,7 @@ use crate::report::{
 use crate::rules::RuleId;
 use crate::schema::SourceMap;
 use crate::suite::Suite;
-use crate::vocab::{CONTEXTS, OPERATIONS, Operation};
+use crate::vocab::{OPERATIONS, Operation};
 
 use super::migrations::{FindingKey, attribute_migrations};
 
@@ -69,7 +69,11 @@ pub(super) fn check_report(
             findings.push(info(
                 RuleId::ProbeInconclusive,
                 Some(rel.qualified.clone()),
-                format!("the {kind} probe on {} is inconclusive under {} context: {why}", rel.qualified, cx.as_str()),
+                format!(
+                    "the {kind} probe on {} is inconclusive under {} context: {why}",
+                    rel.qualified,
+                    sources.suite.tenancy().name(cx)
+                ),
             ));
         }
     }
@@ -97,7 +101,8 @@ pub(super) fn check_report(
     let suite = sources.suite;
     let mut report = Report::new(&suite.name, Some(postgres), findings, stats);
     describe_schema(&mut report, suite, &catalog, &ownership, sources.map);
-    report.isolation = isolation_matrix(&catalog, &ownership, model, &probed);
+    report.contexts = suite.tenancy().columns();
+    report.isolation = isolation_matrix(&catalog, &ownership, model, &probed, &suite.tenancy().kinds());
     if let Some(first_seen) = sources.first_seen {
         attribute_migrations(&mut report, suite, first_seen);
     }
@@ -229,7 +234,7 @@ fn untested_relations(report: &Report, catalog: &Catalog, ownership: &Ownership)
                 row.relation,
                 cells.len(),
                 cell.operation.as_str(),
-                first.context.as_str(),
+                report.context_name(first.context),
                 first.reason
             ))
         })
@@ -240,7 +245,13 @@ fn untested_relations(report: &Report, catalog: &Catalog, ownership: &Ownership)
 /// A cell passes only when its direct probes answered on data with rows of
 /// two tenants, and tenants saw their own rows; otherwise it is `untested`,
 /// with the reason.
-fn isolation_matrix(catalog: &Catalog, ownership: &Ownership, model: &Model, probed: &ProbeOutcome) -> Vec<MatrixRow> {
+fn isolation_matrix(
+    catalog: &Catalog,
+    ownership: &Ownership,
+    model: &Model,
+    probed: &ProbeOutcome,
+    contexts: &[crate::vocab::ContextKind],
+) -> Vec<MatrixRow> {
     let coverage = &probed.coverage;
     let invisible: BTreeSet<RelId> = coverage.own_rows_invisible().collect();
     let rels: BTreeSet<RelId> = probed.ran.iter().map(|(r, _, _)| *r).collect();
@@ -264,7 +275,7 @@ fn isolation_matrix(catalog: &Catalog, ownership: &Ownership, model: &Model, pro
                         Operation::Execute | Operation::Write => true,
                     };
                     let mut untested = Vec::new();
-                    let states = CONTEXTS
+                    let states = contexts
                         .iter()
                         .map(|&cx| {
                             if probed.violated.contains(&(oid, op, cx)) {

@@ -29,7 +29,9 @@ pub(super) async fn apply_per_migration(
         crate::schema::apply_file(admin, file).await?;
         let name = migration_name(&file.path);
         // Early migrations may not have the app role or a tenant column yet: nothing to judge.
-        let Ok(catalog) = Catalog::read(admin, suite.app.effective()).await else { continue };
+        let Ok(catalog) = Catalog::read(admin, suite.app.effective(), suite.app.anon_role.as_deref()).await else {
+            continue;
+        };
         let Ok(ownership) = Ownership::analyse(&catalog, &suite.tenant) else { continue };
         let cx = LintContext::new(&catalog, &ownership, &suite.tenant.setting, suite.app.effective())
             .shared_rows(suite.tenant.shared_rows);

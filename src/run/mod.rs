@@ -100,7 +100,9 @@ async fn run_on(
     let mut report = match mode {
         Mode::Lint => assemble::lint_report(postgres, analysis, &sources),
         Mode::Check => {
-            let model = Model::new(&analysis.catalog, &analysis.ownership);
+            let mut model = Model::new(&analysis.catalog, &analysis.ownership);
+            model.request_names_tenant = suite.context.names_tenant();
+            model.user_controlled = suite.context.has_user_controlled();
             let (model, probed, stats) =
                 probe(server, admin, dbname, suite, opts, &analysis, model, clock, log).await?;
             assemble::check_report(postgres, analysis, &model, probed, stats, &sources)
@@ -134,7 +136,7 @@ async fn scratch(server: &mut Server, log: Option<&SqlLog>) -> Result<(Db, Strin
 /// The static stage: catalog, row ownership, and the lint rules.
 async fn analyse(admin: &Db, suite: &Suite, sources: &SourceMap) -> Result<Analysis, Error> {
     // Policies and privileges are judged for the role the requests run as.
-    let catalog = Catalog::read(admin, suite.app.effective()).await?;
+    let catalog = Catalog::read(admin, suite.app.effective(), suite.app.anon_role.as_deref()).await?;
     let ownership = Ownership::analyse(&catalog, &suite.tenant)?;
     let lint = LintContext::new(&catalog, &ownership, &suite.tenant.setting, suite.app.effective())
         .shared_rows(suite.tenant.shared_rows);

@@ -111,3 +111,31 @@ async fn shared_rows_are_written_only_where_the_policy_lets_tenants() {
         assert!(probes.contains(&probe), "{probe} not among {probes:?}");
     }
 }
+
+/// With memberships and an anonymous role the matrix names its contexts for
+/// the model, and the member of two tenants is probed (and passes) on notes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memberships_name_their_contexts_and_probe_the_member_of_two() {
+    let suite = root().join("fixtures/coverage/membership/suite.toml");
+    let report = check_against(&suite, &suite.with_file_name("expect.toml"), ProviderKind::Local).await;
+    let names: Vec<&str> = report.contexts.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["member", "anon-fresh", "anon", "non-member", "member-of-two"]);
+    let row = report.isolation.iter().find(|r| r.relation == "public.notes").expect("notes in the matrix");
+    let select = row.cells.iter().find(|c| c.operation.as_str() == "select").expect("select cell");
+    assert_eq!(select.states.len(), 5, "{select:?}");
+    assert_eq!(select.states[4], CellState::Pass, "the member of two tenants read notes: {select:?}");
+    let junit = rowfence::report::junit::render(&report).unwrap();
+    assert!(junit.contains("public.notes / select / member-of-two"), "{junit}");
+}
+
+/// The membership twin: the join is proven by the probe, not only by the catalog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_who_joins_another_tenant_is_caught_by_the_join_probe() {
+    let suite = root().join("fixtures/coverage/membership-self-join/suite.toml");
+    let report = check_against(&suite, &suite.with_file_name("expect.toml"), ProviderKind::Local).await;
+    let dynamic = report
+        .findings
+        .iter()
+        .find(|f| f.rule.as_str() == "policy_lookup_table_unprotected" && f.probe.as_deref() == Some("join-tenant"));
+    assert!(dynamic.is_some(), "{:#?}", report.findings);
+}

@@ -15,7 +15,7 @@ async fn lint_with(delta: &Path) -> Report {
     let dir = tempfile::tempdir().unwrap();
     let base = root().join("fixtures/lint/base.sql");
     let suite = format!(
-        "name = \"{}\"\nschema = [{:?}, {:?}]\n[app]\nrole = \"lint_app\"\n[tenant]\ncolumn = \"org_id\"\nsetting = \"app.current_org_id\"\nroot = \"organisations\"\n",
+        "name = \"{}\"\nschema = [{:?}, {:?}]\n[app]\nrole = \"lint_app\"\nanon_role = \"lint_anon\"\n[tenant]\ncolumn = \"org_id\"\nsetting = \"app.current_org_id\"\nroot = \"organisations\"\n",
         delta.file_name().unwrap().to_string_lossy(),
         base.display().to_string(),
         delta.display().to_string(),

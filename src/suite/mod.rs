@@ -118,6 +118,19 @@ pub struct TenantSpec {
     pub shared: Vec<String>,
     /// What rows with a NULL tenant (in a nullable tenant column) are for.
     pub shared_rows: SharedRows,
+    /// The table saying which users belong to which tenants (`[membership]`).
+    pub membership: Option<MembershipSpec>,
+}
+
+/// `[membership]`: requests carry a user, and a user reaches the rows of the
+/// tenants a membership table lists for them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipSpec {
+    /// The membership table (`public.members`); it must be tenant-owned.
+    pub table: String,
+    /// Its column holding the user (`{user}` in the context).
+    pub user_column: String,
 }
 
 /// Rows whose tenant column is NULL are shared: every tenant may read them.
@@ -185,6 +198,9 @@ struct RawSuite {
     context: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
     probes: Option<RawProbes>,
     migrations: Option<RawMigrations>,
+    membership: Option<MembershipSpec>,
+    /// Setting -> JSON paths in it that the end user can change.
+    user_controlled: Option<Spanned<std::collections::BTreeMap<String, Vec<String>>>>,
     preset: Option<Spanned<String>>,
     #[serde(default)]
     waive: Vec<Spanned<RawWaiver>>,
@@ -240,6 +256,15 @@ struct RawProbes {
 }
 
 impl Suite {
+    /// How requests say who they are: the contexts probed and their names.
+    pub fn tenancy(&self) -> crate::vocab::Tenancy {
+        crate::vocab::Tenancy {
+            membership: self.tenant.membership.is_some(),
+            anon: self.app.anon_role.is_some(),
+            user_controlled: self.context.has_user_controlled(),
+        }
+    }
+
     /// Reads and validates a suite file.
     pub fn load(path: impl AsRef<Path>) -> Result<Suite, SuiteError> {
         let path = path.as_ref();
@@ -364,8 +389,9 @@ impl Suite {
                     }
                     settings.push((name, template.into_inner()));
                 }
-                crate::context::ContextSpec::templates(settings).ok_or_else(|| {
-                    invalid(table_span, "[context] must put `{tenant}` into at least one setting's value".into())
+                crate::context::ContextSpec::templates(settings, raw.membership.is_some()).ok_or_else(|| {
+                    let what = if raw.membership.is_some() { "`{tenant}` or `{user}`" } else { "`{tenant}`" };
+                    invalid(table_span, format!("[context] must put {what} into at least one setting's value"))
                 })?
             }
             (Some(setting), Some(_)) => {
@@ -382,7 +408,15 @@ impl Suite {
             }
         };
         let setting = context.primary().to_string();
-        let context = context.with_role(raw.app.set_role.clone());
+        let mut context = context.with_role(raw.app.set_role.clone());
+        if let Some(table) = raw.user_controlled {
+            let span = table.span();
+            for (name, paths) in table.into_inner() {
+                for path in paths {
+                    context = context.with_user_controlled(&name, &path).map_err(|m| invalid(span.clone(), m))?;
+                }
+            }
+        }
 
         let probes = raw.probes.unwrap_or(RawProbes { cases: None, seed: None });
         let cases = match probes.cases {
@@ -440,6 +474,7 @@ impl Suite {
                 root: raw.tenant.root,
                 shared: raw.tenant.shared,
                 shared_rows: raw.tenant.shared_rows,
+                membership: raw.membership,
             },
             probes: ProbeSettings { cases, seed: probes.seed.unwrap_or(DEFAULT_SEED) },
             waivers,
@@ -484,89 +519,4 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<Suite, SuiteError> {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("s.sql"), "select 1;").unwrap();
-        Suite::parse(text, &dir.path().join("x.toml"))
-    }
-
-    const MINIMAL: &str = r#"schema = ["s.sql"]
-[app]
-role = "app"
-[tenant]
-column = "org_id"
-setting = "app.org"
-"#;
-
-    #[test]
-    fn minimal_suite_gets_defaults() {
-        let s = parse(MINIMAL).unwrap();
-        assert_eq!(s.name, "x");
-        assert_eq!(s.probes.cases, DEFAULT_CASES);
-        assert!(!s.app.create);
-        assert_eq!(s.schema_files.len(), 1);
-    }
-
-    #[test]
-    fn unknown_key_names_its_line() {
-        let err = parse(&format!("{MINIMAL}colour = \"red\"\n")).unwrap_err().to_string();
-        assert!(err.contains("line 7"), "{err}");
-        assert!(err.contains("colour"), "{err}");
-    }
-
-    #[test]
-    fn missing_schema_file_names_entry_and_line() {
-        let err = parse(&MINIMAL.replace("s.sql", "nope.sql")).unwrap_err().to_string();
-        assert!(err.contains("x.toml:1: schema file `nope.sql` not found"), "{err}");
-    }
-
-    #[test]
-    fn waivers_need_a_reason_and_a_known_rule() {
-        let err = parse(&format!("{MINIMAL}[[waive]]\nrule = \"force_missing\"\n")).unwrap_err().to_string();
-        assert!(err.contains(":7:") && err.contains("reason"), "{err}");
-        let err = parse(&format!("{MINIMAL}[[waive]]\nrule = \"nope\"\nreason = \"x\"\n")).unwrap_err().to_string();
-        assert!(err.contains("unknown rule"), "{err}");
-        let ok = parse(&format!("{MINIMAL}[[waive]]\nrule = \"force_missing\"\nrelation = \"public.t\"\nreason = \"owner is the app's migration role\"\n")).unwrap();
-        assert_eq!(ok.waivers.len(), 1);
-    }
-
-    #[test]
-    fn migrations_format_overrides_detection_and_unknown_values_name_their_line() {
-        let err = parse(&format!("{MINIMAL}[migrations]\nformat = \"liquibase\"\n")).unwrap_err().to_string();
-        assert!(err.contains("x.toml:8:") && err.contains("liquibase") && err.contains("goose"), "{err}");
-        let s = parse(&format!("{MINIMAL}[migrations]\nformat = \"goose\"\n")).unwrap();
-        assert_eq!(s.schema_files[0].format, Format::Goose);
-        assert_eq!(parse(MINIMAL).unwrap().schema_files[0].format, Format::Plain);
-    }
-
-    #[test]
-    fn context_templates_replace_the_setting_and_bad_ones_name_their_line() {
-        let v2 = MINIMAL.replace("setting = \"app.org\"\n", "")
-            + "[context]\n\"request.jwt.claims\" = '{\"app_metadata\":{\"org_id\":\"{tenant}\"}}'\n";
-        let s = parse(&v2).unwrap();
-        assert_eq!(s.tenant.setting, "request.jwt.claims");
-        assert!(s.context.is_templated());
-        let err = parse(&v2.replace("{tenant}", "x")).unwrap_err().to_string();
-        assert!(err.contains(":6:") && err.contains("{tenant}"), "{err}");
-        let err = parse(&format!("{MINIMAL}[context]\n\"a.b\" = \"{{tenant}}\"\n")).unwrap_err().to_string();
-        assert!(err.contains(":6:") && err.contains("not both"), "{err}");
-        let err = parse(&MINIMAL.replace("setting = \"app.org\"\n", "")).unwrap_err().to_string();
-        assert!(err.contains(":5:") && err.contains("[context]"), "{err}");
-    }
-
-    #[test]
-    fn presets_are_named_and_unknown_ones_name_their_line() {
-        assert_eq!(parse(&format!("preset = \"supabase\"\n{MINIMAL}")).unwrap().preset, Some(Preset::Supabase));
-        let err = parse(&format!("preset = \"firebase\"\n{MINIMAL}")).unwrap_err().to_string();
-        assert!(err.contains(":1:") && err.contains("supabase"), "{err}");
-    }
-
-    #[test]
-    fn unqualified_setting_is_rejected() {
-        let err = parse(&MINIMAL.replace("app.org", "org")).unwrap_err().to_string();
-        assert!(err.contains(":6:"), "{err}");
-    }
-}
+mod tests;
