@@ -341,6 +341,14 @@ fn infer_root(catalog: &Catalog, column: &str) -> Option<(RelId, String)> {
     votes.into_iter().max_by_key(|(_, n)| *n).map(|(k, _)| k)
 }
 
+impl Membership {
+    /// Sets the user column of a generated row of the membership table to `user`.
+    pub fn set_user(&self, catalog: &Catalog, row: &mut crate::generate::Row, user: &str) {
+        let ty = catalog.relation(self.rel).column(&self.user_column).map_or("text", |c| c.sql_type.as_str());
+        row.set(&self.user_column, format!("{}::{ty}", crate::db::literal(user)));
+    }
+}
+
 /// Resolves `[membership]`: a tenant-owned table with the user column, and
 /// the users table that column references.
 fn membership(

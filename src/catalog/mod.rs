@@ -475,6 +475,12 @@ impl Catalog {
         (matching(&prefix, &self.app.settings), matching(&prefix, &self.database_settings))
     }
 
+    /// The relation with this oid, if the catalog read it (a standalone
+    /// composite type a function returns, say, is no relation here).
+    pub fn get(&self, oid: RelId) -> Option<&Relation> {
+        self.index.get(&oid).map(|&i| &self.relations[i])
+    }
+
     /// The relation with this oid.
     pub fn relation(&self, oid: RelId) -> &Relation {
         &self.relations[self.index[&oid]]

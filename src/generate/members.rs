@@ -91,18 +91,14 @@ impl Model {
         } else {
             return None;
         };
-        let ty = rel.column(column).map_or("text", |c| c.sql_type.as_str());
+        let ty = rel.column(column).map_or("text", |c| c.sql_type.as_str()).to_string();
         let mut rows = Vec::new();
         for (i, (user, tenant)) in wanted.into_iter().enumerate() {
             let key = tenant.map(|t| data.keys[t].clone());
             let Ok(mut row) = self.row(catalog, data, rel, owner, tenant, key.as_ref(), i, i as u64 + 1) else {
                 continue;
             };
-            let value = format!("{}::{ty}", literal(&user));
-            match row.values.iter_mut().find(|(c, _)| c == column) {
-                Some(slot) => slot.1 = value,
-                None => row.values.push((column.to_string(), value)),
-            }
+            row.set(column, format!("{}::{ty}", literal(&user)));
             rows.push(row);
         }
         Some(rows)

@@ -195,6 +195,14 @@ impl Row {
     fn get(&self, column: &str) -> Option<&str> {
         self.values.iter().find(|(c, _)| c == column).map(|(_, v)| v.as_str())
     }
+
+    /// Sets `column` to the SQL expression `value`, replacing what was generated.
+    pub fn set(&mut self, column: &str, value: String) {
+        match self.values.iter_mut().find(|(c, _)| c == column) {
+            Some(slot) => slot.1 = value,
+            None => self.values.push((column.to_string(), value)),
+        }
+    }
 }
 
 /// A materialized case: keys and rows per table.

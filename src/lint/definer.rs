@@ -127,12 +127,9 @@ pub(super) fn security_definer_function_bypass(cx: &LintContext<'_>) -> Vec<Hit>
     let mut out = Vec::new();
     // The anonymous role calls what it may execute through the API, like the app.
     let anon = |f: &crate::catalog::Function| cx.catalog.anon.as_ref().is_some_and(|a| a.functions.contains(&f.oid));
-    for f in cx
-        .catalog
-        .functions
-        .iter()
-        .filter(|f| f.security_definer && (f.app_can_execute || anon(f)) && !cx.reads_setting(&f.source))
-    {
+    for f in cx.catalog.functions.iter().filter(|f| {
+        f.security_definer && !f.is_trigger && (f.app_can_execute || anon(f)) && !cx.reads_setting(&f.source)
+    }) {
         let src = f.source.to_lowercase();
         let touched: Vec<&str> = cx
             .tenant_tables()
@@ -165,12 +162,15 @@ pub(super) fn security_definer_trigger_cross_tenant_write(cx: &LintContext<'_>) 
             }
             let src = f.source.to_lowercase();
             let writes = ["insert into", "update ", "delete from"].iter().any(|w| src.contains(w));
+            // Only inserts stamped with the triggering row's own tenant stay in it.
+            let own_tenant = format!("new.{}", cx.ownership.column.to_lowercase());
+            let stamped = src.contains(&own_tenant) && !src.contains("update ") && !src.contains("delete from");
             let targets: Vec<&str> = cx
                 .tenant_tables()
                 .filter(|x| mentions(&src, &x.name) && owner_bypasses(cx, &f.owner, x))
                 .map(|x| x.qualified.as_str())
                 .collect();
-            if writes && !targets.is_empty() {
+            if writes && !stamped && !targets.is_empty() {
                 out.push(Hit::on(r, format!("trigger {} on {} runs SECURITY DEFINER function {} (owner {}), which writes {} past row-level security", t.name, r.qualified, f.signature, f.owner, targets.join(", "))).function(f));
             }
         }

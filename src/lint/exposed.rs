@@ -65,7 +65,12 @@ pub(super) fn anon_reads_tenant_rows(cx: &LintContext<'_>) -> Vec<Hit> {
             continue;
         }
         for p in r.policies.iter().filter(select).filter(|p| p.permissive) {
-            if let Some(u) = p.using_side().filter(|u| !cx.scoped(r, *u) && !u.is_const(false)) {
+            // A branch that reads the request's settings admits nothing for an
+            // anonymous request, which carries none (auth.uid() is NULL).
+            let open_branch = |u: &crate::policy::Side<'_>| {
+                u.tree.is_none_or(|t| t.or_branches().iter().any(|b| !b.reads_setting(&cx.tenant())))
+            };
+            if let Some(u) = p.using_side().filter(|u| !cx.scoped(r, *u) && !u.is_const(false) && open_branch(u)) {
                 out.push(Hit::on(r, format!("policy {} on {} applies to {} (USING {}) and does not pin the tenant: anonymous requests read every tenant's rows", p.name, r.qualified, anon.role, u.text)).policy(r, p));
             }
         }

@@ -101,6 +101,8 @@ impl Expr {
             Expr::Or(xs) => xs.iter().all(|x| x.pins_tenant(column, tenant)),
             Expr::NullTest { arg, is_null: true } => column.is_some() && is_column(arg),
             Expr::Op { name, args } if name == "=" => match args.as_slice() {
+                // `is_member(team_id) = true` means what the call means.
+                [a, Expr::Bool(true)] | [Expr::Bool(true), a] => a.pins_tenant(column, tenant),
                 [a, b] => is_column(a) && tenant.source(b) || is_column(b) && tenant.source(a),
                 _ => false,
             },
@@ -119,7 +121,12 @@ impl Expr {
             Expr::SubLink(l) => match (l.kind, &l.test) {
                 (SubLinkKind::Exists, _) => l.outer_refs() && (!l.relations.is_empty() || l.reads_setting(tenant)),
                 (SubLinkKind::Any, Some(Expr::Op { name, args })) if name == "=" => match args.as_slice() {
-                    [a, Expr::Param] | [Expr::Param, a] => is_column(a) && tenant.sublink_source(l),
+                    [a, Expr::Param] | [Expr::Param, a] => {
+                        is_column(a) && tenant.sublink_source(l)
+                            // `(select auth.uid()) IN (SELECT member_ids(team_id))`: the
+                            // user among the members a lookup on the row's tenant returns.
+                            || tenant.source(a) && l.outer_refs() && l.looks_up()
+                    }
                     _ => false,
                 },
                 _ => false,
@@ -220,6 +227,12 @@ impl SubLink {
     /// Whether it reads the tenant setting, directly or through a reader.
     pub fn reads_setting(&self, tenant: &Tenant<'_>) -> bool {
         self.body.iter().any(|e| e.reads_setting(tenant))
+    }
+
+    /// Whether it consults something that can say who belongs where: a
+    /// relation, or a function call.
+    fn looks_up(&self) -> bool {
+        !self.relations.is_empty() || self.body.iter().any(|e| e.any(&mut |x| matches!(x, Expr::Func { .. })))
     }
 }
 

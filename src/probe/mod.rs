@@ -258,11 +258,17 @@ impl Schema<'_> {
         foreign: usize,
     ) -> Option<(String, TenantKey, Option<String>)> {
         let (tenant, key) = match owner {
+            // With memberships a new tenant belongs to nobody yet: creating one is no crossing.
+            Owner::Root { .. } if self.ownership.membership.is_some() => return None,
             Owner::Root { .. } => (Some(foreign), data.fresh.clone()),
             Owner::Global { .. } => (None, data.fresh.clone()),
             _ => (Some(foreign), data.keys[foreign].clone()),
         };
-        let row = self.model.row(self.catalog, data, rel, owner, tenant, Some(&key), 0, PROBE_ROW_BASE).ok()?;
+        let mut row = self.model.row(self.catalog, data, rel, owner, tenant, Some(&key), 0, PROBE_ROW_BASE).ok()?;
+        // A membership of the tenant's own member would only repeat a key: use the non-member.
+        if let Some(m) = self.ownership.membership.as_ref().filter(|m| m.rel == rel.oid) {
+            m.set_user(self.catalog, &mut row, &crate::context::user_of(&data.unknown));
+        }
         let pk = primary_key_predicate(rel, &row);
         Some((crate::generate::insert_sql(rel, std::slice::from_ref(&row)), key, pk))
     }
@@ -285,12 +291,7 @@ impl Schema<'_> {
         let key = &data.keys[foreign];
         let mut row =
             self.model.row(self.catalog, data, rel, owner, Some(foreign), Some(key), 0, PROBE_ROW_BASE).ok()?;
-        let ty = rel.column(&m.user_column).map_or("text", |c| c.sql_type.as_str());
-        let value = format!("{}::{ty}", crate::db::literal(&user));
-        match row.values.iter_mut().find(|(c, _)| *c == m.user_column) {
-            Some(slot) => slot.1 = value,
-            None => row.values.push((m.user_column.clone(), value)),
-        }
+        m.set_user(self.catalog, &mut row, &user);
         Some(crate::generate::insert_sql(rel, std::slice::from_ref(&row)))
     }
 

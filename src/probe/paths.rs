@@ -103,7 +103,7 @@ impl Schema<'_> {
                 .collect();
             let Some(args) = args else { continue };
             let tenant_col = &self.ownership.column;
-            let returned = f.return_rel.map(|r| self.catalog.relation(r));
+            let returned = f.return_rel.and_then(|r| self.catalog.get(r));
             let (rel, read) =
                 if let Some(r) = returned.filter(|r| self.ownership.owner(r.oid).is_some_and(Owner::is_tenant_owned)) {
                     if r.column(tenant_col).is_some() {

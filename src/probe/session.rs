@@ -106,24 +106,26 @@ impl AppSessions {
         probes: &[Probe],
     ) -> Result<Results, tokio_postgres::Error> {
         let c = &self.generic;
-        let mut statements = Vec::with_capacity(probes.len());
-        {
-            let mut cache = self.prepared.lock().await;
-            for p in probes {
-                let stmt = match cache.get(&p.sql) {
-                    Some(s) => s.clone(),
-                    None => {
-                        let s = c.prepare(&p.sql).await?;
-                        cache.insert(p.sql.clone(), s.clone());
-                        s
-                    }
-                };
-                statements.push(stmt);
-            }
-        }
         let mut out = Vec::with_capacity(probes.len());
+        let mut statements = Vec::with_capacity(probes.len());
         for (round, key) in [first, second].into_iter().enumerate() {
             c.batch_execute(&format!("BEGIN; {}", context.set_sql(&Identity::of(key)))).await?;
+            // Prepared inside the request, after its role switch: the session
+            // itself may hold a role (anon) that cannot even see the schema.
+            if round == 0 {
+                let mut cache = self.prepared.lock().await;
+                for p in probes {
+                    let stmt = match cache.get(&p.sql) {
+                        Some(s) => s.clone(),
+                        None => {
+                            let s = c.prepare(&p.sql).await?;
+                            cache.insert(p.sql.clone(), s.clone());
+                            s
+                        }
+                    };
+                    statements.push(stmt);
+                }
+            }
             for (stmt, p) in statements.iter().zip(probes) {
                 c.batch_execute("SAVEPOINT rowfence_probe").await?;
                 let rows = c.query_prepared(stmt, &p.sql).await;

@@ -16,6 +16,21 @@ CREATE ROLE dashboard_user NOLOGIN;
 
 CREATE SCHEMA extensions;
 GRANT USAGE ON SCHEMA extensions TO anon, authenticated, service_role;
+-- Supabase creates these in extensions and puts the schema on every role's
+-- search_path (role settings: rowfence's scratch databases are template copies).
+DO $$
+BEGIN
+  CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA extensions;
+  CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions;
+EXCEPTION WHEN undefined_file THEN
+  RAISE NOTICE 'pgcrypto/uuid-ossp are not installed on this server';
+END $$;
+ALTER ROLE authenticator SET search_path = "$user", public, extensions;
+ALTER ROLE authenticated SET search_path = "$user", public, extensions;
+ALTER ROLE anon SET search_path = "$user", public, extensions;
+ALTER ROLE service_role SET search_path = "$user", public, extensions;
+-- Realtime's publication, which migrations add their tables to.
+CREATE PUBLICATION supabase_realtime;
 CREATE SCHEMA auth;
 GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
 CREATE SCHEMA storage;
@@ -36,6 +51,8 @@ CREATE TABLE auth.users (
   updated_at timestamptz DEFAULT now(),
   last_sign_in_at timestamptz,
   email_confirmed_at timestamptz,
+  phone_confirmed_at timestamptz,
+  confirmed_at timestamptz GENERATED ALWAYS AS (LEAST(email_confirmed_at, phone_confirmed_at)) STORED,
   deleted_at timestamptz
 );
 
@@ -72,6 +89,8 @@ CREATE TABLE storage.buckets (
   name text NOT NULL UNIQUE,
   owner uuid,
   public boolean DEFAULT false,
+  file_size_limit bigint,
+  allowed_mime_types text[],
   created_at timestamptz DEFAULT now(),
   updated_at timestamptz DEFAULT now()
 );
@@ -90,6 +109,9 @@ CREATE FUNCTION storage.foldername(name text) RETURNS text[] LANGUAGE sql IMMUTA
 $$;
 CREATE FUNCTION storage.filename(name text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT (string_to_array(name, '/'))[array_length(string_to_array(name, '/'), 1)]
+$$;
+CREATE FUNCTION storage.extension(name text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT (string_to_array(storage.filename(name), '.'))[array_length(string_to_array(storage.filename(name), '.'), 1)]
 $$;
 
 -- Supabase's default grants on public: every new table, function and
