@@ -35,8 +35,9 @@ pub fn violation(s: &Schema<'_>, app_role: &str, key: (RelId, ProbeKind), shrunk
     let context = if shrunk.contexts.contains(&ContextKind::Tenant) { ContextKind::Tenant } else { v.context.kind() };
     let also: Vec<&str> = shrunk.contexts.iter().filter(|c| **c != context).map(|c| c.as_str()).collect();
     let also = if also.is_empty() { String::new() } else { format!(" (also under: {})", also.join(", ")) };
-    let message =
-        format!("{app_role} {} in {} under {}{also}", key.1.describe(), rel.qualified, context_phrase(context));
+    // Requests without a context run as the role the sessions hold (anon).
+    let actor = if context.has_context() { app_role } else { s.login.1.unwrap_or(app_role) };
+    let message = format!("{actor} {} in {} under {}{also}", key.1.describe(), rel.qualified, context_phrase(context));
     // With FORCE set an owner must first turn it off: still the app's to do,
     // but a step beyond an ordinary statement.
     let severity = match (rule, rel.rls_forced) {
@@ -50,7 +51,7 @@ pub fn violation(s: &Schema<'_>, app_role: &str, key: (RelId, ProbeKind), shrunk
         .evidence(Evidence {
             sql: v.sql.clone(),
             observed: v.observed.clone(),
-            reproduction: reproduction(s, app_role, shrunk.data, v, rule, shrunk.steps),
+            reproduction: reproduction(s, shrunk.data, v, rule, shrunk.steps),
         })
         .remediation(crate::remediation::render(rule, s.catalog, s.ownership, s.setting, app_role, Some(rel.oid)))
 }
@@ -73,7 +74,7 @@ pub fn login_default(setting: &str, app_role: &str, value: &str) -> Finding {
 }
 
 /// A script that replays the violation on a fresh copy of the schema.
-fn reproduction(s: &Schema<'_>, app_role: &str, data: &Dataset, v: &Violation, rule: RuleId, steps: u32) -> String {
+fn reproduction(s: &Schema<'_>, data: &Dataset, v: &Violation, rule: RuleId, steps: u32) -> String {
     let mut out = format!(
         "-- {rule} on {}: {} tenant(s), {} row(s) (shrunk in {steps} step(s))\n-- 1. as a superuser, on a database with the schema applied:\n",
         s.catalog.relation(v.rel).qualified,
@@ -85,16 +86,26 @@ fn reproduction(s: &Schema<'_>, app_role: &str, data: &Dataset, v: &Violation, r
         out.push_str(";\n");
     }
     let set = |who: &crate::context::Identity| format!("{};\n", s.context.set_sql(who));
-    out.push_str(&format!("-- 2. logged in as {app_role}"));
+    let (login, session_role) = s.login;
+    let when = match v.context {
+        Context::NoneFresh => ", in a new session that never set the context",
+        Context::NoneAfterReset => ", after an earlier transaction set a context",
+        _ => "",
+    };
+    out.push_str(&format!("-- 2. logged in as {login}{when}:\n"));
+    // PostgREST's sessions hold the anonymous role between requests; each
+    // request's SET LOCAL ROLE is part of its context statement.
+    if let Some(r) = session_role {
+        out.push_str(&format!("SET ROLE {};\n", ident(r)));
+    }
+    out.push_str("BEGIN;\n");
     match v.context {
-        Context::NoneFresh => out.push_str(", in a new session that never set the context:\nBEGIN;\n"),
+        Context::NoneFresh => {}
         Context::NoneAfterReset => {
-            out.push_str(", after an earlier transaction set a context:\nBEGIN;\n");
             out.push_str(&set(&crate::context::Identity::of(&data.keys[0])));
             out.push_str("COMMIT;\nBEGIN;\n");
         }
         ctx => {
-            out.push_str(":\nBEGIN;\n");
             if let Some(who) = ctx.identity(data) {
                 out.push_str(&set(&who));
             }

@@ -102,6 +102,8 @@ pub struct Schema<'a> {
     pub context: &'a crate::context::ContextSpec,
     /// Rows with a NULL tenant may be changed by any tenant (the suite says so).
     pub shared_rows_writable: bool,
+    /// The login, and the role its sessions hold between requests (`anon_role`).
+    pub login: (&'a str, Option<&'a str>),
 }
 
 impl Schema<'_> {

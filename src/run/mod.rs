@@ -184,6 +184,7 @@ async fn probe(
         setting: &suite.tenant.setting,
         context: &suite.context,
         shared_rows_writable: suite.tenant.shared_rows == crate::suite::SharedRows::Writable,
+        login: (&suite.app.role, suite.app.session_role()),
     };
     let lane_list = lanes.lanes();
     let progress = opts.progress();

@@ -156,9 +156,15 @@ pub async fn apply_file(db: &Db, file: &SchemaFile) -> Result<(), SchemaError> {
 
 fn apply_error(file: &SchemaFile, text: &str, line: usize, column: usize, e: &tokio_postgres::Error) -> SchemaError {
     // The snippet comes from the file on disk: the sent text has the same lines.
-    let snippet = text.lines().nth(line - 1).unwrap_or("").trim_end().to_string();
+    let snippet = redact(text.lines().nth(line - 1).unwrap_or("").trim_end());
     let where_ = e.as_db_error().and_then(|d| d.where_()).map(|w| format!(" (context: {w})")).unwrap_or_default();
-    SchemaError::Apply { file: file.display.clone(), line, column, error: format!("{}{where_}", describe(e)), snippet }
+    SchemaError::Apply {
+        file: file.display.clone(),
+        line,
+        column,
+        error: redact(&format!("{}{where_}", describe(e))),
+        snippet,
+    }
 }
 
 /// Statements of the prepared text, goose `StatementBegin`/`End` blocks kept whole.
@@ -364,4 +370,34 @@ fn last_part(qualified: &str) -> String {
         return inner[start..].to_string();
     }
     qualified.rsplit('.').next().unwrap_or(qualified).to_lowercase()
+}
+
+/// `text` with secrets a schema file may hold masked: passwords in role
+/// statements, JSON Web Tokens (a committed service key), and API keys with
+/// the usual secret prefixes. Error messages echo the failing line; they must
+/// not carry a credential into a CI log.
+pub(crate) fn redact(text: &str) -> String {
+    static SECRET: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?i)(password\s+)'(?:[^']|'')*'|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*|\b(?:sb_secret_|sk_live_|sk_test_)[A-Za-z0-9_-]{8,}"#,
+        )
+        .expect("valid")
+    });
+    SECRET
+        .replace_all(text, |c: &regex::Captures<'_>| match c.get(1) {
+            Some(p) => format!("{}'<redacted>'", p.as_str()),
+            None => "<redacted>".to_string(),
+        })
+        .into_owned()
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn passwords_tokens_and_keys_are_masked_and_the_rest_kept() {
+        let line = "ALTER ROLE app PASSWORD 'hunter''2'; select 'eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZSJ9.c2lnbmF0dXJl', 'sb_secret_abcdef123456';";
+        let out = super::redact(line);
+        assert_eq!(out, "ALTER ROLE app PASSWORD '<redacted>'; select '<redacted>', '<redacted>';");
+        assert_eq!(super::redact("create table t (id int);"), "create table t (id int);");
+    }
 }

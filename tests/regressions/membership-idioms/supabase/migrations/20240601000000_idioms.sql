@@ -20,6 +20,11 @@ create table app.audit (
   team_id uuid not null references app.teams (id),
   what text not null
 );
+-- Only the server touches billing: RLS on, no policy (closed to users by design).
+create table app.billing (
+  team_id uuid primary key references app.teams (id),
+  customer_ref text not null
+);
 grant select, insert, update, delete on all tables in schema app to authenticated;
 
 create function app.is_member(team uuid) returns boolean
@@ -54,6 +59,7 @@ alter table app.teams enable row level security;
 alter table app.members enable row level security;
 alter table app.docs enable row level security;
 alter table app.audit enable row level security;
+alter table app.billing enable row level security;
 
 -- `= true` on a helper, and the helper the other way round.
 create policy "see teams" on app.teams for select to authenticated using (app.is_member(id) = true);
