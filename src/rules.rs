@@ -98,7 +98,7 @@ rules! {
         "Policies are defined on the table, but they are not enforced because RLS is disabled on it.",
         "ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {relation} FORCE ROW LEVEL SECURITY;";
     ForceMissing = "force_missing", Medium, "RLS enabled without FORCE",
-        "Without FORCE ROW LEVEL SECURITY the table owner bypasses the policies; harmless unless the app is, or inherits, the owner.",
+        "Without FORCE ROW LEVEL SECURITY the table owner bypasses the policies; harmless unless the app is, inherits or can SET ROLE to the owner. Medium when it can SET ROLE to the owner (inheriting it is app_owns_table), info otherwise.",
         "ALTER TABLE {relation} FORCE ROW LEVEL SECURITY;";
     PartitionDirectAccess = "partition_direct_access", High, "Partition or inheritance child reachable by name",
         "Policies on a partitioned parent do not protect its partitions when they are queried directly; each has its own RLS flag.",

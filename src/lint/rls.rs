@@ -76,17 +76,27 @@ pub(super) fn policy_exists_rls_disabled(cx: &LintContext<'_>) -> Vec<Hit> {
 
 /// ENABLE without FORCE; only matters when the app owns the table, which
 /// `app_owns_table` reports as critical.
+/// Medium where the app can `SET ROLE` to the owner; otherwise only the
+/// owner's own sessions bypass, so it is defence in depth (info).
 pub(super) fn force_missing(cx: &LintContext<'_>) -> Vec<Hit> {
     cx.tenant_tables()
         .filter(|r| r.rls_enabled && !r.rls_forced && !r.app_owns)
         .map(|r| {
-            Hit::on(
+            let reachable = cx.catalog.app.memberships.iter().any(|m| m.role == r.owner && m.can_set);
+            let hit = Hit::on(
                 r,
                 format!(
-                    "{} enables row-level security without FORCE: its owner {} bypasses the policies",
-                    r.qualified, r.owner
+                    "{} enables row-level security without FORCE: its owner {} bypasses the policies{}",
+                    r.qualified,
+                    r.owner,
+                    if reachable {
+                        format!(", and {} can SET ROLE {}", cx.app, r.owner)
+                    } else {
+                        format!(" ({} cannot become {}: defence in depth)", cx.app, r.owner)
+                    }
                 ),
-            )
+            );
+            if reachable { hit } else { hit.severity(crate::rules::Severity::Info) }
         })
         .collect()
 }

@@ -188,11 +188,16 @@ impl Expr {
         out
     }
 
-    /// Whether an OR branch (of several) reads another custom setting: any
-    /// session can set one, so the branch is a way around the tenant.
+    /// Whether an OR branch reads another custom setting: any session can set
+    /// one, so the branch is a way around the tenant. One OR branch of several
+    /// counts whatever it compares; a policy of a single branch counts when
+    /// the setting decides for every row alike (`current_setting('app.bypass_rls')
+    /// = 'on'` as a policy of its own), not when it is compared with the row
+    /// (`author_id = current_setting('app.user_id')`, a second context setting).
     pub fn bypass_branch(&self, setting: &str) -> bool {
         let branches = self.or_branches();
-        branches.len() > 1 && branches.into_iter().any(|b| !b.other_settings(setting).is_empty())
+        let several = branches.len() > 1;
+        branches.into_iter().any(|b| !b.other_settings(setting).is_empty() && (several || !b.reads_row()))
     }
 
     /// A call of a function in `readers` outside any subquery, whose

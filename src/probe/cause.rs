@@ -163,6 +163,10 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     if sides.iter().any(|e| e.broad_match(setting)) {
         return RuleId::PolicyPredicateTooBroad;
     }
+    // A branch any session can switch on with a setting of its own.
+    if sides.iter().any(|e| e.bypass_branch(setting)) {
+        return RuleId::GucBypassFlag;
+    }
     if matches!(o.kind, ProbeKind::InsertForeign | ProbeKind::MoveBlind | ProbeKind::MoveKeyed) {
         return RuleId::WithCheckWeakOrTrue;
     }

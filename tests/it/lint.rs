@@ -106,3 +106,21 @@ async fn tenant_root_unknown(#[case] schema: &str, #[case] fires: bool) {
     let report = rowfence::lint(&suite, &options(ProviderKind::Local)).await.unwrap();
     assert_eq!(report.findings.iter().any(|f| f.rule.as_str() == "tenant_root_unknown"), fires, "{}", summary(&report));
 }
+
+/// `force_missing` matters only where the app can become the owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_missing_is_medium_only_where_the_app_can_become_the_owner() {
+    let severity = |r: &Report| r.findings.iter().find(|f| f.rule.as_str() == "force_missing").map(|f| f.severity);
+    let unreachable = lint_with(&root().join("fixtures/lint/force_missing.fires.sql")).await;
+    assert_eq!(severity(&unreachable), Some(rowfence::rules::Severity::Info), "{}", summary(&unreachable));
+    let settable = lint_with(&root().join("fixtures/lint/force_missing.settable.fires.sql")).await;
+    assert_eq!(severity(&settable), Some(rowfence::rules::Severity::Medium), "{}", summary(&settable));
+}
+
+/// A policy of its own that honours a settable flag is named for the flag, not as a widening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_policy_of_its_own_is_a_bypass_flag_not_a_widening() {
+    let report = lint_with(&root().join("fixtures/lint/guc_bypass_flag.policy.fires.sql")).await;
+    let rules: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert!(rules.contains(&"guc_bypass_flag") && !rules.contains(&"permissive_or_widening"), "{}", summary(&report));
+}
