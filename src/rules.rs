@@ -50,8 +50,9 @@ pub struct Rule {
     pub title: &'static str,
     /// What goes wrong and why it matters.
     pub description: &'static str,
-    /// How to fix it. `{relation}`, `{app}`, `{column}`, `{predicate}`, `{policy}`, `{setting}` and
-    /// `{key_type}` are replaced per finding.
+    /// How to fix it. `{relation}`, `{app}`, `{column}`, `{predicate}`, `{policy}`, `{setting}`,
+    /// `{key_type}`, `{object}` (the policy, function or role the finding names) and `{anon}` are
+    /// replaced per finding.
     pub remediation: &'static str,
 }
 
@@ -117,7 +118,7 @@ rules! {
         "ALTER TABLE {relation} OWNER TO <migration role>;  -- the app must not own what fences it; FORCE alone can be undone by the owner";
     AppCanBecomeBypassRole = "app_can_become_bypass_role", High, "The app role can become a bypassing role",
         "The app is a member of a superuser, BYPASSRLS or table-owning role: SET ROLE, or inherited ownership, escapes the policies.",
-        "REVOKE <role> FROM {app};";
+        "REVOKE {object} FROM {app};";
     AppPrivilegedPredefinedRole = "app_privileged_predefined_role", High, "The app role holds a privileged predefined role",
         "pg_read_all_data, pg_write_all_data and similar roles grant access beyond the tenant's tables.",
         "REVOKE pg_read_all_data, pg_write_all_data FROM {app};";
@@ -126,7 +127,7 @@ rules! {
         "{policy}";
     PermissiveOrWidening = "permissive_or_widening", Critical, "A permissive policy widens the tenant policy",
         "Permissive policies are OR-ed: an extra policy such as USING (true), a visibility flag, or one TO PUBLIC lets rows of other tenants through.",
-        "DROP POLICY <widening policy> ON {relation};  -- or make the tenant policy AS RESTRICTIVE";
+        "DROP POLICY {object};  -- or make the tenant policy on {relation} AS RESTRICTIVE";
     BlindWriteBroaderThanSelect = "blind_write_broader_than_select", High, "Blind UPDATE/DELETE reaches rows SELECT does not",
         "SELECT policies join an UPDATE/DELETE only when the statement reads a column; `DELETE FROM t` or `UPDATE t SET x = 1` is filtered by the UPDATE/DELETE policy alone.",
         "Give the UPDATE and DELETE policies on {relation} the same tenant predicate as SELECT, e.g.\n{policy}";
@@ -156,28 +157,28 @@ rules! {
         "Read the tenant from a claim only the server writes (app_metadata, or a custom claim set by an auth hook), or look the user up in a membership table: replace auth.jwt() -> 'user_metadata' in the policies on {relation}.";
     AnonReadsTenantRows = "anon_reads_tenant_rows", Critical, "The anonymous role reads tenant rows",
         "The anonymous role (PostgREST's anon: every request without a login) holds SELECT on a tenant table and a policy that applies to it lets rows through: anyone who knows the API's address reads them.",
-        "Give the policies on {relation} a TO clause naming only the authenticated role, or REVOKE SELECT ON {relation} FROM <anon role>;";
+        "Give the policies on {relation} a TO clause naming only the authenticated role, or REVOKE SELECT ON {relation} FROM {anon};";
     PolicyReachesAnon = "policy_reaches_anon", Medium, "A policy without TO applies to the anonymous role",
         "A policy without a TO clause applies to PUBLIC, the anonymous role included; it then rests on the claims alone to keep anonymous requests out. Supabase's advice is to name the role on every policy.",
         "Recreate the policy with TO authenticated (the role requests switch to), so anonymous requests meet no policy and see nothing.";
     ExposedTableWithoutRls = "exposed_table_without_rls", High, "A table the anonymous role can write has no row-level security",
         "The table is in a schema the API exposes, the anonymous role can insert, update or delete its rows, and row-level security is off: anyone who knows the API's address changes it.",
-        "ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY;  -- then add policies for the roles that may write; or REVOKE INSERT, UPDATE, DELETE ON {relation} FROM <anon role>;";
+        "ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY;  -- then add policies for the roles that may write; or REVOKE INSERT, UPDATE, DELETE ON {relation} FROM {anon};";
     AuthCallPerRow = "auth_call_per_row", Low, "A policy calls a context helper once per row",
         "auth.uid(), auth.jwt() and other helpers that read the request's settings are STABLE, yet a bare call in a policy is evaluated for every row; wrapped in a scalar subquery ((select auth.uid())) it runs once per statement as an initPlan. On large tables the difference is two to three orders of magnitude.",
         "Wrap each call in the policies on {relation} in a scalar subquery: (select auth.uid()) instead of auth.uid().";
     ImmutableContextFunction = "immutable_context_function", High, "Tenant helper declared IMMUTABLE",
         "An IMMUTABLE function reading the setting is folded into cached plans: a prepared statement reused after a tenant switch returns the first tenant's rows.",
-        "ALTER FUNCTION <helper> STABLE;";
+        "ALTER FUNCTION {object} STABLE;";
     HelperSearchPathMutable = "helper_search_path_mutable", Medium, "Policy helper without a fixed search_path",
         "A TEMP table can shadow the lookup table a helper reads.",
-        "ALTER FUNCTION <helper> SET search_path = pg_catalog, public;";
+        "ALTER FUNCTION {object} SET search_path = pg_catalog, public;";
     ViewOwnerRights = "view_owner_rights", Critical, "View runs with its owner's rights",
         "A view without security_invoker owned by a superuser, BYPASSRLS role or non-FORCE owner shows every tenant.",
         "ALTER VIEW {relation} SET (security_invoker = true);";
     SecurityDefinerFunctionBypass = "security_definer_function_bypass", Critical, "SECURITY DEFINER function bypasses RLS",
         "A definer function (EXECUTE is PUBLIC by default) owned by a bypassing role returns or changes foreign rows.",
-        "REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC;  -- or make it SECURITY INVOKER, or filter by the tenant setting inside";
+        "REVOKE EXECUTE ON FUNCTION {object} FROM PUBLIC;  -- or make it SECURITY INVOKER, or filter by the tenant setting inside";
     SecurityDefinerTriggerCrossTenantWrite = "security_definer_trigger_cross_tenant_write", High, "Definer trigger writes across tenants",
         "A SECURITY DEFINER trigger follows a user-supplied id into another tenant's row.",
         "Make the trigger function SECURITY INVOKER or check the tenant of every row it touches.";
@@ -210,10 +211,10 @@ rules! {
         "-- Keep shared rows on the read side only: replace the FOR ALL policy with\nCREATE POLICY tenant_read ON {relation} FOR SELECT TO {app} USING ({predicate} OR {column} IS NULL);\nCREATE POLICY tenant_insert ON {relation} FOR INSERT TO {app} WITH CHECK ({predicate});\nCREATE POLICY tenant_update ON {relation} FOR UPDATE TO {app} USING ({predicate}) WITH CHECK ({predicate});\nCREATE POLICY tenant_delete ON {relation} FOR DELETE TO {app} USING ({predicate});";
     SequenceCounterLeak = "sequence_counter_leak", Low, "The app can read a tenant table's sequence",
         "A sequence shared by all tenants reveals how many rows other tenants create (nextval/currval/last_value).",
-        "REVOKE USAGE, SELECT, UPDATE ON SEQUENCE <sequence> FROM {app};  -- or use uuid keys";
+        "REVOKE USAGE, SELECT, UPDATE ON SEQUENCE {object} FROM {app};  -- or use uuid keys";
     LeakproofMislabel = "leakproof_mislabel", Critical, "A user function is marked LEAKPROOF",
         "The planner runs LEAKPROOF functions before RLS filters; a function that raises or logs its argument leaks other tenants' values.",
-        "ALTER FUNCTION <function> NOT LEAKPROOF;";
+        "ALTER FUNCTION {object} NOT LEAKPROOF;";
     Cve20232455 = "cve_2023_2455", High, "Server affected by CVE-2023-2455",
         "Row security policies disregard user ID changes after inlining: a cached plan can apply another role's policies (fixed in 13.11, 14.8, 15.3).",
         "Upgrade PostgreSQL to the latest minor release.";
@@ -316,6 +317,11 @@ pub struct FixContext<'a> {
     pub setting: &'a str,
     /// SQL type of the key.
     pub key_type: &'a str,
+    /// The object the finding names, as SQL (`"p" ON public.t`, `public.f(uuid)`,
+    /// a role), or a description of it where none is known.
+    pub object: &'a str,
+    /// The anonymous role (`[app] anon_role`), quoted.
+    pub anon: &'a str,
 }
 
 impl Rule {
@@ -329,6 +335,8 @@ impl Rule {
             .replace("{column}", cx.column)
             .replace("{setting}", cx.setting)
             .replace("{key_type}", cx.key_type)
+            .replace("{object}", cx.object)
+            .replace("{anon}", cx.anon)
     }
 }
 
@@ -361,6 +369,8 @@ mod tests {
             predicate: "org_id = current_setting('app.org')::uuid",
             setting: "app.org",
             key_type: "uuid",
+            object: "\"p\" ON public.notes",
+            anon: "anon",
         };
         for r in RULES {
             let fix = r.remediation_for(&cx);

@@ -69,34 +69,45 @@ pub struct Hit {
     pub severity: Option<Severity>,
     /// Object to locate in the schema files: (kind, name), e.g. ("policy", "notes.p").
     pub object: Option<(&'static str, String)>,
+    /// The same object as SQL names it in a fix (`"p" ON public.notes`, `public.f(uuid)`).
+    pub target: Option<String>,
 }
 
 impl Hit {
     /// A hit on a relation.
     pub fn on(rel: &Relation, message: String) -> Hit {
-        Hit { rel: Some(rel.oid), message, severity: None, object: None }
+        Hit { rel: Some(rel.oid), message, severity: None, object: None, target: None }
     }
 
     /// A hit on no relation in particular.
     pub fn global(message: String) -> Hit {
-        Hit { rel: None, message, severity: None, object: None }
+        Hit { rel: None, message, severity: None, object: None, target: None }
     }
 
     /// Points the hit at a policy's CREATE POLICY line.
     pub fn policy(mut self, rel: &Relation, p: &Policy) -> Hit {
         self.object = Some(("policy", format!("{}.{}", rel.name, p.name)));
+        self.target = Some(format!("{} ON {}", crate::db::ident(&p.name), rel.qualified));
         self
     }
 
     /// Points the hit at a function's CREATE FUNCTION line.
     pub fn function(mut self, f: &Function) -> Hit {
         self.object = Some(("function", f.name.clone()));
+        self.target = Some(format!("{}({})", f.qualified, f.arg_types.join(", ")));
+        self
+    }
+
+    /// Names the object a fix acts on, as SQL (a sequence, say).
+    pub fn target(mut self, sql: &str) -> Hit {
+        self.target = Some(sql.to_string());
         self
     }
 
     /// Points the hit at a role's CREATE ROLE line.
     pub fn role(mut self, name: &str) -> Hit {
         self.object = Some(("role", name.to_string()));
+        self.target = Some(crate::db::ident(name));
         self
     }
 
@@ -192,6 +203,7 @@ pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
                         cx.setting,
                         cx.app,
                         hit.rel,
+                        hit.target.as_deref(),
                     ))
                     .location(location),
             );

@@ -55,6 +55,7 @@ pub(super) fn sequence_counter_leak(cx: &LintContext<'_>) -> Vec<Hit> {
                     cx.app, s.qualified, r.qualified
                 ),
             )
+            .target(&s.qualified)
         })
         .collect()
 }

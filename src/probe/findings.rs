@@ -53,7 +53,7 @@ pub fn violation(s: &Schema<'_>, app_role: &str, key: (RelId, ProbeKind), shrunk
             observed: v.observed.clone(),
             reproduction: reproduction(s, shrunk.data, v, rule, shrunk.steps),
         })
-        .remediation(crate::remediation::render(rule, s.catalog, s.ownership, s.setting, app_role, Some(rel.oid)))
+        .remediation(crate::remediation::render(rule, s.catalog, s.ownership, s.setting, app_role, Some(rel.oid), None))
 }
 
 /// The finding for a login that arrives with the tenant setting already set

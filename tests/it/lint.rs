@@ -49,6 +49,8 @@ async fn fires(#[files("fixtures/lint/*.fires.sql")] delta: PathBuf) {
     assert!(hit.is_some(), "{rule} did not fire on {}:\n{}", delta.display(), summary(&report));
     let hit = hit.unwrap();
     assert!(!hit.remediation.contains('{'), "{rule}: unfilled remediation {}", hit.remediation);
+    // A fix names the policy, function, role or sequence it acts on.
+    assert!(!hit.remediation.contains("<the "), "{rule}: remediation without its object {}", hit.remediation);
 }
 
 #[rstest]
