@@ -205,6 +205,16 @@ impl Ownership {
         self.owners.get(&rel)
     }
 
+    /// The column of `rel` that holds the tenant key: the tenant column, or
+    /// the root's key column; `None` for children and global tables.
+    pub fn key_column(&self, rel: RelId) -> Option<&str> {
+        match self.owners.get(&rel) {
+            Some(Owner::Direct { column }) => Some(column.as_str()),
+            Some(Owner::Root { key }) => Some(key.as_str()),
+            _ => None,
+        }
+    }
+
     /// A SQL expression over alias `alias` of `rel` that yields the row's
     /// tenant key as text (NULL for global rows). Children resolve through
     /// nested subqueries, so it is only meaningful when run as superuser.

@@ -4,7 +4,7 @@
 //! cause gets the same fix whichever stage found it.
 
 use crate::catalog::{Catalog, RelId};
-use crate::ownership::{Owner, Ownership};
+use crate::ownership::Ownership;
 use crate::rules::{FixContext, RuleId};
 
 /// A rule's remediation with this schema's names filled in. `object` is the
@@ -46,11 +46,7 @@ fn widening_policies(catalog: &Catalog, ownership: &Ownership, setting: &str, re
     let r = catalog.relation(rel);
     let readers = crate::policy::setting_readers(catalog, setting);
     let tenant = crate::policy::Tenant { setting, readers: &readers };
-    let column = match ownership.owner(rel) {
-        Some(Owner::Direct { column }) => Some(column.as_str()),
-        Some(Owner::Root { key }) => Some(key.as_str()),
-        _ => None,
-    };
+    let column = ownership.key_column(rel);
     r.policies
         .iter()
         .filter(|p| p.applies_to_app && p.permissive)

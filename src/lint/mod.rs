@@ -246,11 +246,7 @@ impl LintContext<'_> {
     /// names that cause. A tree that could not be read is left to
     /// `policy_unclassified` and the probes.
     pub fn scoped(&self, rel: &Relation, side: Side<'_>) -> bool {
-        let column = match self.ownership.owner(rel.oid) {
-            Some(Owner::Direct { column }) => Some(column.as_str()),
-            Some(Owner::Root { key }) => Some(key.as_str()),
-            _ => None,
-        };
+        let column = self.ownership.key_column(rel.oid);
         // A user's own memberships are theirs: a read pinned to the user is scoped.
         let user = self.membership_of(rel).map(|m| m.user_column.as_str());
         side.tree.is_none_or(|e| {
@@ -264,11 +260,7 @@ impl LintContext<'_> {
     /// membership table pinning the user is not enough (a user would add
     /// themselves to any tenant).
     pub fn pins_tenant(&self, rel: &Relation, side: Side<'_>) -> bool {
-        let column = match self.ownership.owner(rel.oid) {
-            Some(Owner::Direct { column }) => Some(column.as_str()),
-            Some(Owner::Root { key }) => Some(key.as_str()),
-            _ => None,
-        };
+        let column = self.ownership.key_column(rel.oid);
         side.tree.is_none_or(|e| e.scoped(column, &self.tenant()))
     }
 

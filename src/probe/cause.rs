@@ -134,11 +134,7 @@ pub fn attribute(catalog: &Catalog, ownership: &Ownership, setting: &str, o: &Ob
     // the row: `OR claims->>'role' = 'authenticated'`) lets other rows through.
     let readers = policy::setting_readers(catalog, setting);
     let tenant = Tenant { setting, readers: &readers };
-    let column = match ownership.owner(rel.oid) {
-        Some(Owner::Direct { column }) => Some(column.as_str()),
-        Some(Owner::Root { key }) => Some(key.as_str()),
-        _ => None,
-    };
+    let column = ownership.key_column(rel.oid);
     let widening = |p: &&crate::catalog::Policy| {
         p.permissive
             && p.using_expr().is_some_and(|u| {
