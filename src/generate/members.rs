@@ -59,8 +59,7 @@ impl Model {
         let Some(t) = tenant.filter(|_| fk.target == *users && fk.target_columns.len() == 1) else {
             return candidates;
         };
-        let members = Members::of(&data.keys, &data.unknown);
-        let theirs: Vec<String> = members.rows.iter().filter(|(_, m)| *m == t).map(|(u, _)| literal(u)).collect();
+        let theirs: Vec<String> = data.memberships.iter().filter(|(_, m)| *m == t).map(|(u, _)| literal(u)).collect();
         let mine: Vec<&Row> = candidates
             .iter()
             .copied()

@@ -218,6 +218,8 @@ pub struct Dataset {
     pub tables: Vec<(RelId, Vec<Row>)>,
     /// Planned rows that could not be built: table and the first reason.
     pub skipped: Vec<(RelId, String)>,
+    /// (user, tenant index) of every membership row (`[membership]`; else empty).
+    pub memberships: Vec<(String, usize)>,
     /// A user is a member of the first two tenants (`[membership]`).
     pub two_tenant_user: bool,
     /// Its requests name the first ([`Model::request_names_tenant`]).
@@ -307,6 +309,7 @@ impl Model {
             fresh,
             tables: Vec::new(),
             skipped: Vec::new(),
+            memberships: if self.membership.is_some() { members.rows.clone() } else { Vec::new() },
             two_tenant_user,
             request_names_tenant: self.request_names_tenant,
             user_controlled: self.user_controlled,
