@@ -1,5 +1,7 @@
-//! A finding: one thing rowfence established about the schema, as data that
-//! every emitter reads. Built with [`Finding::new`] and its builder methods.
+//! A finding: one cause of a tenant-isolation failure (a rule on a relation,
+//! and on a policy or function where it applies), as data that every emitter
+//! reads. Every probe that showed the cause is listed under it; the shortest
+//! reproduction is kept. Built with [`Finding::new`] and its builder methods.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,10 +12,30 @@ use crate::vocab::{ContextKind, Operation};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FindingKind {
-    /// A probe observed it.
+    /// A probe observed it (whether or not the catalog explains it too:
+    /// [`Agreement`] says).
     Dynamic,
-    /// A catalog query shows it.
+    /// Only a catalog query shows it.
     Static,
+}
+
+/// One probe that showed a cause: what ran, under which contexts, and what
+/// came back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// The probe (`select`, `blind-update`, `after-commit` ...).
+    pub probe: String,
+    /// The operation it exercises.
+    pub operation: Operation,
+    /// The relation it ran on, quoted and schema-qualified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relation: Option<String>,
+    /// Every kind of context it failed under.
+    pub contexts: Vec<ContextKind>,
+    /// The statement the app role ran.
+    pub sql: String,
+    /// What came back, naming rows by key.
+    pub observed: String,
 }
 
 /// What showed a dynamic finding.
@@ -39,15 +61,22 @@ pub struct Finding {
     /// The relation, quoted and schema-qualified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relation: Option<String>,
-    /// The operation that showed it.
+    /// The policy, function, role or sequence the cause lies in, as SQL names
+    /// it (`"p" ON public.t`, `public.f(uuid)`), where the rule names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// The operation of the probe whose reproduction is kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation: Option<Operation>,
-    /// The context it showed under (the first, when several).
+    /// The context that probe showed it under (the first, when several).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<ContextKind>,
-    /// The probe that showed it (`select`, `blind-update`, `prepared-select`, `after-commit` ...).
+    /// The probe whose reproduction is kept (`select`, `blind-update`, `after-commit` ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<String>,
+    /// Every probe that showed this cause, the kept one first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeResult>,
     /// What is wrong, in one or two sentences.
     pub message: String,
     /// The probe evidence (dynamic findings).
@@ -79,9 +108,24 @@ impl Finding {
         self.severity.fails() && self.waived.is_none() && self.new != Some(false)
     }
 
-    /// Identity across runs: rule, relation, operation, context.
-    pub fn key(&self) -> (RuleId, Option<String>, Option<Operation>, Option<ContextKind>) {
-        (self.rule, self.relation.clone(), self.operation, self.context)
+    /// Identity across runs: the cause (rule, relation, object).
+    pub fn key(&self) -> (RuleId, Option<String>, Option<String>) {
+        (self.rule, self.relation.clone(), self.object.clone())
+    }
+
+    /// Whether `earlier` (from a baseline) names the same cause. Reports
+    /// written before findings were causes had one entry per probe and no
+    /// object: any of them stands for the cause on its rule and relation.
+    pub fn same_cause(&self, earlier: &Finding) -> bool {
+        self.rule == earlier.rule
+            && self.relation == earlier.relation
+            && (earlier.object.is_none() || earlier.object == self.object)
+    }
+
+    /// Whether a probe showed this cause on `relation` for `operation`.
+    pub fn shown_by(&self, relation: &str, operation: Operation) -> bool {
+        self.probes.iter().any(|p| p.operation == operation && p.relation.as_deref() == Some(relation))
+            || self.probes.is_empty() && self.operation == Some(operation) && self.relation.as_deref() == Some(relation)
     }
 
     /// A finding of `rule` at the rule's severity, with its generic
@@ -93,9 +137,11 @@ impl Finding {
             severity: r.severity,
             kind,
             relation: None,
+            object: None,
             operation: None,
             context: None,
             probe: None,
+            probes: Vec::new(),
             message: message.into(),
             evidence: None,
             remediation: r.remediation.into(),
@@ -110,6 +156,18 @@ impl Finding {
     /// On this relation (quoted, schema-qualified).
     pub fn relation(mut self, relation: Option<String>) -> Finding {
         self.relation = relation;
+        self
+    }
+
+    /// Lying in this object (a policy, function, role or sequence, as SQL names it).
+    pub fn object(mut self, object: Option<String>) -> Finding {
+        self.object = object;
+        self
+    }
+
+    /// Shown by these probes, the one whose reproduction is kept first.
+    pub fn probes(mut self, probes: Vec<ProbeResult>) -> Finding {
+        self.probes = probes;
         self
     }
 
@@ -177,11 +235,35 @@ impl Finding {
         if let Some(l) = &self.location {
             s.push_str(&format!("\n  at {}:{}", l.file, l.line));
         }
+        if !self.probes.is_empty() {
+            s.push_str(&format!("\n  shown by: {}", self.probe_summary(|c| c.as_str())));
+        }
         if let Some(ev) = &self.evidence {
             s.push_str(&format!("\n  observed: {}\n  reproduction:\n{}", ev.observed, indent(&ev.reproduction)));
         }
         s.push_str(&format!("\n  fix:\n{}", indent(&self.remediation)));
         s
+    }
+}
+
+impl Finding {
+    /// The probes that showed the cause in one line, grouped by the contexts
+    /// they failed under: `select, copy under tenant; after-commit under
+    /// none-after-reset`. `name` says what the run calls each context.
+    pub fn probe_summary<'a>(&self, name: impl Fn(ContextKind) -> &'a str) -> String {
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for p in &self.probes {
+            let contexts = p.contexts.iter().map(|c| name(*c)).collect::<Vec<_>>().join(", ");
+            let probe = match (&p.relation, &self.relation) {
+                (Some(r), None) => format!("{} on {r}", p.probe),
+                _ => p.probe.clone(),
+            };
+            match groups.iter_mut().find(|(c, _)| *c == contexts) {
+                Some((_, probes)) => probes.push(probe),
+                None => groups.push((contexts, vec![probe])),
+            }
+        }
+        groups.iter().map(|(c, p)| format!("{} under {c}", p.join(", "))).collect::<Vec<_>>().join("; ")
     }
 }
 

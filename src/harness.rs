@@ -73,10 +73,7 @@ pub fn trials(report: &Report) -> Vec<Trial> {
                     CellState::Violation => Some(
                         report
                             .failing()
-                            .filter(|f| {
-                                f.relation.as_deref() == Some(row.relation.as_str())
-                                    && f.operation == Some(cell.operation)
-                            })
+                            .filter(|f| f.shown_by(&row.relation, cell.operation))
                             .map(crate::Finding::describe)
                             .collect::<Vec<_>>()
                             .join("\n\n"),

@@ -195,6 +195,7 @@ pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
             out.push(
                 Finding::new(rule, FindingKind::Static, hit.message)
                     .relation(rel.map(|r| r.qualified.clone()))
+                    .object(hit.target.clone())
                     .severity(hit.severity.unwrap_or(rule.severity()))
                     .remediation(crate::remediation::render(
                         rule,

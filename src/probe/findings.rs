@@ -7,6 +7,7 @@ use super::cause::{Observed, attribute};
 use super::{Context, ProbeKind, Schema, Violation};
 use crate::catalog::RelId;
 use crate::db::{ident, literal};
+use crate::finding::ProbeResult;
 use crate::generate::Dataset;
 use crate::report::{ContextKind, Evidence, Finding, FindingKind, Operation};
 use crate::rules::RuleId;
@@ -21,17 +22,47 @@ pub struct Shrunk<'a> {
     pub steps: u32,
     /// Every kind of context the same probe failed under.
     pub contexts: &'a BTreeSet<ContextKind>,
-    /// Whether the plain SELECT probe leaked on the relation under one of those contexts.
-    pub select_leaked: bool,
 }
 
-/// The finding for the violation of probe `key.1` on relation `key.0`.
-pub fn violation(s: &Schema<'_>, app_role: &str, key: (RelId, ProbeKind), shrunk: &Shrunk<'_>) -> Finding {
+/// The rule that explains probe `kind` failing on `rel` under `contexts`.
+/// `select_leaked`: the plain SELECT probe leaked on the relation under one
+/// of those contexts too.
+pub fn rule_of(
+    s: &Schema<'_>,
+    (rel, kind): (RelId, ProbeKind),
+    contexts: &BTreeSet<ContextKind>,
+    select_leaked: bool,
+    sql: &str,
+) -> RuleId {
+    let observed = Observed { rel: s.catalog.relation(rel), kind, contexts, select_leaked, sql };
+    attribute(s.catalog, s.ownership, s.setting, &observed)
+}
+
+/// What one probe showed, for the list under its cause.
+pub fn probe_result(s: &Schema<'_>, kind: ProbeKind, v: &Violation, contexts: &BTreeSet<ContextKind>) -> ProbeResult {
+    ProbeResult {
+        probe: kind.to_string(),
+        operation: kind.operation(),
+        relation: Some(s.catalog.relation(v.rel).qualified.clone()),
+        contexts: contexts.iter().copied().collect(),
+        sql: v.sql.clone(),
+        observed: v.observed.clone(),
+    }
+}
+
+/// The finding for cause `rule` on relation `key.0`: probe `key.1` showed
+/// it and was shrunk to `shrunk`; `others` are the other probes that showed
+/// the same cause on the relation.
+pub fn violation(
+    s: &Schema<'_>,
+    app_role: &str,
+    key: (RelId, ProbeKind),
+    rule: RuleId,
+    shrunk: &Shrunk<'_>,
+    others: Vec<ProbeResult>,
+) -> Finding {
     let v = shrunk.violation;
     let rel = s.catalog.relation(key.0);
-    let observed =
-        Observed { rel, kind: key.1, contexts: shrunk.contexts, select_leaked: shrunk.select_leaked, sql: &v.sql };
-    let rule = attribute(s.catalog, s.ownership, s.setting, &observed);
     let context = if shrunk.contexts.contains(&ContextKind::Tenant) { ContextKind::Tenant } else { v.context.kind() };
     let also: Vec<&str> = shrunk.contexts.iter().filter(|c| **c != context).map(|c| c.as_str()).collect();
     let also = if also.is_empty() { String::new() } else { format!(" (also under: {})", also.join(", ")) };
@@ -42,12 +73,17 @@ pub fn violation(s: &Schema<'_>, app_role: &str, key: (RelId, ProbeKind), shrunk
     // but a step beyond an ordinary statement.
     let severity = match (rule, rel.rls_forced) {
         (RuleId::AppOwnsTable, true) => crate::rules::Severity::High,
+        // The probe saw rows the victim did not plant change: the harm is real.
+        (RuleId::FkCascadeCrossTenant, _) => crate::rules::Severity::High,
         _ => rule.rule().severity,
     };
+    let mut probes = vec![probe_result(s, key.1, v, shrunk.contexts)];
+    probes.extend(others);
     Finding::new(rule, FindingKind::Dynamic, message)
         .severity(severity)
         .relation(Some(rel.qualified.clone()))
         .probed(key.1.to_string(), key.1.operation(), context)
+        .probes(probes)
         .evidence(Evidence {
             sql: v.sql.clone(),
             observed: v.observed.clone(),
@@ -65,6 +101,14 @@ pub fn login_default(setting: &str, app_role: &str, value: &str) -> Finding {
         format!("a fresh login as {app_role} already has {setting} = '{value}' before the application sets anything");
     Finding::new(rule, FindingKind::Dynamic, message)
         .probed("login".into(), Operation::Select, ContextKind::NoneFresh)
+        .probes(vec![ProbeResult {
+            probe: "login".into(),
+            operation: Operation::Select,
+            relation: None,
+            contexts: vec![ContextKind::NoneFresh],
+            sql: sql.clone(),
+            observed: format!("'{value}'"),
+        }])
         .evidence(Evidence {
             sql: sql.clone(),
             observed: format!("'{value}'"),

@@ -15,6 +15,7 @@ use crate::db::{Db, describe};
 use crate::finding::Finding;
 use crate::generate::{CasePlan, Dataset, Model};
 use crate::progress::Progress;
+use crate::rules::RuleId;
 use crate::vocab::{ContextKind, Operation};
 
 /// The case number of the dense dataset (see [`Runner::run`]).
@@ -205,24 +206,40 @@ impl<'a> Runner<'a> {
         for ((rel, kind), f) in &found {
             self.outcome.violated.extend(f.contexts.iter().map(|c| (*rel, kind.operation(), *c)));
         }
+        // One finding per cause: every violated probe is attributed first,
+        // then one probe per (relation, rule) is shrunk to a minimal dataset
+        // and the others are listed beside it as they were first seen.
+        let mut causes: Vec<((RelId, RuleId), Vec<ProbeKind>)> = Vec::new();
+        for (&(rel, kind), f) in &found {
+            let select_leaked = found
+                .get(&(rel, ProbeKind::Select))
+                .is_some_and(|sel| sel.contexts.intersection(&f.contexts).next().is_some());
+            let rule = super::findings::rule_of(&self.schema, (rel, kind), &f.contexts, select_leaked, &f.first.sql);
+            match causes.iter_mut().find(|(k, _)| *k == (rel, rule)) {
+                Some((_, kinds)) => kinds.push(kind),
+                None => causes.push(((rel, rule), vec![kind])),
+            }
+        }
         if let Some(p) = self.progress {
             p.cases(cases, cases);
-            if !found.is_empty() {
-                p.stage(&format!("shrinking {} violation(s) to minimal datasets", found.len()));
+            if !causes.is_empty() {
+                p.stage(&format!("shrinking {} cause(s) to minimal datasets", causes.len()));
             }
         }
         let mut budget = SHRINK_BUDGET;
-        let keys: Vec<(RelId, ProbeKind)> = found.keys().copied().collect();
-        for key in keys {
-            let f = &found[&key];
-            let (plan, violation, steps) = self.shrink(&strategy, f, &mut budget).await?;
+        for ((rel, rule), kinds) in causes {
+            let key = (rel, kinds[0]);
+            let (plan, violation, steps) = self.shrink(&strategy, &found[&key], &mut budget).await?;
             let data = self.schema.model.materialize(self.schema.catalog, &plan);
-            let f = &found[&key];
-            let select_leaked = found
-                .get(&(key.0, ProbeKind::Select))
-                .is_some_and(|sel| sel.contexts.intersection(&f.contexts).next().is_some());
-            let shrunk = Shrunk { data: &data, violation: &violation, steps, contexts: &f.contexts, select_leaked };
-            findings.push(super::findings::violation(&self.schema, self.app_role, key, &shrunk));
+            let shrunk = Shrunk { data: &data, violation: &violation, steps, contexts: &found[&key].contexts };
+            let others = kinds[1..]
+                .iter()
+                .map(|k| {
+                    let f = &found[&(rel, *k)];
+                    super::findings::probe_result(&self.schema, *k, &f.first, &f.contexts)
+                })
+                .collect();
+            findings.push(super::findings::violation(&self.schema, self.app_role, key, rule, &shrunk, others));
         }
         self.outcome.findings = findings;
         Ok(self.outcome)

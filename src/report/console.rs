@@ -73,12 +73,14 @@ pub fn summary(report: &Report, style: Style, written: &[(&str, String)], out: &
     if !report.findings.is_empty() {
         writeln!(out, "  {:<8} {:<34} {:<30} WHERE", "SEVERITY", "RULE", "RELATION")?;
     }
+    // One line per cause, its explanation, then the probes that showed it.
     for f in &report.findings {
-        let what = match (f.operation, f.context) {
-            (Some(op), Some(cx)) => {
+        let what = match (&f.location, f.operation, f.context) {
+            (Some(l), _, _) => format!("{}:{}", l.file, l.line),
+            (None, Some(op), Some(cx)) => {
                 format!("{} under {}", f.probe.as_deref().unwrap_or(op.as_str()), report.context_name(cx))
             }
-            _ => f.location.as_ref().map(|l| format!("{}:{}", l.file, l.line)).unwrap_or_default(),
+            _ => String::new(),
         };
         writeln!(
             out,
@@ -87,7 +89,7 @@ pub fn summary(report: &Report, style: Style, written: &[(&str, String)], out: &
             f.rule,
             f.relation.as_deref().unwrap_or("-")
         )?;
-        let mut detail = f.evidence.as_ref().map_or(f.message.clone(), |ev| ev.observed.clone());
+        let mut detail = f.message.clone();
         if let Some(m) = &f.introduced_by {
             detail.push_str(&format!(" [introduced by {m}]"));
         }
@@ -98,6 +100,12 @@ pub fn summary(report: &Report, style: Style, written: &[(&str, String)], out: &
             detail.push_str(" [in baseline]");
         }
         writeln!(out, "           {}", style.paint("2", &detail))?;
+        if !f.probes.is_empty() {
+            let n = f.probes.len();
+            let summary = f.probe_summary(|c| report.context_name(c));
+            let line = format!("shown by {n} probe{}: {summary}", if n == 1 { "" } else { "s" });
+            writeln!(out, "           {}", style.paint("2", &line))?;
+        }
     }
     if !report.findings.is_empty() {
         writeln!(out)?;

@@ -32,10 +32,7 @@ pub fn test_suite(report: &Report, name: String) -> TestSuite {
                     CellState::Violation => {
                         let found: Vec<String> = report
                             .failing()
-                            .filter(|f| {
-                                f.relation.as_deref() == Some(row.relation.as_str())
-                                    && f.operation == Some(cell.operation)
-                            })
+                            .filter(|f| f.shown_by(&row.relation, cell.operation))
                             .map(|f| format!("[{} {}] {}", f.severity.as_str(), f.rule, f.message))
                             .collect();
                         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);

@@ -12,7 +12,7 @@ pub mod versions;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::finding::{Agreement, Evidence, Finding, FindingKind, Location};
+pub use crate::finding::{Agreement, Evidence, Finding, FindingKind, Location, ProbeResult};
 pub use crate::vocab::{CONTEXTS, ContextColumn, ContextKind, OPERATIONS, Operation, Tenancy};
 
 /// The overall outcome.
@@ -359,23 +359,26 @@ impl Report {
     }
 
     /// Compares with a baseline report: only what is new or widened counts.
+    /// Causes are matched on rule, relation and object; a baseline written
+    /// before findings were causes (one entry per probe) still matches.
     pub fn compare_with(&mut self, baseline: &Report, file: &str) {
-        let old: Vec<_> = baseline.findings.iter().filter(|f| f.severity.fails()).map(Finding::key).collect();
+        let old: Vec<&Finding> = baseline.findings.iter().filter(|f| f.severity.fails()).collect();
         let mut diff = BaselineDiff { file: file.to_string(), ..Default::default() };
         for f in self.findings.iter_mut().filter(|f| f.severity.fails()) {
-            let new = !old.contains(&f.key());
+            let new = !old.iter().any(|o| f.same_cause(o));
             f.new = Some(new);
             if new && f.waived.is_none() {
                 diff.new.push(format!("{} {} {}", f.rule, f.relation.as_deref().unwrap_or("-"), f.message));
             }
         }
-        let now: Vec<_> = self.findings.iter().filter(|f| f.severity.fails()).map(Finding::key).collect();
-        diff.resolved = baseline
-            .findings
-            .iter()
-            .filter(|f| f.severity.fails() && !now.contains(&f.key()))
-            .map(|f| format!("{} {} {}", f.rule, f.relation.as_deref().unwrap_or("-"), f.message))
-            .collect();
+        let mut resolved = Vec::new();
+        for o in old.iter().filter(|o| !self.findings.iter().any(|f| f.severity.fails() && f.same_cause(o))) {
+            // An old report lists one cause once per probe.
+            if !resolved.iter().any(|(k, _)| *k == o.key()) {
+                resolved.push((o.key(), format!("{} {} {}", o.rule, o.relation.as_deref().unwrap_or("-"), o.message)));
+            }
+        }
+        diff.resolved = resolved.into_iter().map(|(_, text)| text).collect();
         for row in &self.isolation {
             let before = baseline.isolation.iter().find(|r| r.relation == row.relation);
             for (i, cell) in row.cells.iter().enumerate() {

@@ -50,7 +50,10 @@ pub struct Difference {
     /// The relation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relation: Option<String>,
-    /// The operation.
+    /// The policy or function the cause lies in, where the rule names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// The operation of the probe whose reproduction the first version kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<Operation>,
     /// The context.
@@ -87,11 +90,12 @@ pub struct VersionMatrix {
     pub generated_at: String,
 }
 
-/// A finding's identity across versions: rule, relation, operation, context, kind.
-type Key = (RuleId, Option<String>, Option<Operation>, Option<ContextKind>, FindingKind);
+/// A finding's identity across versions: the cause (rule, relation, object)
+/// and whether a probe showed it.
+type Key = (RuleId, Option<String>, Option<String>, FindingKind);
 
 fn key(f: &Finding) -> Key {
-    (f.rule, f.relation.clone(), f.operation, f.context, f.kind)
+    (f.rule, f.relation.clone(), f.object.clone(), f.kind)
 }
 
 /// How bad a verdict is, for picking the worst: violated > error > isolated.
@@ -150,7 +154,7 @@ impl VersionMatrix {
         for (_, report) in &judged {
             for f in &report.findings {
                 let k = key(f);
-                if out.iter().any(|d| (d.rule, d.relation.clone(), d.operation, d.context, d.kind) == k) {
+                if out.iter().any(|d| (d.rule, d.relation.clone(), d.object.clone(), d.kind) == k) {
                     continue;
                 }
                 let (present, absent): (Vec<u32>, Vec<u32>) = {
@@ -169,6 +173,7 @@ impl VersionMatrix {
                     severity: f.severity,
                     kind: f.kind,
                     relation: f.relation.clone(),
+                    object: f.object.clone(),
                     operation: f.operation,
                     context: f.context,
                     message: f.message.clone(),

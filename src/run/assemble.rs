@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::catalog::{Catalog, RelId};
-use crate::finding::{Agreement, Finding, FindingKind};
+use crate::finding::{Finding, FindingKind};
 use crate::generate::Model;
 use crate::ownership::{Owner, Ownership};
 use crate::probe::runner::ProbeOutcome;
@@ -55,11 +55,8 @@ pub(super) fn check_report(
     stats: Stats,
     sources: &Sources<'_>,
 ) -> Report {
-    let Analysis { catalog, ownership, findings: mut statics } = analysis;
-    let mut dynamic = std::mem::take(&mut probed.findings);
-    annotate_agreement(&mut statics, &mut dynamic);
-    let mut findings = statics;
-    findings.extend(dynamic);
+    let Analysis { catalog, ownership, findings: statics } = analysis;
+    let mut findings = super::causes::fold(statics, std::mem::take(&mut probed.findings));
     findings.extend(unpopulated_findings(&catalog, model));
     // A probe that never answered on a relation, once per relation and probe.
     let mut reported = BTreeSet::new();
@@ -317,26 +314,6 @@ fn isolation_matrix(
         .collect();
     rows.sort_by(|a, b| a.relation.cmp(&b.relation));
     rows
-}
-
-/// Marks how static and dynamic findings relate, relation by relation.
-/// Both kinds count toward the verdict; this says which evidence exists.
-fn annotate_agreement(statics: &mut [Finding], dynamic: &mut [Finding]) {
-    // Role-level causes (superuser, BYPASSRLS) have no relation and show on every one.
-    let same = |s: &Finding, d: &Finding| {
-        s.relation.is_none() && s.rule == d.rule || s.relation.is_some() && s.relation == d.relation
-    };
-    let fails = |f: &&mut Finding| f.severity.fails();
-    let static_keys: Vec<Finding> = statics.iter().filter(|f| f.severity.fails()).cloned().collect();
-    let dynamic_keys: Vec<Finding> = dynamic.iter().filter(|f| f.severity.fails()).cloned().collect();
-    for f in statics.iter_mut().filter(fails) {
-        let seen = dynamic_keys.iter().any(|d| same(f, d));
-        f.agreement = Some(if seen { Agreement::Confirmed } else { Agreement::StaticOnly });
-    }
-    for d in dynamic.iter_mut().filter(fails) {
-        let explained = static_keys.iter().any(|s| same(s, d));
-        d.agreement = Some(if explained { Agreement::Confirmed } else { Agreement::DynamicOnly });
-    }
 }
 
 fn unpopulated_findings(catalog: &Catalog, model: &Model) -> Vec<Finding> {

@@ -4,7 +4,6 @@
 use crate::catalog::Catalog;
 use crate::db::Db;
 use crate::error::Error;
-use crate::finding::FindingKind;
 use crate::lint::LintContext;
 use crate::ownership::Ownership;
 use crate::report::Report;
@@ -45,10 +44,10 @@ pub(super) async fn apply_per_migration(
     Ok(first_seen)
 }
 
-/// Sets `introduced_by` on every finding: the step its static twin first
-/// showed after; for dynamic findings, the first step with a failing static
-/// finding on the same relation, else the file that created the relation,
-/// else the last migration.
+/// Sets `introduced_by` on every finding: the step after which the catalog
+/// first showed its cause; for causes only probes showed, the first step with
+/// a failing static finding on the same relation, else the file that created
+/// the relation, else the last migration.
 pub(super) fn attribute_migrations(report: &mut Report, suite: &Suite, first_seen: &[(FindingKey, String)]) {
     let last = suite.schema_files.last().map(|f| migration_name(&f.path)).unwrap_or_default();
     let order =
@@ -56,7 +55,7 @@ pub(super) fn attribute_migrations(report: &mut Report, suite: &Suite, first_see
     let failing_static: Vec<(Option<String>, String)> = report
         .findings
         .iter()
-        .filter(|f| f.kind == FindingKind::Static && f.severity.fails())
+        .filter(|f| f.severity.fails())
         .filter_map(|f| {
             first_seen
                 .iter()
@@ -74,10 +73,7 @@ pub(super) fn attribute_migrations(report: &mut Report, suite: &Suite, first_see
                 .min_by_key(|n| order(n))
         };
         let created = || f.location.as_ref().map(|l| migration_name(std::path::Path::new(&l.file)));
-        let step = match f.kind {
-            FindingKind::Static => exact,
-            FindingKind::Dynamic => by_relation().or(exact),
-        };
+        let step = exact.or_else(by_relation);
         f.introduced_by = Some(step.or_else(created).unwrap_or_else(|| last.clone()));
     }
 }

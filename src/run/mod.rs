@@ -5,6 +5,7 @@
 //! per-migration attribution and report assembly.
 
 mod assemble;
+mod causes;
 mod clock;
 mod lanes;
 mod migrations;

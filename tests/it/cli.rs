@@ -234,8 +234,10 @@ fn lint_exits_1_on_a_static_problem_with_static_findings_only() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
+/// DexcyJet has one mistake (organisations has no RLS): one critical cause,
+/// explained by the catalog and confirmed by every probe that showed it.
 #[test]
-fn check_says_how_static_and_dynamic_evidence_agree() {
+fn check_reports_one_cause_with_its_confirming_probes() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
     let out = rowfence(
@@ -245,17 +247,29 @@ fn check_says_how_static_and_dynamic_evidence_agree() {
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let findings = v["findings"].as_array().unwrap();
-    let statics: Vec<_> = findings.iter().filter(|f| f["kind"] == "static" && f["rule"] == "rls_not_enabled").collect();
-    assert_eq!(statics.len(), 1);
-    assert_eq!(statics[0]["agreement"], "confirmed");
-    assert!(findings.iter().any(|f| f["kind"] == "dynamic" && f["agreement"] == "confirmed"));
-    // Every dynamic finding names the probe that showed it.
-    assert!(
-        findings.iter().filter(|f| f["kind"] == "dynamic").all(|f| f["probe"].as_str().is_some_and(|p| !p.is_empty()))
+    let failing: Vec<_> =
+        findings.iter().filter(|f| matches!(f["severity"].as_str(), Some("critical" | "high"))).collect();
+    assert_eq!(failing.len(), 1, "{failing:#?}");
+    let cause = failing[0];
+    assert_eq!(
+        (cause["rule"].as_str(), cause["relation"].as_str()),
+        (Some("rls_not_enabled"), Some("public.organisations"))
     );
-    assert!(
-        findings.iter().any(|f| f["probe"] == "select") && findings.iter().any(|f| f["probe"] == "prepared-select")
-    );
+    assert_eq!((cause["kind"].as_str(), cause["agreement"].as_str()), (Some("dynamic"), Some("confirmed")));
+    assert!(cause["location"]["line"].as_u64().is_some(), "the catalog's explanation and its place stay");
+    // JSON keeps every probe result under the cause, and one reproduction.
+    let probes = cause["probes"].as_array().unwrap();
+    let names: Vec<&str> = probes.iter().filter_map(|p| p["probe"].as_str()).collect();
+    for probe in ["select", "prepared-select", "copy", "insert-foreign", "keyed-update", "after-commit"] {
+        assert!(names.contains(&probe), "{probe} not among {names:?}");
+    }
+    assert!(probes.iter().all(|p| p["sql"].as_str().is_some() && p["observed"].as_str().is_some()));
+    assert!(cause["evidence"]["reproduction"].as_str().is_some_and(|r| r.contains("-- observed")));
+    // The console: the cause, its explanation, its probes in one line.
+    let (stdout, stderr) = text(&out);
+    let console = format!("{stdout}{stderr}");
+    assert_eq!(console.matches("rls_not_enabled").count(), 1, "{console}");
+    assert!(console.contains(&format!("shown by {} probes: select", probes.len())), "{console}");
 }
 
 #[test]

@@ -105,7 +105,7 @@ async fn shared_rows_are_written_only_where_the_policy_lets_tenants() {
         .findings
         .iter()
         .filter(|f| f.rule.as_str() == "shared_rows_writable" && f.kind == rowfence::report::FindingKind::Dynamic)
-        .filter_map(|f| f.probe.as_deref())
+        .flat_map(|f| f.probes.iter().map(|p| p.probe.as_str()))
         .collect();
     for probe in ["shared-update", "shared-delete", "insert-shared"] {
         assert!(probes.contains(&probe), "{probe} not among {probes:?}");
@@ -133,9 +133,8 @@ async fn memberships_name_their_contexts_and_probe_the_member_of_two() {
 async fn a_user_who_joins_another_tenant_is_caught_by_the_join_probe() {
     let suite = root().join("fixtures/coverage/membership-self-join/suite.toml");
     let report = check_against(&suite, &suite.with_file_name("expect.toml"), ProviderKind::Local).await;
-    let dynamic = report
-        .findings
-        .iter()
-        .find(|f| f.rule.as_str() == "policy_lookup_table_unprotected" && f.probe.as_deref() == Some("join-tenant"));
+    let dynamic = report.findings.iter().find(|f| {
+        f.rule.as_str() == "policy_lookup_table_unprotected" && f.probes.iter().any(|p| p.probe == "join-tenant")
+    });
     assert!(dynamic.is_some(), "{:#?}", report.findings);
 }

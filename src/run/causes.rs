@@ -1,0 +1,130 @@
+//! Findings as causes: each static finding is a cause (a rule on a relation,
+//! and on a policy or function where it applies); the probes that show the
+//! same rule on the same relation become its evidence. What no static rule
+//! explains stays a cause of its own, and the agreement says which evidence
+//! exists.
+
+use crate::finding::{Agreement, Finding, FindingKind};
+
+/// Folds the probe stage's causes (one per rule and relation) into the static
+/// findings that name the same rule on the same relation, or on no relation
+/// (role-level causes: superuser, BYPASSRLS). The result has one finding per cause.
+pub(super) fn fold(mut statics: Vec<Finding>, dynamic: Vec<Finding>) -> Vec<Finding> {
+    let mut unexplained = Vec::new();
+    for d in dynamic {
+        let on_relation: Vec<usize> = matching(&statics, &d, |s| s.relation == d.relation);
+        let targets =
+            if on_relation.is_empty() { matching(&statics, &d, |s| s.relation.is_none()) } else { on_relation };
+        if targets.is_empty() {
+            unexplained.push(d);
+            continue;
+        }
+        for i in targets {
+            absorb(&mut statics[i], &d);
+        }
+    }
+    for f in &mut statics {
+        if f.severity.fails() && f.agreement.is_none() {
+            f.agreement = Some(Agreement::StaticOnly);
+        }
+    }
+    for d in &mut unexplained {
+        if d.severity.fails() {
+            d.agreement = Some(Agreement::DynamicOnly);
+        }
+    }
+    statics.extend(unexplained);
+    statics
+}
+
+fn matching(statics: &[Finding], d: &Finding, place: impl Fn(&Finding) -> bool) -> Vec<usize> {
+    statics.iter().enumerate().filter(|(_, s)| s.rule == d.rule && place(s)).map(|(i, _)| i).collect()
+}
+
+/// Adds what the probes showed to the static cause `s`: it keeps its
+/// explanation, location and fix; the probes become its evidence, the
+/// shortest reproduction kept, and the severity is the worse of the two.
+fn absorb(s: &mut Finding, d: &Finding) {
+    let shorter = match (&s.evidence, &d.evidence) {
+        (None, Some(_)) => true,
+        (Some(a), Some(b)) => b.reproduction.len() < a.reproduction.len(),
+        _ => false,
+    };
+    if shorter {
+        s.evidence.clone_from(&d.evidence);
+        s.probe.clone_from(&d.probe);
+        s.operation = d.operation;
+        s.context = d.context;
+        // The kept probe goes first.
+        let mut probes = d.probes.clone();
+        probes.append(&mut s.probes);
+        s.probes = probes;
+    } else {
+        s.probes.extend(d.probes.iter().cloned());
+    }
+    s.severity = s.severity.max(d.severity);
+    s.kind = FindingKind::Dynamic;
+    s.agreement = Some(Agreement::Confirmed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold;
+    use crate::finding::{Agreement, Evidence, Finding, FindingKind, ProbeResult};
+    use crate::rules::RuleId;
+    use crate::vocab::{ContextKind, Operation};
+
+    fn probed(rule: RuleId, rel: &str, probe: &str, reproduction: &str) -> Finding {
+        Finding::new(rule, FindingKind::Dynamic, format!("{probe} leaked"))
+            .relation(Some(rel.into()))
+            .probed(probe.into(), Operation::Select, ContextKind::Tenant)
+            .probes(vec![ProbeResult {
+                probe: probe.into(),
+                operation: Operation::Select,
+                relation: Some(rel.into()),
+                contexts: vec![ContextKind::Tenant],
+                sql: "SELECT 1".into(),
+                observed: "1 row".into(),
+            }])
+            .evidence(Evidence { sql: "SELECT 1".into(), observed: "1 row".into(), reproduction: reproduction.into() })
+    }
+
+    #[test]
+    fn probes_of_the_same_rule_and_relation_confirm_the_static_cause() {
+        let statics = vec![
+            Finding::new(RuleId::RlsNotEnabled, FindingKind::Static, "rls off").relation(Some("public.a".into())),
+            Finding::new(RuleId::TriggerPrivilegeExfil, FindingKind::Static, "trigger")
+                .relation(Some("public.a".into())),
+        ];
+        let dynamic = vec![
+            probed(RuleId::RlsNotEnabled, "public.a", "select", "long reproduction"),
+            probed(RuleId::RlsNotEnabled, "public.b", "copy", "short"),
+            probed(RuleId::TruncatePrivilege, "public.a", "truncate", "short"),
+        ];
+        let causes = fold(statics, dynamic);
+        assert_eq!(causes.len(), 4, "rls on a, trigger on a, rls on b, truncate on a");
+        let rls = &causes[0];
+        assert_eq!((rls.kind, rls.agreement, rls.probes.len()), (FindingKind::Dynamic, Some(Agreement::Confirmed), 1));
+        assert_eq!(rls.message, "rls off", "the static explanation stays");
+        // An unrelated TRUNCATE probe on the same table confirms nothing else.
+        assert_eq!(causes[1].agreement, Some(Agreement::StaticOnly));
+        assert_eq!(causes[2].agreement, Some(Agreement::DynamicOnly));
+        assert_eq!(causes[3].rule, RuleId::TruncatePrivilege);
+    }
+
+    #[test]
+    fn a_role_level_cause_gathers_probes_of_every_relation_and_keeps_the_shortest_reproduction() {
+        let statics = vec![Finding::new(RuleId::AppBypassrls, FindingKind::Static, "bypassrls")];
+        let dynamic = vec![
+            probed(RuleId::AppBypassrls, "public.a", "select", "a much longer reproduction"),
+            probed(RuleId::AppBypassrls, "public.b", "copy", "short"),
+        ];
+        let causes = fold(statics, dynamic);
+        assert_eq!(causes.len(), 1);
+        let c = &causes[0];
+        assert_eq!(c.probes.len(), 2);
+        assert_eq!(c.probes[0].probe, "copy", "the kept reproduction's probe comes first");
+        assert_eq!(c.evidence.as_ref().unwrap().reproduction, "short");
+        assert_eq!(c.probe_summary(|c| c.as_str()), "copy on public.b, select on public.a under tenant");
+    }
+}
