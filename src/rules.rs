@@ -188,8 +188,8 @@ rules! {
     FkCrossTenantReference = "fk_cross_tenant_reference", Medium, "Foreign key can point at another tenant's row",
         "A foreign key without the tenant column lets a row reference another tenant's parent; the insert succeeding leaks existence.",
         "Reference (tenant column, id): FOREIGN KEY ({column}, parent_id) REFERENCES parent ({column}, id).";
-    FkCascadeCrossTenant = "fk_cascade_cross_tenant", High, "Cascading foreign key changes another tenant's rows",
-        "With a cross-tenant reference, ON DELETE CASCADE/SET NULL lets one tenant's delete change another's rows.",
+    FkCascadeCrossTenant = "fk_cascade_cross_tenant", Medium, "Cascading foreign key changes another tenant's rows",
+        "With a cross-tenant reference, ON DELETE CASCADE/SET NULL lets one tenant's delete change another's rows. Medium while the only rows that change are ones the other tenant pointed at foreign rows itself (it learns of the delete); high when a probe shows rows a tenant did not plant changing.",
         "Make the foreign key include the tenant column.";
     OnConflictOracle = "on_conflict_oracle", Medium, "INSERT ... ON CONFLICT reveals foreign keys",
         "ON CONFLICT against another tenant's key behaves differently from a free key.",

@@ -64,7 +64,7 @@ pub(super) fn fk_cascade_cross_tenant(cx: &LintContext<'_>) -> Vec<Hit> {
         .filter(|(_, fk)| matches!(fk.on_delete.as_str(), "c" | "n" | "d"))
         .map(|(r, fk)| {
             let target = cx.catalog.relation(fk.target);
-            Hit::on(r, format!("foreign key {} on {} cascades deletes of {} rows and crosses tenants: one tenant's delete changes another's rows", fk.name, r.qualified, target.qualified))
+            Hit::on(r, format!("foreign key {} on {} cascades deletes of {} rows and crosses tenants: a tenant's delete of its own row changes the rows another tenant pointed at it", fk.name, r.qualified, target.qualified))
         })
         .collect()
 }
