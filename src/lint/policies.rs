@@ -61,12 +61,25 @@ pub(super) fn permissive_or_widening(cx: &LintContext<'_>) -> Vec<Hit> {
         if !r.privileges.select || cx.fenced(r, PolicyCommand::Select, false) {
             continue;
         }
-        for p in cx.permissive(r, PolicyCommand::Select) {
+        let permissive = cx.permissive(r, PolicyCommand::Select);
+        for p in &permissive {
             let Some(using) = p.using_side() else {
                 continue;
             };
             if !cx.scoped(r, using) && !using.is_const(false) && !fallback(cx, using) && !bypass_flag(cx, using) {
-                out.push(Hit::on(r, format!("permissive policy {} on {} (USING {}) applies to {} and does not pin the tenant; permissive policies are OR-ed", p.name, r.qualified, using.text, cx.app)).policy(r, p));
+                // A table's only policy widens nothing: it is itself too broad.
+                let why = if permissive.len() == 1 {
+                    format!("is the only policy that lets {} read {} and does not pin the tenant", cx.app, r.qualified)
+                } else {
+                    format!(
+                        "applies to {} and does not pin the tenant; permissive policies are OR-ed, so it widens the others",
+                        cx.app
+                    )
+                };
+                out.push(
+                    Hit::on(r, format!("permissive policy {} on {} (USING {}) {why}", p.name, r.qualified, using.text))
+                        .policy(r, p),
+                );
             }
         }
     }
@@ -112,7 +125,10 @@ pub(super) fn with_check_weak_or_true(cx: &LintContext<'_>) -> Vec<Hit> {
             if creates_tenant && name == "INSERT" {
                 continue;
             }
-            if !cx.scoped(r, check) && !check.is_const(false) {
+            let column = cx.ownership.key_column(r.oid);
+            // A fallback for a missing setting is guc_missing_fallback_open's to name.
+            let fallback_only = check.tree.is_some_and(|e| e.scoped_but_for_fallback(column, &cx.tenant()));
+            if !cx.scoped(r, check) && !check.is_const(false) && !fallback_only {
                 out.push(Hit::on(r, format!("{name} check of policy {} on {} is `{}`: rows can be planted in, or moved to, another tenant", p.name, r.qualified, check.text)).policy(r, p));
             }
         }

@@ -141,12 +141,26 @@ impl Expr {
     /// `NULLIF(current_setting(...), '') IS NULL` and the like.
     pub fn fallback_open(&self, setting: &str) -> bool {
         let branches = self.or_branches();
-        branches.len() > 1
-            && branches.into_iter().any(|b| {
-                !b.reads_row()
-                    && b.any(&mut |e| is_setting(e, setting))
-                    && [true, false].into_iter().any(|missing| eval(b, setting, missing) == V::Bool(true))
-            })
+        branches.len() > 1 && branches.into_iter().any(|b| b.fallback_branch(setting))
+    }
+
+    /// Whether this OR branch is such a fallback: it reads the setting, not
+    /// the row, and is true when the setting is missing or empty.
+    pub fn fallback_branch(&self, setting: &str) -> bool {
+        !self.reads_row()
+            && self.any(&mut |e| is_setting(e, setting))
+            && [true, false].into_iter().any(|missing| eval(self, setting, missing) == V::Bool(true))
+    }
+
+    /// Whether every OR branch pins the row to the tenant except fallbacks
+    /// for a missing setting: the expression's only flaw is
+    /// `guc_missing_fallback_open`, so other rules leave it to that one.
+    pub fn scoped_but_for_fallback(&self, column: Option<&str>, tenant: &Tenant<'_>) -> bool {
+        self.fallback_open(tenant.setting)
+            && self
+                .or_branches()
+                .into_iter()
+                .all(|b| b.pins_tenant(column, tenant) || b.fallback_branch(tenant.setting))
     }
 
     /// Whether the setting's value is matched loosely: it flows (through

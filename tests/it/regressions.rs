@@ -22,7 +22,7 @@ async fn a_failing_follow_up_count_does_not_hide_a_foreign_insert() {
     let report = check_against(&suite, &suite.with_file_name("expect.toml"), ProviderKind::Local).await;
     assert!(
         report.findings.iter().any(|f| f.kind == rowfence::report::FindingKind::Dynamic
-            && f.probe.as_deref() == Some("insert-foreign")
+            && f.probes.iter().any(|p| p.probe == "insert-foreign")
             && f.relation.as_deref() == Some("public.audit_log")),
         "the foreign insert into public.audit_log was not seen by the probes"
     );
