@@ -50,9 +50,10 @@ pub struct Rule {
     pub title: &'static str,
     /// What goes wrong and why it matters.
     pub description: &'static str,
-    /// How to fix it. `{relation}`, `{app}`, `{column}`, `{predicate}`, `{policy}`, `{setting}`,
-    /// `{key_type}`, `{object}` (the policy, function or role the finding names) and `{anon}` are
-    /// replaced per finding.
+    /// How to fix it: SQL, or prose where no statement can (see [`crate::remediation`]).
+    /// `{relation}`, `{app}`, `{column}`, `{predicate}`, `{policy}`, `{setting}`, `{key_type}`,
+    /// `{object}` (the policy, function, role, sequence or key the finding names), `{anon}` and
+    /// the other fields of [`FixContext`] are replaced per finding.
     pub remediation: &'static str,
 }
 
@@ -115,13 +116,13 @@ rules! {
         "ALTER ROLE {app} NOBYPASSRLS;";
     AppOwnsTable = "app_owns_table", Critical, "The app role owns the table",
         "Table owners bypass row-level security unless FORCE ROW LEVEL SECURITY is set, and even then an owner can turn FORCE off, drop the policies or TRUNCATE; the app owns this table (directly or through a role it inherits). Critical without FORCE, high with it.",
-        "ALTER TABLE {relation} OWNER TO <migration role>;  -- the app must not own what fences it; FORCE alone can be undone by the owner";
+        "ALTER TABLE {relation} OWNER TO {owner};  -- the app must not own what fences it; FORCE alone can be undone by the owner";
     AppCanBecomeBypassRole = "app_can_become_bypass_role", High, "The app role can become a bypassing role",
         "The app is a member of a superuser, BYPASSRLS or table-owning role: SET ROLE, or inherited ownership, escapes the policies.",
         "REVOKE {object} FROM {app};";
     AppPrivilegedPredefinedRole = "app_privileged_predefined_role", High, "The app role holds a privileged predefined role",
         "pg_read_all_data, pg_write_all_data and similar roles grant access beyond the tenant's tables.",
-        "REVOKE pg_read_all_data, pg_write_all_data FROM {app};";
+        "REVOKE {object} FROM {app};";
     PolicyWrongRole = "policy_wrong_role", High, "No tenant policy applies to the role the app uses",
         "The policies name other roles: the app either sees nothing (fails closed) or only a broad policy applies (fails open).",
         "{policy}";
@@ -130,43 +131,43 @@ rules! {
         "DROP POLICY {object};  -- or make the tenant policy on {relation} AS RESTRICTIVE";
     BlindWriteBroaderThanSelect = "blind_write_broader_than_select", High, "Blind UPDATE/DELETE reaches rows SELECT does not",
         "SELECT policies join an UPDATE/DELETE only when the statement reads a column; `DELETE FROM t` or `UPDATE t SET x = 1` is filtered by the UPDATE/DELETE policy alone.",
-        "Give the UPDATE and DELETE policies on {relation} the same tenant predicate as SELECT, e.g.\n{policy}";
+        "ALTER POLICY {object} USING ({using} AND {predicate});  -- the same tenant predicate as SELECT";
     WithCheckWeakOrTrue = "with_check_weak_or_true", Critical, "INSERT/UPDATE check does not pin the tenant",
         "The WITH CHECK expression is true or weaker than the tenant rule: rows are planted in, or moved to, another tenant.",
-        "Replace the WITH CHECK of the INSERT/UPDATE policies on {relation} with\n  WITH CHECK ({predicate})";
+        "ALTER POLICY {object} WITH CHECK ({predicate});";
     PolicyPredicateTooBroad = "policy_predicate_too_broad", Critical, "The tenant predicate matches more than one tenant",
         "LIKE/prefix/case-insensitive matching, OR precedence or NULL handling lets one tenant's context match another tenant's key.",
         "Compare the key with plain equality: USING ({predicate})";
     GucMissingFallbackOpen = "guc_missing_fallback_open", Critical, "No tenant context means all rows",
         "The policy treats a missing or empty setting (IS NULL, COALESCE, = '') as 'no filter': a session that forgot to set the tenant sees everything.",
-        "Fail closed: USING ({predicate}) and no fallback branch (current_setting without missing_ok errors when no tenant is set).";
+        "ALTER POLICY {object} {pin};  -- fail closed: no fallback branch (current_setting without missing_ok errors when no tenant is set)";
     GucEmptyString = "guc_empty_string", High, "Empty setting matches rows",
         "After any SET LOCAL ends the setting reads '' (not NULL); text keys compare against ''.",
         "Use NULLIF(current_setting('{setting}', true), '') and compare with plain equality.";
     GucBypassFlag = "guc_bypass_flag", Critical, "A policy honours a settable bypass flag",
         "Any role can set custom settings, so a policy branch like current_setting('app.bypass_rls') = 'on' is a bypass for everyone.",
-        "Remove the flag branch; give administrative jobs a separate BYPASSRLS role.";
+        "ALTER POLICY {object} {pin};  -- without the flag branch; give administrative jobs a separate BYPASSRLS role";
     GucRoleOrDbDefault = "guc_role_or_db_default", High, "The tenant setting has a role or database default",
         "ALTER ROLE/DATABASE ... SET gives context-less sessions a tenant.",
-        "ALTER ROLE {app} RESET {setting};\nALTER DATABASE <db> RESET {setting};";
+        "ALTER ROLE {app} RESET {setting};  -- a database default: ALTER DATABASE (the database) RESET {setting}";
     PolicyLookupTableUnprotected = "policy_lookup_table_unprotected", High, "A policy's lookup table is unprotected",
         "The membership/lookup table a policy consults has no RLS or is writable by the app.",
-        "Enable RLS on the lookup table and revoke write privileges from {app}.";
+        "REVOKE INSERT, UPDATE, DELETE ON {lookup} FROM {app};  -- the app only reads it; give it row-level security too, with a policy that shows each user their own rows";
     UserEditableClaim = "user_editable_claim", Critical, "A policy trusts a claim the end user can edit",
         "The policy reads the tenant (or a role) from a part of the JWT the end user can change, such as Supabase's user_metadata (raw_user_meta_data): any user writes another tenant's key there with auth.updateUser() and reads that tenant's rows.",
         "Read the tenant from a claim only the server writes (app_metadata, or a custom claim set by an auth hook), or look the user up in a membership table: replace auth.jwt() -> 'user_metadata' in the policies on {relation}.";
     AnonReadsTenantRows = "anon_reads_tenant_rows", Critical, "The anonymous role reads tenant rows",
         "The anonymous role (PostgREST's anon: every request without a login) holds SELECT on a tenant table and a policy that applies to it lets rows through: anyone who knows the API's address reads them.",
-        "Give the policies on {relation} a TO clause naming only the authenticated role, or REVOKE SELECT ON {relation} FROM {anon};";
+        "REVOKE SELECT ON {relation} FROM {anon};  -- or give the policies on {relation} a TO clause naming only the authenticated role";
     PolicyReachesAnon = "policy_reaches_anon", Medium, "A policy without TO applies to the anonymous role",
         "A policy without a TO clause applies to PUBLIC, the anonymous role included; it then rests on the claims alone to keep anonymous requests out. Supabase's advice is to name the role on every policy.",
-        "Recreate the policy with TO authenticated (the role requests switch to), so anonymous requests meet no policy and see nothing.";
+        "ALTER POLICY {object} TO {app};  -- the role requests switch to: anonymous requests meet no policy and see nothing";
     ExposedTableWithoutRls = "exposed_table_without_rls", High, "A table the anonymous role can write has no row-level security",
         "The table is in a schema the API exposes, the anonymous role can insert, update or delete its rows, and row-level security is off: anyone who knows the API's address changes it.",
-        "ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY;  -- then add policies for the roles that may write; or REVOKE INSERT, UPDATE, DELETE ON {relation} FROM {anon};";
+        "REVOKE INSERT, UPDATE, DELETE ON {relation} FROM {anon};  -- or, where anonymous writes are meant, ENABLE ROW LEVEL SECURITY with policies for them";
     AuthCallPerRow = "auth_call_per_row", Low, "A policy calls a context helper once per row",
         "auth.uid(), auth.jwt() and other helpers that read the request's settings are STABLE, yet a bare call in a policy is evaluated for every row; wrapped in a scalar subquery ((select auth.uid())) it runs once per statement as an initPlan. On large tables the difference is two to three orders of magnitude.",
-        "Wrap each call in the policies on {relation} in a scalar subquery: (select auth.uid()) instead of auth.uid().";
+        "ALTER POLICY {object} {rewritten};  -- each helper call in a scalar subquery, (select auth.uid()) instead of auth.uid(): it runs once per statement";
     ImmutableContextFunction = "immutable_context_function", High, "Tenant helper declared IMMUTABLE",
         "An IMMUTABLE function reading the setting is folded into cached plans: a prepared statement reused after a tenant switch returns the first tenant's rows.",
         "ALTER FUNCTION {object} STABLE;";
@@ -178,19 +179,19 @@ rules! {
         "ALTER VIEW {relation} SET (security_invoker = true);";
     SecurityDefinerFunctionBypass = "security_definer_function_bypass", Critical, "SECURITY DEFINER function bypasses RLS",
         "A definer function (EXECUTE is PUBLIC by default) owned by a bypassing role returns or changes foreign rows.",
-        "REVOKE EXECUTE ON FUNCTION {object} FROM PUBLIC;  -- or make it SECURITY INVOKER, or filter by the tenant setting inside";
+        "REVOKE EXECUTE ON FUNCTION {object} FROM {callers};  -- or make it SECURITY INVOKER, or filter by the tenant setting inside";
     SecurityDefinerTriggerCrossTenantWrite = "security_definer_trigger_cross_tenant_write", High, "Definer trigger writes across tenants",
         "A SECURITY DEFINER trigger follows a user-supplied id into another tenant's row.",
-        "Make the trigger function SECURITY INVOKER or check the tenant of every row it touches.";
+        "ALTER FUNCTION {object} SECURITY INVOKER;  -- or check the tenant of every row it touches";
     UniqueConstraintOracle = "unique_constraint_oracle", Medium, "UNIQUE constraint without the tenant column",
         "A unique violation reveals that another tenant has the value.",
-        "Include the tenant column in the constraint: UNIQUE ({column}, ...).";
+        "ALTER TABLE {relation} DROP CONSTRAINT {object}, ADD CONSTRAINT {object} {unique};  -- one tenant's value no longer collides with another's";
     FkCrossTenantReference = "fk_cross_tenant_reference", Medium, "Foreign key can point at another tenant's row",
         "A foreign key without the tenant column lets a row reference another tenant's parent; the insert succeeding leaks existence.",
-        "Reference (tenant column, id): FOREIGN KEY ({column}, parent_id) REFERENCES parent ({column}, id).";
+        "ALTER TABLE {relation} DROP CONSTRAINT {object}, ADD CONSTRAINT {object} {reference};  -- the key carries the tenant column: a row points only at its own tenant's rows";
     FkCascadeCrossTenant = "fk_cascade_cross_tenant", Medium, "Cascading foreign key changes another tenant's rows",
         "With a cross-tenant reference, ON DELETE CASCADE/SET NULL lets one tenant's delete change another's rows. Medium while the only rows that change are ones the other tenant pointed at foreign rows itself (it learns of the delete); high when a probe shows rows a tenant did not plant changing.",
-        "Make the foreign key include the tenant column.";
+        "ALTER TABLE {relation} DROP CONSTRAINT {object}, ADD CONSTRAINT {object} {reference};  -- the key carries the tenant column: a delete reaches only its own tenant's rows";
     OnConflictOracle = "on_conflict_oracle", Medium, "INSERT ... ON CONFLICT reveals foreign keys",
         "ON CONFLICT against another tenant's key behaves differently from a free key.",
         "Include the tenant column in unique constraints.";
@@ -207,8 +208,8 @@ rules! {
         "A table the suite declares shared (global by design) was changed by the app role; every tenant sees the change.",
         "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {relation} FROM {app};";
     SharedRowsWritable = "shared_rows_writable", High, "A tenant can change or create shared rows",
-        "Rows whose tenant column is NULL are shared: every tenant reads them. A policy that also lets a tenant update, delete or insert them (`OR <tenant column> IS NULL` on the write side, often through FOR ALL) lets one tenant change what every tenant sees. If they are meant to be writable, say `shared_rows = \"writable\"` under [tenant].",
-        "-- Keep shared rows on the read side only: replace the FOR ALL policy with\nCREATE POLICY tenant_read ON {relation} FOR SELECT TO {app} USING ({predicate} OR {column} IS NULL);\nCREATE POLICY tenant_insert ON {relation} FOR INSERT TO {app} WITH CHECK ({predicate});\nCREATE POLICY tenant_update ON {relation} FOR UPDATE TO {app} USING ({predicate}) WITH CHECK ({predicate});\nCREATE POLICY tenant_delete ON {relation} FOR DELETE TO {app} USING ({predicate});";
+        "Rows whose tenant column is NULL are shared: every tenant reads them. A policy that also lets a tenant update, delete or insert them (an OR branch admitting a NULL tenant on the write side, often through FOR ALL) lets one tenant change what every tenant sees. If they are meant to be writable, say `shared_rows = \"writable\"` under [tenant].",
+        "-- Keep shared rows on the read side only: replace the policy with one per command\nDROP POLICY {object};\nCREATE POLICY tenant_read ON {relation} FOR SELECT TO {app} USING ({predicate} OR {column} IS NULL);\nCREATE POLICY tenant_insert ON {relation} FOR INSERT TO {app} WITH CHECK ({predicate});\nCREATE POLICY tenant_update ON {relation} FOR UPDATE TO {app} USING ({predicate}) WITH CHECK ({predicate});\nCREATE POLICY tenant_delete ON {relation} FOR DELETE TO {app} USING ({predicate});";
     SequenceCounterLeak = "sequence_counter_leak", Low, "The app can read a tenant table's sequence",
         "A sequence shared by all tenants reveals how many rows other tenants create (nextval/currval/last_value).",
         "REVOKE USAGE, SELECT, UPDATE ON SEQUENCE {object} FROM {app};  -- or use uuid keys";
@@ -235,7 +236,7 @@ rules! {
         "Review the policy by hand; the probes of `rowfence check` judge its effect on data.";
     TenantRootUnknown = "tenant_root_unknown", Info, "No tenant root table",
         "The tenant column references no table and `tenant.root` is not set, so a tenants table (organisations, accounts) is treated as global data and its rows are not probed.",
-        "Set `root = \"<tenants table>\"` under [tenant] in the suite, or add FOREIGN KEY ({column}) REFERENCES <tenants table> (id).";
+        "Set `root` under [tenant] in the suite to the table whose rows are the tenants, or give the tenant tables a FOREIGN KEY ({column}) that references it.";
     ProbeInconclusive = "probe_inconclusive", Info, "A probe failed for a reason other than isolation",
         "The statement failed with an error that is neither a permission nor a row-level security denial (a constraint, a missing second setting), so it says nothing about isolation.",
         "Check the error in the message; if the schema needs more context than the tenant setting, rowfence cannot judge this path.";
@@ -322,22 +323,54 @@ pub struct FixContext<'a> {
     pub object: &'a str,
     /// The anonymous role (`[app] anon_role`), quoted.
     pub anon: &'a str,
+    /// The role to hand what the app owns to, quoted ([`crate::catalog::Catalog::migration_role`]).
+    pub owner: &'a str,
+    /// The clauses that pin the policy the finding names to the tenant
+    /// (`USING (...) WITH CHECK (...)`, as its command takes them).
+    pub pin: &'a str,
+    /// That policy's USING expression, in parentheses.
+    pub using: &'a str,
+    /// Who may execute the function the finding names (`PUBLIC, "app"`).
+    pub callers: &'a str,
+    /// The relation a policy consults (its lookup table), qualified.
+    pub lookup: &'a str,
+    /// The foreign key the finding names, rewritten to carry the tenant
+    /// column (`FOREIGN KEY (...) REFERENCES ... (...)`).
+    pub reference: &'a str,
+    /// The clauses of the policy the finding names, each per-row helper call
+    /// wrapped in a scalar subquery.
+    pub rewritten: &'a str,
+    /// The unique key the finding names with the tenant column first (`UNIQUE (...)`).
+    pub unique: &'a str,
 }
 
 impl Rule {
     /// The remediation with the finding's names filled in.
     pub fn remediation_for(&self, cx: &FixContext<'_>) -> String {
-        self.remediation
-            .replace("{policy}", TENANT_POLICY)
-            .replace("{relation}", cx.relation)
-            .replace("{app}", cx.app)
-            .replace("{predicate}", cx.predicate)
-            .replace("{column}", cx.column)
-            .replace("{setting}", cx.setting)
-            .replace("{key_type}", cx.key_type)
-            .replace("{object}", cx.object)
-            .replace("{anon}", cx.anon)
+        fill(self.remediation, cx)
     }
+}
+
+/// A remediation template (a rule's, or a variant of it) with the finding's names filled in.
+pub fn fill(template: &str, cx: &FixContext<'_>) -> String {
+    template
+        .replace("{policy}", TENANT_POLICY)
+        .replace("{relation}", cx.relation)
+        .replace("{app}", cx.app)
+        .replace("{predicate}", cx.predicate)
+        .replace("{column}", cx.column)
+        .replace("{setting}", cx.setting)
+        .replace("{key_type}", cx.key_type)
+        .replace("{object}", cx.object)
+        .replace("{anon}", cx.anon)
+        .replace("{owner}", cx.owner)
+        .replace("{pin}", cx.pin)
+        .replace("{using}", cx.using)
+        .replace("{callers}", cx.callers)
+        .replace("{lookup}", cx.lookup)
+        .replace("{reference}", cx.reference)
+        .replace("{unique}", cx.unique)
+        .replace("{rewritten}", cx.rewritten)
 }
 
 #[cfg(test)]
@@ -371,6 +404,14 @@ mod tests {
             key_type: "uuid",
             object: "\"p\" ON public.notes",
             anon: "anon",
+            owner: "migrator",
+            pin: "USING (true)",
+            using: "(true)",
+            callers: "PUBLIC",
+            lookup: "public.memberships",
+            reference: "FOREIGN KEY (org_id, p) REFERENCES public.p (org_id, id)",
+            unique: "UNIQUE (org_id, email)",
+            rewritten: "USING ((select auth.uid()) = owner)",
         };
         for r in RULES {
             let fix = r.remediation_for(&cx);

@@ -174,6 +174,17 @@ impl PolicyCommand {
     }
 }
 
+/// A UNIQUE constraint or a plain unique index (a column list).
+#[derive(Debug, Clone, Serialize)]
+pub struct UniqueKey {
+    /// Constraint or index name.
+    pub name: String,
+    /// Its columns, in key order.
+    pub columns: Vec<String>,
+    /// A constraint (`ALTER TABLE ... DROP CONSTRAINT`); else an index (`DROP INDEX`).
+    pub constraint: bool,
+}
+
 /// A unique index that is not a plain column list: partial or on expressions.
 #[derive(Debug, Clone, Serialize)]
 pub struct UniqueIndex {
@@ -250,6 +261,8 @@ pub struct Relation {
     /// Columns of UNIQUE constraints and of plain unique indexes (what ORMs
     /// emit instead of constraints).
     pub uniques: Vec<Vec<String>>,
+    /// The same keys as `uniques`, with their names.
+    pub unique_keys: Vec<UniqueKey>,
     /// Unique indexes on expressions or with a WHERE clause (`lower(email)`,
     /// `(org_id) WHERE is_default`): their definitions.
     pub unique_indexes: Vec<UniqueIndex>,
@@ -413,6 +426,8 @@ pub struct RoleInfo {
     pub member_of: Vec<String>,
     /// Role-level settings (`ALTER ROLE ... SET`), as `name=value`.
     pub settings: Vec<String>,
+    /// The part of `settings` set for this database only (`ALTER ROLE ... IN DATABASE ... SET`).
+    pub settings_in_database: Vec<String>,
     /// Memberships with the attributes that matter for RLS.
     pub memberships: Vec<Membership>,
 }
@@ -424,6 +439,9 @@ pub struct Catalog {
     pub server_version: String,
     /// `server_version_num`, e.g. 170002.
     pub server_version_num: i32,
+    /// The role that applied the schema and reads the catalog (`current_user`):
+    /// every object the schema files did not give to another role is its.
+    pub schema_owner: String,
     /// User relations, ordered by qualified name.
     pub relations: Vec<Relation>,
     /// The application role.
@@ -497,6 +515,26 @@ impl Catalog {
     /// The user function with this oid.
     pub fn function(&self, oid: u32) -> Option<&Function> {
         self.functions.iter().find(|f| f.oid == oid)
+    }
+
+    /// The role to hand what the app owns to: the owner of most relations
+    /// that neither the app nor a role it belongs to owns (the role that ran
+    /// the migrations), or, where there is none, the role that applied the
+    /// schema. Never the app, a role it is a member of, or the anonymous role.
+    pub fn migration_role(&self) -> &str {
+        let mut owners: BTreeMap<&str, usize> = BTreeMap::new();
+        let anon = self.anon.as_ref().map(|a| a.role.as_str());
+        for r in self.relations.iter().filter(|r| !r.app_owns) {
+            let o = r.owner.as_str();
+            if o != self.app.name && !self.app.member_of.iter().any(|m| m == o) && Some(o) != anon {
+                *owners.entry(o).or_default() += 1;
+            }
+        }
+        // The most relations; on a tie, the first name.
+        owners
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
+            .map_or(self.schema_owner.as_str(), |(o, _)| o)
     }
 
     /// The major version, e.g. 17.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Catalog, CatalogError, Check, Column, ForeignKey, Policy, PolicyCommand, Privileges, RELS, RelId, RelKind,
-    Relation, RoleInfo, UniqueIndex,
+    Relation, RoleInfo, UniqueIndex, UniqueKey,
 };
 use crate::db::Db;
 use crate::policy::{self, FunctionName, Names};
@@ -21,7 +21,9 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
                ARRAY(SELECT b.rolname::text FROM pg_roles b
                      WHERE b.oid <> r.oid AND pg_has_role(r.oid, b.oid, 'MEMBER') ORDER BY 1),
                ARRAY(SELECT unnest(s.setconfig) FROM pg_db_role_setting s
-                     WHERE s.setrole = r.oid AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database())))
+                     WHERE s.setrole = r.oid AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))),
+               ARRAY(SELECT unnest(s.setconfig) FROM pg_db_role_setting s
+                     WHERE s.setrole = r.oid AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()))
              FROM pg_roles r WHERE r.rolname = $1",
             &[&app],
         )
@@ -35,11 +37,15 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
         login: role.get(3),
         member_of: role.get(4),
         settings: role.get(5),
+        settings_in_database: role.get(6),
         memberships: Vec::new(),
     };
 
     let version = c
-        .query_one("SELECT current_setting('server_version'), current_setting('server_version_num')::int4", &[])
+        .query_one(
+            "SELECT current_setting('server_version'), current_setting('server_version_num')::int4, current_user::text",
+            &[],
+        )
         .await
         .map_err(q)?;
     let database_settings: Vec<String> = c
@@ -110,6 +116,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
             columns: Vec::new(),
             primary_key: Vec::new(),
             uniques: Vec::new(),
+            unique_keys: Vec::new(),
             unique_indexes: Vec::new(),
             foreign_keys: Vec::new(),
             checks: Vec::new(),
@@ -195,7 +202,10 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
         let columns: Vec<String> = r.get(3);
         match r.get::<_, String>(2).as_str() {
             "p" => rel.primary_key = columns,
-            "u" => rel.uniques.push(columns),
+            "u" => {
+                rel.unique_keys.push(UniqueKey { name: r.get(1), columns: columns.clone(), constraint: true });
+                rel.uniques.push(columns);
+            }
             "f" => rel.foreign_keys.push(ForeignKey {
                 name: r.get(1),
                 columns,
@@ -233,7 +243,14 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
         };
         let columns: Vec<String> = r.get(2);
         match r.get::<_, bool>(3) {
-            false => relations[i].uniques.push(columns),
+            false => {
+                relations[i].unique_keys.push(UniqueKey {
+                    name: r.get(1),
+                    columns: columns.clone(),
+                    constraint: false,
+                });
+                relations[i].uniques.push(columns);
+            }
             true => relations[i].unique_indexes.push(UniqueIndex { name: r.get(1), columns, definition: r.get(4) }),
         }
     }
@@ -290,6 +307,7 @@ pub(super) async fn read(db: &Db, app: &str) -> Result<Catalog, CatalogError> {
     Ok(Catalog {
         server_version: version.get(0),
         server_version_num: version.get(1),
+        schema_owner: version.get(2),
         relations,
         app: app_info,
         database_settings,

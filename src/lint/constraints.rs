@@ -1,6 +1,7 @@
 //! F. Constraints and references that cross tenants.
 
 use super::{Hit, LintContext};
+use crate::db::ident;
 use crate::ownership::Owner;
 
 fn tenant_column<'a>(cx: &'a LintContext<'_>, rel: &crate::catalog::Relation) -> Option<&'a str> {
@@ -17,12 +18,21 @@ pub(super) fn unique_constraint_oracle(cx: &LintContext<'_>) -> Vec<Hit> {
         let Some(col) = tenant_column(cx, r) else {
             continue;
         };
-        for u in r.uniques.iter().filter(|u| !u.iter().any(|c| c == col)) {
-            out.push(Hit::on(r, format!("UNIQUE ({}) on {} does not include {col}: a duplicate-key error tells one tenant that another has the value", u.join(", "), r.qualified)));
+        for u in r.unique_keys.iter().filter(|u| !u.columns.iter().any(|c| c == col)) {
+            let name = if u.constraint { ident(&u.name) } else { format!("{}.{}", ident(&r.schema), ident(&u.name)) };
+            out.push(
+                Hit::on(r, format!("UNIQUE ({}) on {} does not include {col}: a duplicate-key error tells one tenant that another has the value", u.columns.join(", "), r.qualified))
+                    .target(&name)
+                    .subject(|s| s.unique = Some(u.name.clone())),
+            );
         }
         // A partial or expression index leaks the same way for the rows it covers.
         for u in r.unique_indexes.iter().filter(|u| !u.columns.iter().any(|c| c == col)) {
-            out.push(Hit::on(r, format!("unique index {} on {} does not include {col}: a duplicate-key error tells one tenant that another has the value ({})", u.name, r.qualified, u.definition)));
+            out.push(
+                Hit::on(r, format!("unique index {} on {} does not include {col}: a duplicate-key error tells one tenant that another has the value ({})", u.name, r.qualified, u.definition))
+                    .target(&format!("{}.{}", ident(&r.schema), ident(&u.name)))
+                    .subject(|s| s.unique = Some(u.name.clone())),
+            );
         }
     }
     out
@@ -54,6 +64,8 @@ pub(super) fn fk_cross_tenant_reference(cx: &LintContext<'_>) -> Vec<Hit> {
         .map(|(r, fk)| {
             let target = cx.catalog.relation(fk.target);
             Hit::on(r, format!("foreign key {} ({}) on {} references {} without the tenant column: a row may point at another tenant's row", fk.name, fk.columns.join(", "), r.qualified, target.qualified))
+                .target(&ident(&fk.name))
+                .subject(|s| s.foreign_key = Some(fk.name.clone()))
         })
         .collect()
 }
@@ -65,6 +77,8 @@ pub(super) fn fk_cascade_cross_tenant(cx: &LintContext<'_>) -> Vec<Hit> {
         .map(|(r, fk)| {
             let target = cx.catalog.relation(fk.target);
             Hit::on(r, format!("foreign key {} on {} cascades deletes of {} rows and crosses tenants: a tenant's delete of its own row changes the rows another tenant pointed at it", fk.name, r.qualified, target.qualified))
+                .target(&ident(&fk.name))
+                .subject(|s| s.foreign_key = Some(fk.name.clone()))
         })
         .collect()
 }

@@ -20,6 +20,7 @@ use crate::catalog::{Catalog, Function, Policy, PolicyCommand, RelId, Relation};
 use crate::finding::{Finding, FindingKind};
 use crate::ownership::{Owner, Ownership};
 use crate::policy::{self, Side, Tenant};
+use crate::remediation::Subject;
 use crate::rules::{RuleId, Severity};
 use crate::schema::SourceMap;
 
@@ -71,23 +72,26 @@ pub struct Hit {
     pub object: Option<(&'static str, String)>,
     /// The same object as SQL names it in a fix (`"p" ON public.notes`, `public.f(uuid)`).
     pub target: Option<String>,
+    /// What the fix acts on, for writing it (the policy, function, key).
+    pub subject: Subject,
 }
 
 impl Hit {
     /// A hit on a relation.
     pub fn on(rel: &Relation, message: String) -> Hit {
-        Hit { rel: Some(rel.oid), message, severity: None, object: None, target: None }
+        Hit { rel: Some(rel.oid), message, severity: None, object: None, target: None, subject: Subject::default() }
     }
 
     /// A hit on no relation in particular.
     pub fn global(message: String) -> Hit {
-        Hit { rel: None, message, severity: None, object: None, target: None }
+        Hit { rel: None, message, severity: None, object: None, target: None, subject: Subject::default() }
     }
 
     /// Points the hit at a policy's CREATE POLICY line.
     pub fn policy(mut self, rel: &Relation, p: &Policy) -> Hit {
         self.object = Some(("policy", format!("{}.{}", rel.name, p.name)));
         self.target = Some(format!("{} ON {}", crate::db::ident(&p.name), rel.qualified));
+        self.subject.policy = Some(p.oid);
         self
     }
 
@@ -95,6 +99,13 @@ impl Hit {
     pub fn function(mut self, f: &Function) -> Hit {
         self.object = Some(("function", f.name.clone()));
         self.target = Some(format!("{}({})", f.qualified, f.arg_types.join(", ")));
+        self.subject.function = Some(f.oid);
+        self
+    }
+
+    /// Says more about what the fix acts on (a foreign key, a lookup table).
+    pub fn subject(mut self, f: impl FnOnce(&mut Subject)) -> Hit {
+        f(&mut self.subject);
         self
     }
 
@@ -192,20 +203,13 @@ pub fn run(cx: &LintContext<'_>, sources: &SourceMap) -> Vec<Finding> {
                 .as_ref()
                 .and_then(|(kind, name)| sources.locate(kind, name))
                 .or_else(|| rel.and_then(|r| sources.locate("relation", &r.name)));
+            let fix = crate::remediation::render_hit(rule, cx, &hit);
             out.push(
                 Finding::new(rule, FindingKind::Static, hit.message)
                     .relation(rel.map(|r| r.qualified.clone()))
                     .object(hit.target.clone())
                     .severity(hit.severity.unwrap_or(rule.severity()))
-                    .remediation(crate::remediation::render(
-                        rule,
-                        cx.catalog,
-                        cx.ownership,
-                        cx.setting,
-                        cx.app,
-                        hit.rel,
-                        hit.target.as_deref(),
-                    ))
+                    .remediation(fix)
                     .location(location),
             );
         }

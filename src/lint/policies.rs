@@ -258,7 +258,7 @@ pub(super) fn policy_lookup_table_unprotected(cx: &LintContext<'_>) -> Vec<Hit> 
             for l in p.relations.iter().map(|o| cx.catalog.relation(*o)) {
                 let writable = l.privileges.insert || l.privileges.update || l.privileges.delete;
                 if !l.rls_enabled && writable {
-                    out.push(Hit::on(r, format!("policy {} on {} consults {}, which has no row-level security and which {} can write: the app can grant itself any tenant", p.name, r.qualified, l.qualified, cx.app)).policy(r, p));
+                    out.push(Hit::on(r, format!("policy {} on {} consults {}, which has no row-level security and which {} can write: the app can grant itself any tenant", p.name, r.qualified, l.qualified, cx.app)).policy(r, p).subject(|s| s.lookup = Some(l.oid)));
                 }
             }
         }

@@ -83,7 +83,10 @@ pub(super) fn app_privileged_predefined_role(cx: &LintContext<'_>) -> Vec<Hit> {
         .memberships
         .iter()
         .filter(|m| PRIVILEGED_PREDEFINED.contains(&m.role.as_str()))
-        .map(|m| Hit::global(format!("{} is a member of {}, which reaches beyond row-level security", cx.app, m.role)))
+        .map(|m| {
+            Hit::global(format!("{} is a member of {}, which reaches beyond row-level security", cx.app, m.role))
+                .target(&crate::db::ident(&m.role))
+        })
         .collect()
 }
 
@@ -101,9 +104,12 @@ pub(super) fn guc_role_or_db_default(cx: &LintContext<'_>) -> Vec<Hit> {
         );
     }
     for s in database {
-        out.push(Hit::global(format!(
-            "the database has a default `{s}`: a session that forgets to set the tenant gets this one"
-        )));
+        out.push(
+            Hit::global(format!(
+                "the database has a default `{s}`: a session that forgets to set the tenant gets this one"
+            ))
+            .subject(|s| s.database = true),
+        );
     }
     out
 }

@@ -17,5 +17,6 @@ mod lint;
 mod migrations;
 mod outputs;
 mod regressions;
+mod remediation;
 mod speed;
 mod versions;
