@@ -5,6 +5,7 @@
 //! missing engine into a failure, as CI does).
 
 mod baseline;
+mod catalogue;
 mod cli;
 mod common;
 mod coverage;
