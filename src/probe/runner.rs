@@ -209,15 +209,25 @@ impl<'a> Runner<'a> {
         // One finding per cause: every violated probe is attributed first,
         // then one probe per (relation, rule) is shrunk to a minimal dataset
         // and the others are listed beside it as they were first seen.
-        let mut causes: Vec<((RelId, RuleId), Vec<ProbeKind>)> = Vec::new();
+        let mut causes: Vec<((RelId, RuleId), Vec<(ProbeKind, BTreeSet<ContextKind>)>)> = Vec::new();
         for (&(rel, kind), f) in &found {
-            let select_leaked = found
-                .get(&(rel, ProbeKind::Select))
-                .is_some_and(|sel| sel.contexts.intersection(&f.contexts).next().is_some());
-            let rule = super::findings::rule_of(&self.schema, (rel, kind), &f.contexts, select_leaked, &f.first.sql);
-            match causes.iter_mut().find(|(k, _)| *k == (rel, rule)) {
-                Some((_, kinds)) => kinds.push(kind),
-                None => causes.push(((rel, rule), vec![kind])),
+            let rule_of = |contexts: &BTreeSet<ContextKind>| {
+                let select_leaked = found
+                    .get(&(rel, ProbeKind::Select))
+                    .is_some_and(|sel| sel.contexts.intersection(contexts).next().is_some());
+                super::findings::rule_of(&self.schema, (rel, kind), contexts, select_leaked, &f.first.sql)
+            };
+            let mut parts: Vec<(RuleId, BTreeSet<ContextKind>)> =
+                split_by_context(&f.contexts).into_iter().map(|cx| (rule_of(&cx), cx)).collect();
+            // One cause explains every context: keep them together.
+            if parts.windows(2).all(|w| w[0].0 == w[1].0) {
+                parts = vec![(rule_of(&f.contexts), f.contexts.clone())];
+            }
+            for (rule, contexts) in parts {
+                match causes.iter_mut().find(|(k, _)| *k == (rel, rule)) {
+                    Some((_, probes)) => probes.push((kind, contexts)),
+                    None => causes.push(((rel, rule), vec![(kind, contexts)])),
+                }
             }
         }
         if let Some(p) = self.progress {
@@ -227,19 +237,19 @@ impl<'a> Runner<'a> {
             }
         }
         let mut budget = SHRINK_BUDGET;
-        for ((rel, rule), kinds) in causes {
-            let key = (rel, kinds[0]);
-            let (plan, violation, steps) = self.shrink(&strategy, &found[&key], &mut budget).await?;
+        for ((rel, rule), mut probes) in causes {
+            // Shrink a probe whose first violation showed under this cause's contexts.
+            let first =
+                probes.iter().position(|(k, cx)| cx.contains(&found[&(rel, *k)].first.context.kind())).unwrap_or(0);
+            let (kind, contexts) = probes.remove(first);
+            let (plan, violation, steps) = self.shrink(&strategy, &found[&(rel, kind)], &mut budget).await?;
             let data = self.schema.model.materialize(self.schema.catalog, &plan);
-            let shrunk = Shrunk { data: &data, violation: &violation, steps, contexts: &found[&key].contexts };
-            let others = kinds[1..]
+            let shrunk = Shrunk { data: &data, violation: &violation, steps, contexts: &contexts };
+            let others = probes
                 .iter()
-                .map(|k| {
-                    let f = &found[&(rel, *k)];
-                    super::findings::probe_result(&self.schema, *k, &f.first, &f.contexts)
-                })
+                .map(|(k, cx)| super::findings::probe_result(&self.schema, *k, &found[&(rel, *k)].first, cx))
                 .collect();
-            findings.push(super::findings::violation(&self.schema, self.app_role, key, rule, &shrunk, others));
+            findings.push(super::findings::violation(&self.schema, self.app_role, (rel, kind), rule, &shrunk, others));
         }
         self.outcome.findings = findings;
         Ok(self.outcome)
@@ -480,6 +490,16 @@ impl<'a> Runner<'a> {
         }
         Ok((best.0, best.1, steps))
     }
+}
+
+/// The contexts a probe failed under, split into those that carry a tenant
+/// and those that carry none: a leak without a context (anonymous requests,
+/// a missing setting) may have another cause than the same probe's leak
+/// under a tenant, so each part is attributed on its own.
+fn split_by_context(contexts: &BTreeSet<ContextKind>) -> Vec<BTreeSet<ContextKind>> {
+    let (with, without): (BTreeSet<ContextKind>, BTreeSet<ContextKind>) =
+        contexts.iter().partition(|c| c.has_context());
+    [with, without].into_iter().filter(|part| !part.is_empty()).collect()
 }
 
 /// Starts a transaction that empties every populated table. Triggers and
