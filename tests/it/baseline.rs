@@ -78,3 +78,41 @@ async fn waived_findings_show_their_reason_and_do_not_fail() {
     let html = rowfence::report::html::render(&report).unwrap();
     assert!(html.contains("ticket SEC-12"));
 }
+
+/// A baseline written before findings were causes lists one finding per
+/// probe and context, without `object` or `probes`: it still loads, and the
+/// causes it stands for count as known.
+#[test]
+fn a_per_probe_baseline_from_before_causes_still_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baseline.json");
+    let b = path.to_str().unwrap();
+    let (code, out) =
+        rowfence(&["baseline", "suites/dexcyjet.toml", "--provider", "local", "--cases", "8", "--out", b, "-q"]);
+    assert_eq!(code, 0, "{out}");
+    // Rewrite it the way the old format had it: each probe its own finding.
+    let mut report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut old = Vec::new();
+    for f in report["findings"].as_array().unwrap() {
+        let mut bare = f.clone();
+        let probes = bare.as_object_mut().unwrap().remove("probes");
+        bare.as_object_mut().unwrap().remove("object");
+        for p in probes.as_ref().and_then(|p| p.as_array()).cloned().unwrap_or_default() {
+            let mut one = bare.clone();
+            one["probe"] = p["probe"].clone();
+            one["operation"] = p["operation"].clone();
+            one["context"] = p["contexts"][0].clone();
+            one["kind"] = "dynamic".into();
+            old.push(one);
+        }
+        bare["kind"] = "static".into();
+        old.push(bare);
+    }
+    assert!(old.len() > 5, "the old format had many entries for one cause: {}", old.len());
+    report["findings"] = serde_json::Value::Array(old);
+    std::fs::write(&path, serde_json::to_string(&report).unwrap()).unwrap();
+    let (code, out) =
+        rowfence(&["check", "suites/dexcyjet.toml", "--provider", "local", "--cases", "8", "--baseline", b]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 new, 0 widened, 0 resolved"), "{out}");
+}
