@@ -141,15 +141,39 @@ impl Expr {
     /// `NULLIF(current_setting(...), '') IS NULL` and the like.
     pub fn fallback_open(&self, setting: &str) -> bool {
         let branches = self.or_branches();
-        branches.len() > 1 && branches.into_iter().any(|b| b.fallback_branch(setting))
+        let several = branches.len() > 1;
+        branches.into_iter().any(|b| b.row_fallback(setting) || several && b.fallback_branch(setting))
     }
 
     /// Whether this OR branch is such a fallback: it reads the setting, not
-    /// the row, and is true when the setting is missing or empty.
+    /// the row, and is true when the setting is missing or empty; or it
+    /// compares the row with itself when the setting is missing
+    /// ([`Expr::row_fallback`]).
     pub fn fallback_branch(&self, setting: &str) -> bool {
-        !self.reads_row()
-            && self.any(&mut |e| is_setting(e, setting))
-            && [true, false].into_iter().any(|missing| eval(self, setting, missing) == V::Bool(true))
+        self.row_fallback(setting)
+            || !self.reads_row()
+                && self.any(&mut |e| is_setting(e, setting))
+                && [true, false].into_iter().any(|missing| eval(self, setting, missing) == V::Bool(true))
+    }
+
+    /// `col = COALESCE(<the setting>, col)` (through casts and NULLIF): with
+    /// no tenant set the column is compared with itself, true on every row.
+    fn row_fallback(&self, setting: &str) -> bool {
+        let Expr::Op { name, args } = self else { return false };
+        let [a, b] = args.as_slice() else { return false };
+        let column = |e: &Expr| match uncast(e) {
+            Expr::Column(c) => Some(c.clone()),
+            _ => None,
+        };
+        let falls_back_to = |c: &str, e: &Expr| match uncast(e) {
+            Expr::Coalesce(xs) => {
+                xs.first().is_some_and(|x| carries_setting(x, setting))
+                    && xs[1..].iter().any(|x| column(x).as_deref() == Some(c))
+            }
+            _ => false,
+        };
+        name == "="
+            && (column(a).is_some_and(|c| falls_back_to(&c, b)) || column(b).is_some_and(|c| falls_back_to(&c, a)))
     }
 
     /// Whether every OR branch pins the row to the tenant except fallbacks

@@ -347,10 +347,8 @@ impl SourceMap {
                 };
                 let line = crate::suite::line_of(&text, m.get(0).expect("match").start());
                 let loc = crate::report::Location { file: file.display.clone(), line };
-                // The first CREATE wins: later ones are usually CREATE OR REPLACE.
-                if map.locate(kind, &name).is_none() {
-                    map.entries.push((kind.to_string(), name, loc));
-                }
+                // Every CREATE is kept: `locate` picks the one that says where the object is.
+                map.entries.push((kind.to_string(), name, loc));
             }
         }
         map
@@ -359,7 +357,11 @@ impl SourceMap {
     /// The file and line that created object `name` of `kind`
     /// (`relation`, `policy` as `table.policy`, `function`, `role`, `trigger`).
     pub fn locate(&self, kind: &str, name: &str) -> Option<crate::report::Location> {
-        self.entries.iter().find(|(k, n, _)| k == kind && n == name).map(|(_, _, l)| l.clone())
+        let mut matching = self.entries.iter().filter(|(k, n, _)| k == kind && n == name);
+        // A table is where it was created; a policy or function is what its
+        // last definition (a later DROP and CREATE, CREATE OR REPLACE) says.
+        let entry = if kind == "relation" { matching.next() } else { matching.last() };
+        entry.map(|(_, _, l)| l.clone())
     }
 }
 
