@@ -209,7 +209,7 @@ impl<'a> Runner<'a> {
         // One finding per cause: every violated probe is attributed first,
         // then one probe per (relation, rule) is shrunk to a minimal dataset
         // and the others are listed beside it as they were first seen.
-        let mut causes: Vec<((RelId, RuleId), Vec<(ProbeKind, BTreeSet<ContextKind>)>)> = Vec::new();
+        let mut causes: Vec<(CauseKey, Vec<ProbePart>)> = Vec::new();
         for (&(rel, kind), f) in &found {
             let rule_of = |contexts: &BTreeSet<ContextKind>| {
                 let select_leaked = found
@@ -491,6 +491,12 @@ impl<'a> Runner<'a> {
         Ok((best.0, best.1, steps))
     }
 }
+
+/// A cause of the probe stage: the relation and the rule that explains it.
+type CauseKey = (RelId, RuleId);
+
+/// A probe and the contexts under which its failure belongs to one cause.
+type ProbePart = (ProbeKind, BTreeSet<ContextKind>);
 
 /// The contexts a probe failed under, split into those that carry a tenant
 /// and those that carry none: a leak without a context (anonymous requests,

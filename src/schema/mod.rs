@@ -360,7 +360,7 @@ impl SourceMap {
         let mut matching = self.entries.iter().filter(|(k, n, _)| k == kind && n == name);
         // A table is where it was created; a policy or function is what its
         // last definition (a later DROP and CREATE, CREATE OR REPLACE) says.
-        let entry = if kind == "relation" { matching.next() } else { matching.last() };
+        let entry = if kind == "relation" { matching.next() } else { matching.next_back() };
         entry.map(|(_, _, l)| l.clone())
     }
 }
