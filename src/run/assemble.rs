@@ -37,7 +37,8 @@ pub(super) struct Sources<'a> {
 
 /// The report of `rowfence lint`.
 pub(super) fn lint_report(postgres: PostgresInfo, analysis: Analysis, sources: &Sources<'_>) -> Report {
-    let mut report = Report::new(&sources.suite.name, Some(postgres), analysis.findings, Stats::default());
+    let findings = super::causes::merge_same_cause(analysis.findings);
+    let mut report = Report::new(&sources.suite.name, Some(postgres), findings, Stats::default());
     describe_schema(&mut report, sources.suite, &analysis.catalog, &analysis.ownership, sources.map);
     attribute_migrations(&mut report, sources.suite, sources.first_seen.unwrap_or_default());
     report.apply_waivers(&sources.suite.waivers);

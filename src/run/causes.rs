@@ -9,7 +9,8 @@ use crate::finding::{Agreement, Finding, FindingKind};
 /// Folds the probe stage's causes (one per rule and relation) into the static
 /// findings that name the same rule on the same relation, or on no relation
 /// (role-level causes: superuser, BYPASSRLS). The result has one finding per cause.
-pub(super) fn fold(mut statics: Vec<Finding>, dynamic: Vec<Finding>) -> Vec<Finding> {
+pub(super) fn fold(statics: Vec<Finding>, dynamic: Vec<Finding>) -> Vec<Finding> {
+    let mut statics = merge_same_cause(statics);
     let mut unexplained = Vec::new();
     for d in dynamic {
         let on_relation: Vec<usize> = matching(&statics, &d, |s| s.relation == d.relation);
@@ -35,6 +36,25 @@ pub(super) fn fold(mut statics: Vec<Finding>, dynamic: Vec<Finding>) -> Vec<Find
     }
     statics.extend(unexplained);
     statics
+}
+
+/// One finding per cause among the static ones: a check may hit the same
+/// policy more than once (its INSERT and its UPDATE check, USING and WITH
+/// CHECK). The first keeps its place; the others add what they say.
+pub(super) fn merge_same_cause(statics: Vec<Finding>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::with_capacity(statics.len());
+    for f in statics {
+        match out.iter_mut().find(|o| o.key() == f.key()) {
+            Some(o) => {
+                if !o.message.contains(&f.message) {
+                    o.message = format!("{}; {}", o.message, f.message);
+                }
+                o.severity = o.severity.max(f.severity);
+            }
+            None => out.push(f),
+        }
+    }
+    out
 }
 
 fn matching(statics: &[Finding], d: &Finding, place: impl Fn(&Finding) -> bool) -> Vec<usize> {
@@ -110,6 +130,18 @@ mod tests {
         assert_eq!(causes[1].agreement, Some(Agreement::StaticOnly));
         assert_eq!(causes[2].agreement, Some(Agreement::DynamicOnly));
         assert_eq!(causes[3].rule, RuleId::TruncatePrivilege);
+    }
+
+    #[test]
+    fn two_hits_on_the_same_policy_are_one_cause() {
+        let hit = |m: &str| {
+            Finding::new(RuleId::WithCheckWeakOrTrue, FindingKind::Static, m)
+                .relation(Some("public.a".into()))
+                .object(Some("\"p\" ON public.a".into()))
+        };
+        let causes = fold(vec![hit("INSERT check"), hit("UPDATE check")], Vec::new());
+        assert_eq!(causes.len(), 1);
+        assert_eq!(causes[0].message, "INSERT check; UPDATE check");
     }
 
     #[test]
