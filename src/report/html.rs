@@ -25,6 +25,10 @@ const PROBE_ROWS: usize = 8;
 /// Medium causes listed under "what to fix first" after the failing ones.
 const MEDIUM_ROWS: usize = 10;
 
+/// A dataset several reproductions load is printed once from this size on;
+/// a smaller one stays in each reproduction, which then copies in one piece.
+const SHARED_DATASET_BYTES: usize = 4096;
+
 /// The indirect paths of the isolation matrix (grouped apart from the direct statements).
 const INDIRECT: [Operation; 3] = [Operation::Execute, Operation::Copy, Operation::Write];
 
@@ -436,8 +440,8 @@ fn fix_first<'a>(report: &Report, causes: &'a [Value]) -> (Vec<&'a Value>, Vec<&
 /// A reproduction (see `probe::findings`) is a header, a `-- 1.` line, the
 /// INSERT statements of the shrunk dataset, a `-- 2.` line and the steps.
 /// Causes found in the same case keep the same dataset; on a wide schema it
-/// is most of the page, so a dataset two reproductions share is shown once
-/// and the reproductions link to it. A reproduction of another shape is
+/// is most of the page, so a large dataset two reproductions share is shown
+/// once and the reproductions link to it. A reproduction of another shape is
 /// shown whole.
 struct Datasets {
     list: Vec<Dataset>,
@@ -467,7 +471,8 @@ impl Datasets {
                 }),
             }
         }
-        let mut list: Vec<Dataset> = all.into_iter().filter(|d| d.used_by.len() > 1).collect();
+        let mut list: Vec<Dataset> =
+            all.into_iter().filter(|d| d.used_by.len() > 1 && d.text.len() >= SHARED_DATASET_BYTES).collect();
         for (n, d) in list.iter_mut().enumerate() {
             d.anchor = format!("ds-{}", n + 1);
         }
@@ -525,9 +530,10 @@ mod tests {
     use crate::rules::RuleId;
 
     fn repro(steps: &str) -> String {
+        let rows: String = (0..200).map(|i| format!("INSERT INTO public.u VALUES ({i});\n")).collect();
         format!(
-            "-- r on public.t: 2 tenant(s), 2 row(s)\n-- 1. as a superuser, on a database with the schema applied:\n\
-             INSERT INTO public.t VALUES ('a');\nINSERT INTO public.t VALUES ('b');\n\
+            "-- r on public.t: 2 tenant(s), 202 row(s)\n-- 1. as a superuser, on a database with the schema applied:\n\
+             INSERT INTO public.t VALUES ('a');\n{rows}\
              -- 2. logged in as app:\nBEGIN;\n{steps}\nROLLBACK;\n"
         )
     }
@@ -557,6 +563,12 @@ mod tests {
             finding(RuleId::CrossTenantWrite, Some("public.t"), 1, Some(repro("DELETE FROM public.t;"))),
             finding(RuleId::TruncatePrivilege, Some("public.u"), 1, Some("-- logged in as app:\nTRUNCATE u;\n".into())),
         ];
+        // A small dataset stays in each reproduction.
+        let small = "-- 1. as a superuser:\nINSERT INTO public.s VALUES ('x');\n-- 2. logged in as app:\nSELECT 1;\n";
+        let findings: Vec<Finding> = findings
+            .into_iter()
+            .chain((0..2).map(|_| finding(RuleId::AppOwnsTable, Some("public.s"), 1, Some(small.into()))))
+            .collect();
         let mut report = Report::new("s", None, findings, Stats::default());
         report.findings.sort_by_key(|f| f.rule.to_string());
         let page = render(&report).unwrap();
@@ -565,6 +577,8 @@ mod tests {
         assert_eq!(page.matches("href=\"#ds-1\"").count(), 2);
         assert!(page.contains("id=\"ds-1\""));
         assert!(page.contains("DELETE FROM public.t;") && page.contains("TRUNCATE u;"));
+        assert_eq!(page.matches("INSERT INTO public.s VALUES ('x');").count(), 2);
+        assert!(!page.contains("ds-2"));
     }
 
     #[test]
