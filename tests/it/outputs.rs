@@ -177,3 +177,80 @@ fn fetch_schema(dest: &Path) -> Result<PathBuf, String> {
     std::fs::copy(dir.path().join("package/lib/schemas/sarif-2.1.0-rtm.5.json"), dest).map_err(|e| e.to_string())?;
     Ok(dest.to_path_buf())
 }
+
+/// A 50-table schema (`rowfence bench`'s generator) with a few broken
+/// tables: RLS off, a widening policy, a WITH CHECK (true), TRUNCATE, a
+/// missing-context fallback.
+fn fifty_tables(dir: &Path) -> PathBuf {
+    let suite = rowfence::bench::schema::write(dir, 50, 4, 1).unwrap();
+    let broken = "
+ALTER TABLE t007 DISABLE ROW LEVEL SECURITY;
+CREATE POLICY open_read ON t013 TO bench_app USING (true);
+DROP POLICY tenant_isolation ON t024;
+CREATE POLICY tenant_isolation ON t024 TO bench_app
+  USING (org_id = current_setting('app.current_org_id')::uuid) WITH CHECK (true);
+GRANT TRUNCATE ON t031 TO bench_app;
+DROP POLICY tenant_isolation ON t038;
+CREATE POLICY tenant_isolation ON t038 TO bench_app
+  USING (org_id = nullif(current_setting('app.current_org_id', true), '')::uuid
+         OR current_setting('app.current_org_id', true) IS NULL)
+  WITH CHECK (org_id = current_setting('app.current_org_id')::uuid);
+";
+    let schema = dir.join("schema.sql");
+    let sql = std::fs::read_to_string(&schema).unwrap() + broken;
+    std::fs::write(&schema, sql).unwrap();
+    suite
+}
+
+/// The values of `attr="..."` in the page (`href="#` gives the local links' targets).
+fn attr_values<'a>(page: &'a str, attr: &str) -> Vec<&'a str> {
+    page.split(attr).skip(1).filter_map(|rest| rest.split('"').next()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_of_fifty_tables_is_small_and_opens_with_what_to_fix_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = Suite::load(fifty_tables(dir.path())).unwrap();
+    let mut opts = options(ProviderKind::Local);
+    opts.cases = Some(4);
+    let report = rowfence::check(&suite, &opts).await.unwrap();
+    let page = html::render(&report).unwrap();
+    if let Ok(keep) = std::env::var("ROWFENCE_KEEP_HTML") {
+        std::fs::write(keep, &page).unwrap();
+    }
+    let failing: Vec<usize> = (0..report.findings.len()).filter(|&i| report.findings[i].counts()).collect();
+    assert!(failing.len() >= 5, "the broken tables fail: {:#?}", report.findings);
+    assert!(report.posture.len() >= 60, "{} relations", report.posture.len());
+
+    assert!(page.len() < 500_000, "a 50-table report is {} bytes", page.len());
+    for external in ["src=\"http", "href=\"http", "url(http", "@import", "<script", "<link", "<img", "<iframe"] {
+        assert!(!page.contains(external), "external resource or script: {external}");
+    }
+
+    // "What to fix first" comes right after the summary, before the details,
+    // and links every failing cause to its detail.
+    let first = page.find("id=\"fix-first\"").expect("a what-to-fix-first section");
+    let details = page.find("id=\"findings\"").unwrap();
+    assert!(first < details && page.find("id=\"isolation\"").unwrap() > details);
+    let fix_first = &page[first..details];
+    let links = attr_values(fix_first, "href=\"#");
+    for i in &failing {
+        let anchor = format!("c-{}", i + 1);
+        assert!(links.contains(&anchor.as_str()), "what to fix first lacks {anchor}: {links:?}");
+        assert!(page[details..].contains(&format!("id=\"{anchor}\"")), "no detail for {anchor}");
+    }
+    // Failing causes come first, most severe first.
+    let severities: Vec<_> = links
+        .iter()
+        .filter_map(|a| a.strip_prefix("c-")?.parse::<usize>().ok())
+        .map(|n| &report.findings[n - 1])
+        .collect();
+    assert!(severities.iter().take(failing.len()).all(|f| f.counts()));
+    assert!(severities.windows(2).take(failing.len() - 1).all(|w| w[0].severity >= w[1].severity));
+
+    // Every local link lands somewhere.
+    let ids = attr_values(&page, " id=\"");
+    for target in attr_values(&page, "href=\"#") {
+        assert!(ids.contains(&target), "link to #{target} has no target");
+    }
+}
