@@ -14,8 +14,7 @@ pub(super) fn fold(statics: Vec<Finding>, dynamic: Vec<Finding>) -> Vec<Finding>
     let mut unexplained = Vec::new();
     for d in dynamic {
         let on_relation: Vec<usize> = matching(&statics, &d, |s| s.relation == d.relation);
-        let targets =
-            if on_relation.is_empty() { matching(&statics, &d, |s| s.relation.is_none()) } else { on_relation };
+        let targets = if on_relation.is_empty() { on_no_relation(&statics, &d) } else { on_relation };
         if targets.is_empty() {
             unexplained.push(d);
             continue;
@@ -55,6 +54,22 @@ pub(super) fn merge_same_cause(statics: Vec<Finding>) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The causes on no relation that `d` confirms: the functions its probes
+/// call, where the causes are functions (one probe calls one definer
+/// function, and confirms no other); every one otherwise (role-level causes).
+fn on_no_relation(statics: &[Finding], d: &Finding) -> Vec<usize> {
+    let candidates = matching(statics, d, |s| s.relation.is_none());
+    // `public.f(uuid)` is called as `public.f(`.
+    let call = |s: &Finding| s.object.as_deref().and_then(|o| o.find('(').map(|i| o[..=i].to_string()));
+    if candidates.iter().any(|&i| call(&statics[i]).is_none()) {
+        return candidates;
+    }
+    candidates
+        .into_iter()
+        .filter(|&i| call(&statics[i]).is_some_and(|c| d.probes.iter().any(|p| p.sql.contains(&c))))
+        .collect()
 }
 
 fn matching(statics: &[Finding], d: &Finding, place: impl Fn(&Finding) -> bool) -> Vec<usize> {
@@ -130,6 +145,20 @@ mod tests {
         assert_eq!(causes[1].agreement, Some(Agreement::StaticOnly));
         assert_eq!(causes[2].agreement, Some(Agreement::DynamicOnly));
         assert_eq!(causes[3].rule, RuleId::TruncatePrivilege);
+    }
+
+    #[test]
+    fn a_function_call_confirms_only_the_function_it_calls() {
+        let function = |name: &str| {
+            Finding::new(RuleId::SecurityDefinerFunctionBypass, FindingKind::Static, name)
+                .object(Some(format!("public.{name}")))
+        };
+        let mut call = probed(RuleId::SecurityDefinerFunctionBypass, "public.notes", "function-call", "r");
+        call.probes[0].sql = "SELECT t.\"org_id\"::text FROM public.list_notes() t".into();
+        let causes = fold(vec![function("list_notes()"), function("note_body(uuid)")], vec![call]);
+        assert_eq!(causes.len(), 2);
+        assert_eq!(causes[0].agreement, Some(Agreement::Confirmed));
+        assert_eq!(causes[1].agreement, Some(Agreement::StaticOnly), "note_body was never called");
     }
 
     #[test]
