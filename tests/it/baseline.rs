@@ -17,14 +17,19 @@ fn rowfence(args: &[&str]) -> (i32, String) {
     )
 }
 
+/// Records DexcyJet's baseline at `out` (8 cases, local binaries).
+fn record_dexcyjet(out: &str) {
+    let (code, text) =
+        rowfence(&["baseline", "suites/dexcyjet.toml", "--provider", "local", "--cases", "8", "--out", out, "-q"]);
+    assert_eq!(code, 0, "{text}");
+}
+
 #[test]
 fn baseline_round_trip_passes_and_a_widened_schema_fails() {
     let dir = tempfile::tempdir().unwrap();
     let b = dir.path().join("baseline.json");
     let b = b.to_str().unwrap();
-    let (code, out) =
-        rowfence(&["baseline", "suites/dexcyjet.toml", "--provider", "local", "--cases", "8", "--out", b, "-q"]);
-    assert_eq!(code, 0, "{out}");
+    record_dexcyjet(b);
     // Nothing changed: the known violations are accepted.
     let (code, out) =
         rowfence(&["check", "suites/dexcyjet.toml", "--provider", "local", "--cases", "8", "--baseline", b]);
@@ -87,9 +92,7 @@ fn a_per_probe_baseline_from_before_causes_still_matches() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("baseline.json");
     let b = path.to_str().unwrap();
-    let (code, out) =
-        rowfence(&["baseline", "suites/dexcyjet.toml", "--provider", "local", "--cases", "8", "--out", b, "-q"]);
-    assert_eq!(code, 0, "{out}");
+    record_dexcyjet(b);
     // Rewrite it the way the old format had it: each probe its own finding.
     let mut report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let mut old = Vec::new();
