@@ -104,14 +104,23 @@ pub struct Schema<'a> {
     pub shared_rows_writable: bool,
     /// The login, and the role its sessions hold between requests (`anon_role`).
     pub login: (&'a str, Option<&'a str>),
+    /// Probe only these relations (a shard, or what a migration step
+    /// changed); `None`: every relation.
+    pub only: Option<&'a std::collections::BTreeSet<RelId>>,
 }
 
 impl Schema<'_> {
+    /// Whether `rel`'s probes run in this pass (see [`Schema::only`]).
+    pub fn selected(&self, rel: RelId) -> bool {
+        self.only.is_none_or(|s| s.contains(&rel))
+    }
+
     /// Relations the probes cover: tables the app holds a privilege on that are
     /// tenant-owned or declared shared.
     pub fn probed(&self) -> impl Iterator<Item = &Relation> {
         self.catalog.relations.iter().filter(|r| {
-            r.kind.is_table()
+            self.selected(r.oid)
+                && r.kind.is_table()
                 && r.privileges.any()
                 && matches!(self.ownership.owner(r.oid), Some(o) if o.is_tenant_owned() || *o == Owner::Global { shared: true })
         })

@@ -50,7 +50,7 @@ impl Schema<'_> {
     pub fn readable_views(&self) -> Vec<ViewRead<'_>> {
         let mut out = Vec::new();
         for v in self.catalog.relations.iter().filter(|v| matches!(v.kind, RelKind::View | RelKind::MaterializedView)) {
-            if !v.privileges.select {
+            if !v.privileges.select || !self.selected(v.oid) {
                 continue;
             }
             let bases: Vec<&Relation> = v
@@ -124,7 +124,9 @@ impl Schema<'_> {
                 } else {
                     continue;
                 };
-            out.push(FunctionCall { function: f, rel, args, read });
+            if self.selected(rel) {
+                out.push(FunctionCall { function: f, rel, args, read });
+            }
         }
         out
     }
@@ -240,7 +242,7 @@ impl Schema<'_> {
         for (rel_oid, rows) in &data.tables {
             let rel = self.catalog.relation(*rel_oid);
             let Some(Owner::Direct { column }) = self.ownership.owner(rel.oid) else { continue };
-            if !rel.privileges.insert {
+            if !rel.privileges.insert || !self.selected(rel.oid) {
                 continue;
             }
             for unique in rel.uniques.iter().filter(|u| !u.contains(column)) {

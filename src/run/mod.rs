@@ -186,6 +186,7 @@ async fn probe(
         context: &suite.context,
         shared_rows_writable: suite.tenant.shared_rows == crate::suite::SharedRows::Writable,
         login: (&suite.app.role, suite.app.session_role()),
+        only: None,
     };
     let lane_list = lanes.lanes();
     let progress = opts.progress();
