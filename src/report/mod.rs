@@ -5,6 +5,7 @@
 
 pub mod console;
 pub mod emit;
+pub mod gate;
 pub mod html;
 pub mod junit;
 pub mod sarif;
@@ -278,6 +279,9 @@ pub struct Report {
     /// With `--baseline`: what is new, widened and resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineDiff>,
+    /// The `cargo test` gate's tests, fixed from the catalog before any probe ran.
+    #[serde(default, skip_serializing_if = "gate::GatePlan::is_empty")]
+    pub gate: gate::GatePlan,
 }
 
 impl Report {
@@ -313,6 +317,7 @@ impl Report {
             role: None,
             database_settings: Vec::new(),
             baseline: None,
+            gate: gate::GatePlan::default(),
         }
     }
 

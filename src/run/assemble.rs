@@ -3,11 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use crate::catalog::{Catalog, RelId};
+use crate::catalog::{Catalog, RelId, RelKind};
 use crate::finding::{Finding, FindingKind};
 use crate::generate::Model;
 use crate::ownership::{Owner, Ownership};
 use crate::probe::runner::ProbeOutcome;
+use crate::report::gate::{GatePlan, GateRelation, GateStatic};
 use crate::report::{
     CellState, MatrixCell, MatrixRow, PolicyPosture, PostgresInfo, RelationPosture, Report, RolePosture, Stats,
     UntestedCell, Verdict,
@@ -37,8 +38,10 @@ pub(super) struct Sources<'a> {
 
 /// The report of `rowfence lint`.
 pub(super) fn lint_report(postgres: PostgresInfo, analysis: Analysis, sources: &Sources<'_>) -> Report {
+    let gate = gate_plan(&analysis.catalog, &analysis.ownership, &analysis.findings);
     let findings = super::causes::merge_same_cause(analysis.findings);
     let mut report = Report::new(&sources.suite.name, Some(postgres), findings, Stats::default());
+    report.gate = gate;
     describe_schema(&mut report, sources.suite, &analysis.catalog, &analysis.ownership, sources.map);
     attribute_migrations(&mut report, sources.suite, sources.first_seen.unwrap_or_default());
     report.apply_waivers(&sources.suite.waivers);
@@ -57,6 +60,7 @@ pub(super) fn check_report(
     sources: &Sources<'_>,
 ) -> Report {
     let Analysis { catalog, ownership, findings: statics } = analysis;
+    let gate = gate_plan(&catalog, &ownership, &statics);
     let mut findings = super::causes::fold(statics, std::mem::take(&mut probed.findings));
     findings.extend(unpopulated_findings(&catalog, model));
     // A probe that never answered on a relation, once per relation and probe.
@@ -99,6 +103,7 @@ pub(super) fn check_report(
     }
     let suite = sources.suite;
     let mut report = Report::new(&suite.name, Some(postgres), findings, stats);
+    report.gate = gate;
     describe_schema(&mut report, suite, &catalog, &ownership, sources.map);
     report.contexts = suite.tenancy().columns();
     report.isolation = isolation_matrix(&catalog, &ownership, model, &probed, &suite.tenancy().kinds());
@@ -123,6 +128,52 @@ pub(super) fn check_report(
         report.error = Some(format!("could not judge the isolation of {}", unjudged.join("; ")));
     }
     report
+}
+
+/// The `cargo test` gate's tests, from the catalog alone (see
+/// [`GatePlan`]): the relations the probes cover with the operations the app
+/// may perform, and the failing static findings.
+fn gate_plan(catalog: &Catalog, ownership: &Ownership, statics: &[Finding]) -> GatePlan {
+    let tenant_owned = |oid: RelId| ownership.owner(oid).is_some_and(Owner::is_tenant_owned);
+    let mut relations = Vec::new();
+    for r in &catalog.relations {
+        let p = &r.privileges;
+        let operations: Vec<Operation> = if r.kind.is_table() {
+            let covered = tenant_owned(r.oid) || ownership.owner(r.oid) == Some(&Owner::Global { shared: true });
+            if !covered || !p.any() {
+                continue;
+            }
+            [
+                (Operation::Select, p.select),
+                (Operation::Copy, p.select && tenant_owned(r.oid)),
+                (Operation::Insert, p.insert),
+                (Operation::Update, p.update),
+                (Operation::Delete, p.delete),
+                (Operation::Truncate, p.truncate),
+                (Operation::Alter, r.app_owns),
+            ]
+            .into_iter()
+            .filter_map(|(op, granted)| granted.then_some(op))
+            .collect()
+        } else if matches!(r.kind, RelKind::View | RelKind::MaterializedView)
+            && p.select
+            && r.depends_on.iter().any(|b| tenant_owned(*b))
+        {
+            vec![Operation::Select]
+        } else {
+            continue;
+        };
+        relations.push(GateRelation { relation: r.qualified.clone(), operations });
+    }
+    relations.sort_by(|a, b| a.relation.cmp(&b.relation));
+    let mut statics: Vec<GateStatic> = statics
+        .iter()
+        .filter(|f| f.severity.fails())
+        .map(|f| GateStatic { rule: f.rule, relation: f.relation.clone() })
+        .collect();
+    statics.sort_by(|a, b| (a.rule, &a.relation).cmp(&(b.rule, &b.relation)));
+    statics.dedup();
+    GatePlan { relations, statics }
 }
 
 /// Adds what reviewers read beside the findings: posture, the app role,
