@@ -18,6 +18,9 @@ use super::{Endpoint, Host, ProviderKind, ProvisionError, Server, wait_ready};
 
 const PORT: u16 = 5432;
 
+/// How every cluster is initialised (part of the template cache's key).
+const INITDB_FLAGS: &[&str] = &["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"];
+
 /// A running local cluster.
 pub struct LocalServer {
     child: Option<Child>,
@@ -42,7 +45,18 @@ pub async fn start(args: &[String]) -> Result<Server, ProvisionError> {
 
     let init = tokio::task::spawn_blocking({
         let (bindir, data, log) = (bindir.clone(), data.clone(), log.clone());
-        move || initdb(&bindir, &data, &log, run_as)
+        move || {
+            use super::template;
+            if let Some(t) = template::find(&bindir, INITDB_FLAGS) {
+                if template::copy(&t, &data, run_as).is_ok() {
+                    return Ok(());
+                }
+                let _ = std::fs::remove_dir_all(&data);
+            }
+            initdb(&bindir, &data, &log, run_as)?;
+            template::store(&bindir, INITDB_FLAGS, &data);
+            Ok(())
+        }
     })
     .await
     .map_err(|e| ProvisionError::Local(format!("initdb task failed: {e}")))?;
@@ -143,7 +157,7 @@ fn initdb(bindir: &Path, data: &Path, log: &Path, run_as: Option<(Uid, Gid)>) ->
     let mut cmd = Command::new(bindir.join("initdb"));
     cmd.arg("-D")
         .arg(data)
-        .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+        .args(INITDB_FLAGS)
         .stdin(Stdio::null())
         .stdout(open_log(log).map_err(|e| e.to_string())?)
         .stderr(open_log(log).map_err(|e| e.to_string())?);

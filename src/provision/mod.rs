@@ -11,6 +11,7 @@
 
 pub mod docker;
 pub mod local;
+mod template;
 pub mod url;
 
 use std::fmt;
