@@ -278,6 +278,15 @@ pub struct Report {
     /// With `--baseline`: what is new, widened and resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineDiff>,
+    /// Tenant-owned relations (or the whole schema) whose isolation the
+    /// probes did not really test, each with why: with any, a run that found
+    /// no violation could not judge (see [`Report::judge_coverage`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unjudged: Vec<String>,
+    /// With `check --shard K/N`: which part of the relations this run
+    /// probed; `rowfence merge` puts the parts together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardInfo>,
 }
 
 impl Report {
@@ -313,6 +322,8 @@ impl Report {
             role: None,
             database_settings: Vec::new(),
             baseline: None,
+            unjudged: Vec::new(),
+            shard: None,
         }
     }
 
@@ -339,6 +350,16 @@ impl Report {
             if widened || self.findings.iter().any(Finding::counts) { Verdict::Violated } else { Verdict::Isolated };
         if self.verdict == Verdict::Violated {
             self.error = None;
+        }
+    }
+
+    /// Never calls isolated what was not tested: a run that found no
+    /// violation could not judge while [`Report::unjudged`] names anything.
+    /// Both a check and `rowfence merge` reach their verdict through this.
+    pub fn judge_coverage(&mut self) {
+        if self.verdict == Verdict::Isolated && !self.unjudged.is_empty() {
+            self.verdict = Verdict::Error;
+            self.error = Some(format!("could not judge the isolation of {}", self.unjudged.join("; ")));
         }
     }
 
