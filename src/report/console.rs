@@ -73,7 +73,7 @@ pub fn summary(report: &Report, style: Style, written: &[(&str, String)], out: &
     if let Some(s) = &report.shard {
         writeln!(
             out,
-            "shard {}: {} of the relations are probed here, the rest by the other shards; `rowfence merge` gives the whole run's verdict",
+            "shard {}: probes its {} relation(s), the other shards the rest; `rowfence merge` gives the whole run's verdict",
             s.shard(),
             s.relations.len()
         )?;
