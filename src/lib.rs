@@ -45,6 +45,7 @@ pub mod report;
 pub mod rules;
 mod run;
 pub mod schema;
+pub mod shard;
 pub mod suite;
 pub mod versions;
 pub mod vocab;

@@ -74,6 +74,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             }
             judge(&args.suite, &args.output, |suite| async move { rowfence::lint(&suite, &opts).await }).await
         }
+        Command::Merge(args) => merge(args),
         Command::Report { report, renders } => {
             if cli::versions::is_matrix_file(&report) {
                 write_renders(&cli::versions::load_matrix(&report)?, &renders)?;
@@ -108,6 +109,18 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
 /// `rowfence check` (and `baseline`): one version, or `--pg` several.
 async fn check(args: &CheckArgs) -> Result<Exit, Failure> {
     let mut opts = args.run_options();
+    if let Some(shard) = args.shard {
+        if args.provider.pg.is_some() {
+            return Err(Failure(format!(
+                "--shard {shard} with --pg: run one shard per version (a CI matrix of shards x versions) and merge each version's shards"
+            )));
+        }
+        if args.baseline.is_some() {
+            return Err(Failure(format!(
+                "--shard {shard} with --baseline: a shard sees only its part; give the baseline to `rowfence merge --baseline`"
+            )));
+        }
+    }
     if let Some(pg) = &args.provider.pg {
         let baseline = args.baseline.as_deref();
         return cli::versions::run(&args.suite, pg, opts, cli::versions::Mode::Check, &args.output, baseline).await;
@@ -195,6 +208,20 @@ where
         Ok(report) => emit(&report, output),
         Err(e) => fail(path, e.to_string(), output),
     }
+}
+
+/// `rowfence merge`: the shards' reports as one run's.
+fn merge(args: cli::MergeArgs) -> Result<Exit, Failure> {
+    let parts = args
+        .reports
+        .iter()
+        .map(|p| Ok((p.display().to_string(), load_report(p)?)))
+        .collect::<Result<Vec<_>, Failure>>()?;
+    let mut report = rowfence::shard::merge(parts)?;
+    if let Some(path) = &args.baseline {
+        report.compare_with(&load_report(path)?, &path.display().to_string());
+    }
+    emit(&report, &args.output())
 }
 
 /// Reads a report saved by `--json` or `rowfence baseline`.

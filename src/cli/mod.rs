@@ -43,6 +43,11 @@ pub enum Command {
         #[arg(long, value_name = "FILE", default_value = "rowfence-baseline.json")]
         out: PathBuf,
     },
+    /// Combine the JSON reports of `check --shard 1/N` ... `N/N` (one per CI
+    /// machine) into the report and verdict of one unsharded run, written as
+    /// `check` writes its report. Refuses reports of different runs, and a
+    /// missing or repeated shard.
+    Merge(MergeArgs),
     /// Re-render a saved JSON report as HTML, JUnit or SARIF.
     Report {
         /// A report written by `--json`.
@@ -123,8 +128,41 @@ pub struct CheckArgs {
     /// only on findings or violated cells that are new, and list what disappeared.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// Probe only shard K of N (1-based): a deterministic part of the
+    /// relations, each child with its parents, partitions with their table,
+    /// views with the tables they read. Static checks run in full on every
+    /// shard. Write each shard's report with --json and combine them with
+    /// `rowfence merge`; the merged report has the findings of one run.
+    #[arg(long, value_name = "K/N", env = "ROWFENCE_SHARD")]
+    pub shard: Option<rowfence::shard::Shard>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `rowfence merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' reports (`check --shard K/N --json FILE`), in any order.
+    #[arg(required = true, value_name = "REPORT.json")]
+    pub reports: Vec<PathBuf>,
+    /// Compare the merged report with a baseline, as `check --baseline` does.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write the merged JSON report to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub renders: RenderArgs,
+    /// Print only the verdict line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl MergeArgs {
+    /// Where the merged report goes, as `check` would write it.
+    pub fn output(self) -> OutputArgs {
+        OutputArgs { json: self.json, renders: self.renders, quiet: self.quiet, log_sql: None }
+    }
 }
 
 /// Where PostgreSQL comes from.
@@ -224,6 +262,7 @@ impl CheckArgs {
             progress: None,
             log_sql: self.output.log_sql.clone(),
             jobs: self.jobs.map(usize::from),
+            shard: self.shard,
         }
     }
 }

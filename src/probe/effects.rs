@@ -14,6 +14,10 @@
 //!    change them). The rows B planted in step 1 do not count: B chose to
 //!    point them at A's rows, so what A's delete does to them harms no one
 //!    but B (`fk_cross_tenant_reference` already names that reference).
+//!
+//! A shard commits the same writes as a whole run (a trigger on one table
+//! may change another shard's rows) and reports only what it saw on its own
+//! relations, so the shards together report what one run does.
 
 use std::collections::BTreeMap;
 
@@ -41,6 +45,20 @@ pub async fn run(
     if data.keys.len() < 2 || !(wants(ProbeKind::CrossReference) || wants(ProbeKind::SideEffect)) {
         return Ok((Vec::new(), 0));
     }
+    let (mut violations, statements) = run_all(schema, admin, app, data, truth, wants).await?;
+    violations.retain(|v| schema.selected(v.rel));
+    Ok((violations, statements))
+}
+
+/// Both steps on every relation, whichever shard the run probes.
+async fn run_all(
+    schema: &Schema<'_>,
+    admin: &Db,
+    app: &Db,
+    data: &Dataset,
+    truth: &super::GroundTruth,
+    wants: impl Fn(ProbeKind) -> bool,
+) -> Result<(Vec<Violation>, u64), tokio_postgres::Error> {
     let tables: Vec<RelId> = schema
         .catalog
         .relations
@@ -151,7 +169,7 @@ fn cross_references(schema: &Schema<'_>, data: &Dataset, a: usize, b: usize) -> 
 /// Keyed UPDATE and DELETE of one own row per table.
 fn own_writes(schema: &Schema<'_>, truth: &super::GroundTruth, key: &str) -> Vec<(RelId, String)> {
     let mut out = Vec::new();
-    for rel in schema.probed() {
+    for rel in schema.probed_by_any_shard() {
         let Some(row) = truth.rows(rel.oid).iter().find(|r| r.owner.as_deref() == Some(key)) else { continue };
         let owner = schema.ownership.owner(rel.oid).expect("probed relations are classified");
         let own = crate::generate::TenantKey(key.to_string());

@@ -116,11 +116,15 @@ impl Schema<'_> {
     }
 
     /// Relations the probes cover: tables the app holds a privilege on that are
-    /// tenant-owned or declared shared.
+    /// tenant-owned or declared shared, among those selected.
     pub fn probed(&self) -> impl Iterator<Item = &Relation> {
+        self.probed_by_any_shard().filter(|r| self.selected(r.oid))
+    }
+
+    /// What [`Schema::probed`] would be with every relation selected.
+    pub fn probed_by_any_shard(&self) -> impl Iterator<Item = &Relation> {
         self.catalog.relations.iter().filter(|r| {
-            self.selected(r.oid)
-                && r.kind.is_table()
+            r.kind.is_table()
                 && r.privileges.any()
                 && matches!(self.ownership.owner(r.oid), Some(o) if o.is_tenant_owned() || *o == Owner::Global { shared: true })
         })

@@ -132,9 +132,10 @@ impl Schema<'_> {
     }
 
     /// Relations whose ground truth the probes need: probed tables, and the
-    /// tables behind views and functions.
+    /// tables behind views and functions. A shard needs every shard's tables:
+    /// its committed writes are the whole run's (see `effects`).
     pub fn truth_relations(&self) -> Vec<RelId> {
-        let mut rels: Vec<RelId> = self.probed().map(|r| r.oid).collect();
+        let mut rels: Vec<RelId> = self.probed_by_any_shard().map(|r| r.oid).collect();
         for v in self.readable_views() {
             if let RowRef::BaseKey(b) = v.reads {
                 rels.push(b);

@@ -70,6 +70,14 @@ pub fn summary(report: &Report, style: Style, written: &[(&str, String)], out: &
             report.version, report.suite, pg.version, pg.provider
         )?;
     }
+    if let Some(s) = &report.shard {
+        writeln!(
+            out,
+            "shard {}: probes its {} relation(s), the other shards the rest; `rowfence merge` gives the whole run's verdict",
+            s.shard(),
+            s.relations.len()
+        )?;
+    }
     if !report.findings.is_empty() {
         writeln!(out, "  {:<8} {:<34} {:<30} WHERE", "SEVERITY", "RULE", "RELATION")?;
     }

@@ -282,6 +282,15 @@ pub struct Report {
     /// The `cargo test` gate's tests, fixed from the catalog before any probe ran.
     #[serde(default, skip_serializing_if = "gate::GatePlan::is_empty")]
     pub gate: gate::GatePlan,
+    /// Tenant-owned relations (or the whole schema) whose isolation the
+    /// probes did not really test, each with why: with any, a run that found
+    /// no violation could not judge (see [`Report::judge_coverage`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unjudged: Vec<String>,
+    /// With `check --shard K/N`: which part of the relations this run
+    /// probed; `rowfence merge` puts the parts together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardInfo>,
 }
 
 impl Report {
@@ -318,6 +327,8 @@ impl Report {
             database_settings: Vec::new(),
             baseline: None,
             gate: gate::GatePlan::default(),
+            unjudged: Vec::new(),
+            shard: None,
         }
     }
 
@@ -344,6 +355,16 @@ impl Report {
             if widened || self.findings.iter().any(Finding::counts) { Verdict::Violated } else { Verdict::Isolated };
         if self.verdict == Verdict::Violated {
             self.error = None;
+        }
+    }
+
+    /// Never calls isolated what was not tested: a run that found no
+    /// violation could not judge while [`Report::unjudged`] names anything.
+    /// Both a check and `rowfence merge` reach their verdict through this.
+    pub fn judge_coverage(&mut self) {
+        if self.verdict == Verdict::Isolated && !self.unjudged.is_empty() {
+            self.verdict = Verdict::Error;
+            self.error = Some(format!("could not judge the isolation of {}", self.unjudged.join("; ")));
         }
     }
 

@@ -11,10 +11,11 @@ use crate::probe::runner::ProbeOutcome;
 use crate::report::gate::{GatePlan, GateRelation, GateStatic};
 use crate::report::{
     CellState, MatrixCell, MatrixRow, PolicyPosture, PostgresInfo, RelationPosture, Report, RolePosture, Stats,
-    UntestedCell, Verdict,
+    UntestedCell,
 };
 use crate::rules::RuleId;
 use crate::schema::SourceMap;
+use crate::shard::Partition;
 use crate::suite::Suite;
 use crate::vocab::{OPERATIONS, Operation};
 
@@ -58,6 +59,7 @@ pub(super) fn check_report(
     mut probed: ProbeOutcome,
     stats: Stats,
     sources: &Sources<'_>,
+    shard: Option<&Partition>,
 ) -> Report {
     let Analysis { catalog, ownership, findings: statics } = analysis;
     let gate = gate_plan(&catalog, &ownership, &statics);
@@ -114,8 +116,9 @@ pub(super) fn check_report(
     // Never call isolated what was not tested: a tenant-owned relation with an
     // untested read or write cell makes the run "could not judge" unless a
     // leak was proven elsewhere.
+    // A shard judges only its own relations; the others are another shard's.
     let mut unjudged = untested_relations(&report, &catalog, &ownership);
-    unjudged.extend(unprobed_relations(&report, &catalog, &ownership));
+    unjudged.extend(unprobed_relations(&report, &catalog, &ownership, shard.map(|p| &p.relations)));
     // The dense dataset alone is not a property test: with fewer than half
     // the generated datasets loaded, the run has not tested what it claims.
     let (loaded, cases) = (report.stats.loaded, report.stats.cases);
@@ -123,10 +126,8 @@ pub(super) fn check_report(
         let first = probed.load_failures.first().map(|e| format!(" (first error: {e})")).unwrap_or_default();
         unjudged.push(format!("the schema: only {loaded}/{cases} generated datasets loaded{first}"));
     }
-    if report.verdict == Verdict::Isolated && !unjudged.is_empty() {
-        report.verdict = Verdict::Error;
-        report.error = Some(format!("could not judge the isolation of {}", unjudged.join("; ")));
-    }
+    report.unjudged = unjudged;
+    report.judge_coverage();
     report
 }
 
@@ -242,11 +243,18 @@ fn describe_schema(report: &mut Report, suite: &Suite, catalog: &Catalog, owners
 }
 
 /// Tenant-owned relations the app can read or write on which no probe ran at
-/// all (no generated dataset loaded).
-fn unprobed_relations(report: &Report, catalog: &Catalog, ownership: &Ownership) -> Vec<String> {
+/// all (no generated dataset loaded), among those this run probes (`only`:
+/// a shard's).
+fn unprobed_relations(
+    report: &Report,
+    catalog: &Catalog,
+    ownership: &Ownership,
+    only: Option<&BTreeSet<RelId>>,
+) -> Vec<String> {
     catalog
         .relations
         .iter()
+        .filter(|r| only.is_none_or(|o| o.contains(&r.oid)))
         .filter(|r| r.kind.is_table() && ownership.owner(r.oid).is_some_and(|o| o.is_tenant_owned()))
         .filter(|r| {
             let p = &r.privileges;

@@ -104,9 +104,17 @@ async fn run_on(
             let mut model = Model::new(&analysis.catalog, &analysis.ownership);
             model.request_names_tenant = suite.context.names_tenant();
             model.user_controlled = suite.context.has_user_controlled();
+            let shard = opts.shard.map(|s| crate::shard::partition(&analysis.catalog, &analysis.ownership, s));
+            let major = analysis.catalog.major_version();
             let (model, probed, stats) =
-                probe(server, admin, dbname, suite, opts, &analysis, model, clock, log).await?;
-            assemble::check_report(postgres, analysis, &model, probed, stats, &sources)
+                probe(server, admin, dbname, suite, opts, &analysis, model, clock, log, shard.as_ref()).await?;
+            let mut report =
+                assemble::check_report(postgres, analysis, &model, probed, stats, &sources, shard.as_ref());
+            if let Some(part) = shard {
+                let seed = opts.seed.unwrap_or(suite.probes.seed);
+                report.shard = Some(crate::shard::ShardInfo::new(part, &report, major, seed));
+            }
+            report
         }
     };
     clock.finish(&mut report);
@@ -158,6 +166,7 @@ async fn probe(
     mut model: Model,
     clock: &mut Clock,
     log: Option<&SqlLog>,
+    shard: Option<&crate::shard::Partition>,
 ) -> Result<(Model, ProbeOutcome, Stats), Error> {
     let catalog = &analysis.catalog;
     crate::probe::calibrate::calibrate(&mut model, catalog, &admin).await?;
@@ -186,12 +195,13 @@ async fn probe(
         context: &suite.context,
         shared_rows_writable: suite.tenant.shared_rows == crate::suite::SharedRows::Writable,
         login: (&suite.app.role, suite.app.session_role()),
-        only: None,
+        only: shard.map(|p| &p.relations),
     };
     let lane_list = lanes.lanes();
     let progress = opts.progress();
+    let part = shard.map(|p| format!(" (shard {})", p.shard)).unwrap_or_default();
     progress.stage(&format!(
-        "probing {} relation(s) over {cases} case(s), {} at a time",
+        "probing {} relation(s){part} over {cases} case(s), {} at a time",
         schema.probed().count(),
         lane_list.len()
     ));

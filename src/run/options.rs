@@ -27,11 +27,16 @@ pub struct RunOptions {
     /// Cases run at once, each on its own copy of the scratch database
     /// (default: the number of cores, at most 4).
     pub jobs: Option<usize>,
+    /// Probe only this shard's part of the relations (children with their
+    /// parents; see [`crate::shard::partition`]); `rowfence merge` combines
+    /// the shards' JSON reports.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl RunOptions {
     /// Options from the environment: `ROWFENCE_PROVIDER`, `ROWFENCE_IMAGE`,
-    /// `ROWFENCE_DATABASE_URL`, `ROWFENCE_CASES`, `ROWFENCE_SEED`, `ROWFENCE_LOG_SQL`, `ROWFENCE_JOBS`.
+    /// `ROWFENCE_DATABASE_URL`, `ROWFENCE_CASES`, `ROWFENCE_SEED`, `ROWFENCE_LOG_SQL`, `ROWFENCE_JOBS`,
+    /// `ROWFENCE_SHARD` (`K/N`).
     pub fn from_env() -> Result<RunOptions, Error> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let kind = match var("ROWFENCE_PROVIDER").as_deref() {
@@ -59,6 +64,9 @@ impl RunOptions {
             seed: num("ROWFENCE_SEED")?,
             log_sql: var("ROWFENCE_LOG_SQL").map(Into::into),
             jobs: num("ROWFENCE_JOBS")?.map(|n| n as usize),
+            shard: var("ROWFENCE_SHARD")
+                .map(|v| v.parse().map_err(|e: crate::shard::ShardError| Error::Config(format!("ROWFENCE_SHARD: {e}"))))
+                .transpose()?,
             ..Default::default()
         })
     }

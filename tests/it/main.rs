@@ -19,5 +19,6 @@ mod migrations;
 mod outputs;
 mod regressions;
 mod remediation;
+mod shard;
 mod speed;
 mod versions;
