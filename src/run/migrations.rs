@@ -185,3 +185,66 @@ fn migration_name(path: &std::path::Path) -> String {
         (file, _) => file.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Steps, attribute_migrations};
+    use crate::finding::{Finding, FindingKind, Introduced, Location};
+    use crate::report::{Report, Stats};
+    use crate::rules::RuleId;
+    use crate::suite::Suite;
+
+    fn suite() -> Suite {
+        Suite::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/migrations-leak-sixth.toml")).unwrap()
+    }
+
+    fn finding(rule: RuleId, kind: FindingKind, relation: &str) -> Finding {
+        Finding::new(rule, kind, "m").relation(Some(relation.into())).location(Some(Location {
+            file: "fixtures/migrations-leak-sixth/migrations/0001_init.sql".into(),
+            line: 1,
+        }))
+    }
+
+    fn attributed(findings: Vec<Finding>, steps: &Steps) -> Vec<(String, Option<Introduced>)> {
+        let mut report = Report::new("t", None, findings, Stats::default());
+        attribute_migrations(&mut report, &suite(), Some(steps));
+        report.findings.iter().map(|f| (f.introduced_by.clone().unwrap(), f.introduced_how)).collect()
+    }
+
+    #[test]
+    fn a_probed_cause_is_attributed_to_the_first_step_its_probes_failed_after() {
+        let key = (RuleId::CrossTenantRead, Some("public.notes".to_string()));
+        let steps = Steps {
+            observed: vec![(key.clone(), "0006_org_aliases.sql".into()), (key, "0008_labels.sql".into())],
+            ..Steps::default()
+        };
+        let got = attributed(vec![finding(RuleId::CrossTenantRead, FindingKind::Dynamic, "public.notes")], &steps);
+        assert_eq!(got, [("0006_org_aliases.sql".to_string(), Some(Introduced::Probed))]);
+    }
+
+    #[test]
+    fn the_full_run_observes_only_what_the_last_step_changed() {
+        let leak = || finding(RuleId::CrossTenantRead, FindingKind::Dynamic, "public.labels");
+        let changed = Steps { last_changed: ["public.labels".to_string()].into(), ..Steps::default() };
+        assert_eq!(attributed(vec![leak()], &changed), [("0010_labels_color.sql".to_string(), Some(Introduced::Probed))]);
+        // Unchanged by the last step and never seen before: the probes missed
+        // where it arrived, so the step is inferred (here: the creating file).
+        assert_eq!(
+            attributed(vec![leak()], &Steps::default()),
+            [("0001_init.sql".to_string(), Some(Introduced::Inferred))]
+        );
+    }
+
+    #[test]
+    fn a_static_finding_keeps_the_step_the_catalog_first_showed_it_after() {
+        let key = (RuleId::RlsNotEnabled, Some("public.tasks".to_string()));
+        let steps = Steps {
+            first_seen: vec![(key.clone(), "0002_tasks.sql".into())],
+            observed: vec![(key, "0007_tasks_due.sql".into())],
+            last_changed_all: true,
+            ..Steps::default()
+        };
+        let got = attributed(vec![finding(RuleId::RlsNotEnabled, FindingKind::Dynamic, "public.tasks")], &steps);
+        assert_eq!(got, [("0002_tasks.sql".to_string(), Some(Introduced::Catalog))]);
+    }
+}

@@ -145,3 +145,17 @@ impl RoleLogin {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::step_cases;
+
+    #[test]
+    fn the_steps_share_a_third_of_a_runs_datasets_and_each_gets_the_dense_one() {
+        // 10 files, 32 cases: 33 datasets / (3 * 9 steps) = 1 each, the dense one.
+        assert_eq!(step_cases(32, 10), 0);
+        assert_eq!(step_cases(256, 10), 8);
+        assert_eq!(step_cases(256, 2), 84);
+        assert_eq!(step_cases(0, 1), 0);
+    }
+}
