@@ -46,7 +46,8 @@ impl Fingerprints {
             .relations
             .iter()
             .map(|r| {
-                let mut parts = vec![json(r), format!("{:?}", ownership.owner(r.oid)), ownership.describe(catalog, r.oid)];
+                let mut parts =
+                    vec![json(r), format!("{:?}", ownership.owner(r.oid)), ownership.describe(catalog, r.oid)];
                 parts.extend(functions_of(catalog, r).into_iter().map(json));
                 (r.oid, digest(&parts))
             })

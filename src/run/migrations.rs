@@ -78,8 +78,7 @@ impl Chain<'_> {
             crate::schema::apply_file(&admin, file).await?;
             let name = migration_name(&file.path);
             // Early migrations may not have the app role or a tenant column yet: nothing to judge.
-            let Ok(catalog) = Catalog::read(&admin, suite.app.effective(), suite.app.anon_role.as_deref()).await
-            else {
+            let Ok(catalog) = Catalog::read(&admin, suite.app.effective(), suite.app.anon_role.as_deref()).await else {
                 continue;
             };
             let Ok(ownership) = Ownership::analyse(&catalog, &suite.tenant) else { continue };
@@ -226,7 +225,10 @@ mod tests {
     fn the_full_run_observes_only_what_the_last_step_changed() {
         let leak = || finding(RuleId::CrossTenantRead, FindingKind::Dynamic, "public.labels");
         let changed = Steps { last_changed: ["public.labels".to_string()].into(), ..Steps::default() };
-        assert_eq!(attributed(vec![leak()], &changed), [("0010_labels_color.sql".to_string(), Some(Introduced::Probed))]);
+        assert_eq!(
+            attributed(vec![leak()], &changed),
+            [("0010_labels_color.sql".to_string(), Some(Introduced::Probed))]
+        );
         // Unchanged by the last step and never seen before: the probes missed
         // where it arrived, so the step is inferred (here: the creating file).
         assert_eq!(

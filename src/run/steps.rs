@@ -83,7 +83,8 @@ impl Step<'_> {
         let pass = Pass::Step { only: self.only, cases: self.cases };
         let mut clock = Clock::new();
         let probed =
-            probe(server, copy_admin, copy_name.clone(), suite, opts, self.analysis, model, pass, &mut clock, log).await;
+            probe(server, copy_admin, copy_name.clone(), suite, opts, self.analysis, model, pass, &mut clock, log)
+                .await;
         if let Err(e) = server.drop_copy(&copy_name).await {
             crate::note!("rowfence: {e}");
         }
