@@ -19,6 +19,21 @@ pub enum FindingKind {
     Static,
 }
 
+/// How `--per-migration` knows the step that introduced a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Introduced {
+    /// The catalog read after that step showed the cause (static checks).
+    Catalog,
+    /// The probes run after that step showed the cause, and none run after
+    /// an earlier step did.
+    Probed,
+    /// No probe pass caught the cause where it arrived (a step rowfence
+    /// could not probe, or its few cases missed it): the step is inferred from
+    /// static findings on the same relation, else the file that created it.
+    Inferred,
+}
+
 /// One probe that showed a cause: what ran, under which contexts, and what
 /// came back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +108,9 @@ pub struct Finding {
     /// With `--per-migration`: the first migration file after which it appears.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introduced_by: Option<String>,
+    /// With `--per-migration`: how `introduced_by` was established.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduced_how: Option<Introduced>,
     /// Accepted in the suite (`[[waive]]`), with the reason: shown, not counted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waived: Option<String>,
@@ -148,6 +166,7 @@ impl Finding {
             location: None,
             agreement: None,
             introduced_by: None,
+            introduced_how: None,
             waived: None,
             new: None,
         }

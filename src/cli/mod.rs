@@ -121,7 +121,8 @@ pub struct CheckArgs {
     #[arg(long, short = 'j', value_name = "N", env = "ROWFENCE_JOBS", value_parser = clap::value_parser!(u16).range(1..=8))]
     pub jobs: Option<u16>,
     /// Apply the migrations one file at a time, run the static checks after
-    /// each, and name the migration that introduced each finding.
+    /// each and the probes on what each changed (on a throwaway copy), and
+    /// name the migration that introduced each finding.
     #[arg(long)]
     pub per_migration: bool,
     /// Compare with a report saved by `rowfence baseline` (or `--json`): exit 1

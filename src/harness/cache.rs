@@ -108,8 +108,7 @@ impl GateCache {
         for e in listing.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             // Lock files of other keys stay: a process of an older build may still hold one.
-            if name.starts_with(&format!("{}-", self.prefix)) && !name.starts_with(&mine) && !name.ends_with(".lock")
-            {
+            if name.starts_with(&format!("{}-", self.prefix)) && !name.starts_with(&mine) && !name.ends_with(".lock") {
                 let _ = fs::remove_file(e.path());
             }
         }

@@ -166,11 +166,8 @@ pub fn trials(report: &Report) -> Vec<Trial> {
             let violated: Vec<&str> =
                 states.iter().filter(|(s, _)| *s == CellState::Violation).map(|(_, n)| *n).collect();
             if !violated.is_empty() {
-                let causes: Vec<String> = report
-                    .failing()
-                    .filter(|f| f.shown_by(&rel.relation, op))
-                    .map(crate::Finding::describe)
-                    .collect();
+                let causes: Vec<String> =
+                    report.failing().filter(|f| f.shown_by(&rel.relation, op)).map(crate::Finding::describe).collect();
                 let text = format!("violated under {} context\n\n{}", violated.join(", "), causes.join("\n\n"));
                 out.push(Trial::test(name, move || Err(Failed::from(text))));
                 continue;
@@ -187,7 +184,10 @@ pub fn trials(report: &Report) -> Vec<Trial> {
             .filter(|f| f.rule == s.rule && f.relation == s.relation)
             .map(crate::Finding::describe)
             .collect();
-        out.push(Trial::test(name, move || if text.is_empty() { Ok(()) } else { Err(Failed::from(text.join("\n\n"))) }));
+        out.push(Trial::test(
+            name,
+            move || if text.is_empty() { Ok(()) } else { Err(Failed::from(text.join("\n\n"))) },
+        ));
     }
     out
 }

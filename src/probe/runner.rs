@@ -124,6 +124,9 @@ pub struct Runner<'a> {
     seed: u64,
     app_role: &'a str,
     progress: Option<&'a dyn Progress>,
+    /// Whether violations are shrunk to minimal datasets (a pass that only
+    /// needs to know *whether* a cause shows skips it).
+    shrinking: bool,
     /// What the run has established so far.
     outcome: ProbeOutcome,
 }
@@ -140,7 +143,14 @@ impl<'a> Runner<'a> {
         progress: Option<&'a dyn Progress>,
     ) -> Runner<'a> {
         assert!(!lanes.is_empty(), "a runner needs a lane");
-        Runner { schema, lanes, seed, app_role, progress, outcome: ProbeOutcome::default() }
+        Runner { schema, lanes, seed, app_role, progress, shrinking: true, outcome: ProbeOutcome::default() }
+    }
+
+    /// A runner that keeps each violation's dataset as first seen: the
+    /// findings name their causes, but their reproductions are not minimal.
+    pub fn without_shrinking(mut self) -> Runner<'a> {
+        self.shrinking = false;
+        self
     }
 
     /// Runs `cases` generated cases, shrinks what failed, and returns what it established.
@@ -232,7 +242,7 @@ impl<'a> Runner<'a> {
         }
         if let Some(p) = self.progress {
             p.cases(cases, cases);
-            if !causes.is_empty() {
+            if !causes.is_empty() && self.shrinking {
                 p.stage(&format!("shrinking {} cause(s) to minimal datasets", causes.len()));
             }
         }
@@ -242,7 +252,10 @@ impl<'a> Runner<'a> {
             let first =
                 probes.iter().position(|(k, cx)| cx.contains(&found[&(rel, *k)].first.context.kind())).unwrap_or(0);
             let (kind, contexts) = probes.remove(first);
-            let (plan, violation, steps) = self.shrink(&strategy, &found[&(rel, kind)], &mut budget).await?;
+            let (plan, violation, steps) = match self.shrinking {
+                true => self.shrink(&strategy, &found[&(rel, kind)], &mut budget).await?,
+                false => (found[&(rel, kind)].plan.clone(), found[&(rel, kind)].first.clone(), 0),
+            };
             let data = self.schema.model.materialize(self.schema.catalog, &plan);
             let shrunk = Shrunk { data: &data, violation: &violation, steps, contexts: &contexts };
             let others = probes

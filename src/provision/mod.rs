@@ -250,6 +250,23 @@ impl Server {
         self.new_database(Some(from)).await
     }
 
+    /// Drops `name`, a copy made by [`Server::copy_scratch`], closing any
+    /// session still on it: a throwaway copy should not hold disk for the
+    /// rest of the run.
+    pub async fn drop_copy(&mut self, name: &str) -> Result<(), ProvisionError> {
+        let maint = Db::connect(&self.endpoint.admin_config(&self.endpoint.maintenance_db))
+            .await
+            .map_err(|e| self.error(format!("cannot connect to the server: {e}")))?;
+        maint
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(name)))
+            .await
+            .map_err(|e| self.error(format!("cannot drop database {name}: {}", crate::db::describe(&e))))?;
+        if let Backend::Url(u) = &mut self.backend {
+            u.database_dropped(name);
+        }
+        Ok(())
+    }
+
     async fn new_database(&mut self, template: Option<&str>) -> Result<(Db, String), ProvisionError> {
         let name = format!("rowfence_{}", Secret::random().expose()[..12].to_ascii_lowercase());
         let maint = Db::connect(&self.endpoint.admin_config(&self.endpoint.maintenance_db))

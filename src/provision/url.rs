@@ -59,6 +59,10 @@ impl UrlServer {
         self.maintenance = Some(maintenance);
     }
 
+    pub(super) fn database_dropped(&mut self, name: &str) {
+        self.databases.retain(|d| d != name);
+    }
+
     /// Drops the scratch database and the roles the schema created.
     pub(super) async fn shutdown(mut self) {
         if super::keep_requested() {

@@ -99,7 +99,9 @@ pub fn summary(report: &Report, style: Style, written: &[(&str, String)], out: &
         )?;
         let mut detail = f.message.clone();
         if let Some(m) = &f.introduced_by {
-            detail.push_str(&format!(" [introduced by {m}]"));
+            let inferred =
+                if f.introduced_how == Some(crate::finding::Introduced::Inferred) { ", inferred" } else { "" };
+            detail.push_str(&format!(" [introduced by {m}{inferred}]"));
         }
         if let Some(reason) = &f.waived {
             detail.push_str(&format!(" [waived: {reason}]"));

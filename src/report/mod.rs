@@ -68,6 +68,10 @@ pub struct Stats {
     pub cases: u32,
     /// Probe statements run (shrinking included).
     pub probes: u64,
+    /// With `--per-migration`: probe statements run after the steps before
+    /// the last, on what each changed; `probes` is the last step's full run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub step_probes: u64,
     /// Generated datasets that loaded (the rest could not be inserted).
     #[serde(default)]
     pub loaded: u32,
@@ -89,6 +93,10 @@ pub struct Stats {
     /// protocol included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_busy_ms: Option<f64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Stats {

@@ -19,7 +19,7 @@ use crate::shard::Partition;
 use crate::suite::Suite;
 use crate::vocab::{OPERATIONS, Operation};
 
-use super::migrations::{FindingKey, attribute_migrations};
+use super::migrations::{Steps, attribute_migrations};
 
 /// What the static stage established: the catalog, row ownership, and the
 /// static findings.
@@ -33,8 +33,8 @@ pub(super) struct Analysis {
 pub(super) struct Sources<'a> {
     pub suite: &'a Suite,
     pub map: &'a SourceMap,
-    /// With `--per-migration`: each static finding's first step.
-    pub first_seen: Option<&'a [(FindingKey, String)]>,
+    /// With `--per-migration`: what the catalog and the probes showed after each step.
+    pub steps: Option<&'a Steps>,
 }
 
 /// The report of `rowfence lint`.
@@ -44,7 +44,7 @@ pub(super) fn lint_report(postgres: PostgresInfo, analysis: Analysis, sources: &
     let mut report = Report::new(&sources.suite.name, Some(postgres), findings, Stats::default());
     report.gate = gate;
     describe_schema(&mut report, sources.suite, &analysis.catalog, &analysis.ownership, sources.map);
-    attribute_migrations(&mut report, sources.suite, sources.first_seen.unwrap_or_default());
+    attribute_migrations(&mut report, sources.suite, sources.steps);
     report.apply_waivers(&sources.suite.waivers);
     report
 }
@@ -109,8 +109,8 @@ pub(super) fn check_report(
     describe_schema(&mut report, suite, &catalog, &ownership, sources.map);
     report.contexts = suite.tenancy().columns();
     report.isolation = isolation_matrix(&catalog, &ownership, model, &probed, &suite.tenancy().kinds());
-    if let Some(first_seen) = sources.first_seen {
-        attribute_migrations(&mut report, suite, first_seen);
+    if sources.steps.is_some() {
+        attribute_migrations(&mut report, suite, sources.steps);
     }
     report.apply_waivers(&suite.waivers);
     // Never call isolated what was not tested: a tenant-owned relation with an

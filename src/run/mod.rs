@@ -7,13 +7,17 @@
 mod assemble;
 mod causes;
 mod clock;
+mod fingerprint;
 mod lanes;
 mod migrations;
 mod options;
+mod steps;
 
 pub use options::RunOptions;
 
-use crate::catalog::Catalog;
+use std::collections::BTreeSet;
+
+use crate::catalog::{Catalog, RelId};
 use crate::db::{Db, SqlLog};
 use crate::error::Error;
 use crate::generate::Model;
@@ -79,11 +83,15 @@ async fn run_on(
     let (admin, dbname) = scratch(server, log).await?;
     opts.progress().stage(&format!("applying schema ({} file(s))", suite.schema_files.len()));
     let sources = SourceMap::build(suite);
-    let first_seen = match opts.per_migration {
-        true => Some(migrations::apply_per_migration(&admin, suite, &sources).await?),
+    let (admin, steps) = match opts.per_migration {
+        true => {
+            let chain = migrations::Chain { server, dbname: &dbname, suite, opts, sources: &sources, log };
+            let (admin, steps) = chain.apply(admin, mode == Mode::Check).await?;
+            (admin, Some(steps))
+        }
         false => {
             crate::schema::apply(&admin, suite).await?;
-            None
+            (admin, None)
         }
     };
     // A fresh session for everything after the schema: a migration may end
@@ -97,17 +105,17 @@ async fn run_on(
     let postgres =
         PostgresInfo { version: analysis.catalog.server_version.clone(), provider: server.provider.to_string() };
     clock.phases.catalog_ms = clock.lap();
-    let sources = Sources { suite, map: &sources, first_seen: first_seen.as_deref() };
+    let sources = Sources { suite, map: &sources, steps: steps.as_ref() };
     let mut report = match mode {
         Mode::Lint => assemble::lint_report(postgres, analysis, &sources),
         Mode::Check => {
-            let mut model = Model::new(&analysis.catalog, &analysis.ownership);
-            model.request_names_tenant = suite.context.names_tenant();
-            model.user_controlled = suite.context.has_user_controlled();
+            let model = model(suite, &analysis);
             let shard = opts.shard.map(|s| crate::shard::partition(&analysis.catalog, &analysis.ownership, s));
             let major = analysis.catalog.major_version();
-            let (model, probed, stats) =
-                probe(server, admin, dbname, suite, opts, &analysis, model, clock, log, shard.as_ref()).await?;
+            let (model, probed, mut stats) =
+                probe(server, admin, dbname, suite, opts, &analysis, model, Pass::Full, clock, log, shard.as_ref())
+                    .await?;
+            stats.step_probes = steps.as_ref().map_or(0, |s| s.step_probes);
             let mut report =
                 assemble::check_report(postgres, analysis, &model, probed, stats, &sources, shard.as_ref());
             if let Some(part) = shard {
@@ -153,6 +161,55 @@ async fn analyse(admin: &Db, suite: &Suite, sources: &SourceMap) -> Result<Analy
     Ok(Analysis { catalog, ownership, findings })
 }
 
+/// The generator's model of the analysed schema, as the suite's context shapes it.
+fn model(suite: &Suite, analysis: &Analysis) -> Model {
+    let mut model = Model::new(&analysis.catalog, &analysis.ownership);
+    model.request_names_tenant = suite.context.names_tenant();
+    model.user_controlled = suite.context.has_user_controlled();
+    model
+}
+
+/// What the probes need to know of the schema, restricted to `only`.
+fn schema<'a>(
+    suite: &'a Suite,
+    analysis: &'a Analysis,
+    model: &'a Model,
+    only: Option<&'a BTreeSet<RelId>>,
+) -> Schema<'a> {
+    Schema {
+        catalog: &analysis.catalog,
+        ownership: &analysis.ownership,
+        model,
+        setting: &suite.tenant.setting,
+        context: &suite.context,
+        shared_rows_writable: suite.tenant.shared_rows == crate::suite::SharedRows::Writable,
+        login: (&suite.app.role, suite.app.session_role()),
+        only,
+    }
+}
+
+/// What one probe pass covers.
+#[derive(Debug, Clone, Copy)]
+enum Pass<'a> {
+    /// After the whole schema: every relation, the suite's cases on every
+    /// lane, violations shrunk. Its outcome is the report's.
+    Full,
+    /// After one migration step but the last (`--per-migration`): only what
+    /// the step changed, `cases` generated datasets and the dense one on a
+    /// single lane, nothing shrunk. It only says which causes showed.
+    Step { only: &'a BTreeSet<RelId>, cases: u32 },
+}
+
+impl<'a> Pass<'a> {
+    /// The relations this pass probes (`None`: all).
+    fn only(self) -> Option<&'a BTreeSet<RelId>> {
+        match self {
+            Pass::Full => None,
+            Pass::Step { only, .. } => Some(only),
+        }
+    }
+}
+
 /// The dynamic stage: calibrate the data model, open the lanes, run the
 /// cases and shrink what leaked.
 #[allow(clippy::too_many_arguments)]
@@ -164,6 +221,7 @@ async fn probe(
     opts: &RunOptions,
     analysis: &Analysis,
     mut model: Model,
+    pass: Pass<'_>,
     clock: &mut Clock,
     log: Option<&SqlLog>,
     shard: Option<&crate::shard::Partition>,
@@ -172,41 +230,46 @@ async fn probe(
     crate::probe::calibrate::calibrate(&mut model, catalog, &admin).await?;
     let password = lanes::app_login(server, &admin, &suite.app.role).await?;
     lanes::check_role_switch(&admin, &suite.app).await?;
-    let cases = opts.cases.unwrap_or(suite.probes.cases);
+    let (cases, jobs) = match pass {
+        Pass::Full => {
+            let cases = opts.cases.unwrap_or(suite.probes.cases);
+            let jobs = opts.jobs.unwrap_or_else(lanes::default_jobs);
+            (cases, jobs.clamp(1, lanes::MAX_JOBS).min(cases.max(1) as usize))
+        }
+        Pass::Step { cases, .. } => (cases, 1),
+    };
     let seed = opts.seed.unwrap_or(suite.probes.seed);
-    let jobs = opts.jobs.unwrap_or_else(lanes::default_jobs).clamp(1, lanes::MAX_JOBS).min(cases.max(1) as usize);
     clock.phases.generate_ms = clock.lap();
 
     // Lane databases are template copies, made once the schema is complete.
     let app =
         lanes::AppLogin { role: &suite.app.role, password: password.as_ref(), session_role: suite.app.session_role() };
     let lanes = lanes::Lanes::open(server, admin, dbname, jobs, app, log).await?;
-    let server_time = match opts.provision.track_statements {
+    let server_time = match opts.provision.track_statements && matches!(pass, Pass::Full) {
         true => ServerTime::start(lanes.admin(), lanes.names(), server.provider == ProviderKind::Local).await,
         false => None,
     };
     clock.phases.schema_ms += clock.lap();
 
-    let schema = Schema {
-        catalog,
-        ownership: &analysis.ownership,
-        model: &model,
-        setting: &suite.tenant.setting,
-        context: &suite.context,
-        shared_rows_writable: suite.tenant.shared_rows == crate::suite::SharedRows::Writable,
-        login: (&suite.app.role, suite.app.session_role()),
-        only: shard.map(|p| &p.relations),
-    };
+    // A step pass probes what its step changed; a shard's full pass, its own relations.
+    let schema = schema(suite, analysis, &model, pass.only().or(shard.map(|p| &p.relations)));
     let lane_list = lanes.lanes();
-    let progress = opts.progress();
-    let part = shard.map(|p| format!(" (shard {})", p.shard)).unwrap_or_default();
-    progress.stage(&format!(
-        "probing {} relation(s){part} over {cases} case(s), {} at a time",
-        schema.probed().count(),
-        lane_list.len()
-    ));
-    let runner = Runner::new(schema, &lane_list, seed, suite.app.effective(), Some(progress));
-    let probed = runner.run(cases).await?;
+    let probed = match pass {
+        Pass::Full => {
+            let progress = opts.progress();
+            let part = shard.map(|p| format!(" (shard {})", p.shard)).unwrap_or_default();
+            progress.stage(&format!(
+                "probing {} relation(s){part} over {cases} case(s), {} at a time",
+                schema.probed().count(),
+                lane_list.len()
+            ));
+            Runner::new(schema, &lane_list, seed, suite.app.effective(), Some(progress)).run(cases).await?
+        }
+        Pass::Step { .. } => {
+            let runner = Runner::new(schema, &lane_list, seed, suite.app.effective(), None);
+            runner.without_shrinking().run(cases).await?
+        }
+    };
     let (server_exec_ms, server_busy_ms) = match server_time {
         Some(s) => s.finish(lanes.admin()).await,
         None => (None, None),

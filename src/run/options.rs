@@ -20,7 +20,8 @@ pub struct RunOptions {
     /// Receives progress instead of plain stderr lines.
     pub progress: Option<ProgressSink>,
     /// Apply a migrations folder one file at a time, run the static checks
-    /// after each, and name the file that introduced each finding.
+    /// after each and the probes on what each changed, and name the file
+    /// that introduced each finding.
     pub per_migration: bool,
     /// Write every statement sent to the scratch database to this file.
     pub log_sql: Option<std::path::PathBuf>,

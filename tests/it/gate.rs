@@ -64,7 +64,11 @@ fn processes_of_one_build_share_one_check_and_list_runs_no_probe() {
     let cache = tempfile::tempdir().unwrap();
     let gate = rowfence::harness::Gate::new(root().join("suites/dexcyjet.toml")).cache_in(cache.path());
     let entries = |suffix: &str| {
-        std::fs::read_dir(cache.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(suffix)).count()
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(suffix))
+            .count()
     };
     let listed = gate.names();
     assert_eq!(entries(".plan.json"), 1);
