@@ -8,8 +8,10 @@ use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use std::collections::HashMap;
 use tokio::task::JoinHandle;
-use tokio_postgres::types::ToSql;
+
+use tokio_postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
 
 /// Where every statement of a run is written, in the order it was sent, so a
@@ -82,6 +84,9 @@ pub struct Db {
     client: Client,
     task: JoinHandle<()>,
     log: Option<(SqlLog, String)>,
+    /// Statements prepared on this connection by their text; `None` for a
+    /// text that cannot be prepared or read back (run it as a simple query).
+    statements: Mutex<HashMap<String, Option<Statement>>>,
 }
 
 impl Db {
@@ -91,7 +96,7 @@ impl Db {
         let task = tokio::spawn(async move {
             let _ = conn.await;
         });
-        Ok(Db { client, task, log: None })
+        Ok(Db { client, task, log: None, statements: Mutex::new(HashMap::new()) })
     }
 
     /// Logs this connection's statements to `log` (if any) under `name`.
@@ -169,6 +174,54 @@ impl Db {
         self.client.query_opt(sql, params).await
     }
 
+    /// The statement for `sql`, prepared on this connection the first time it
+    /// is asked for (inside the caller's transaction: preparing needs the
+    /// role and search path the statement runs under). `None` when it cannot
+    /// be prepared or returns a column whose text form cannot be read back
+    /// from binary; the caller then sends `sql` as a simple query.
+    pub async fn prepare_cached(&self, sql: &str) -> Option<Statement> {
+        if let Some(known) = self.statements.lock().ok()?.get(sql) {
+            return known.clone();
+        }
+        let stmt =
+            self.client.prepare(sql).await.ok().filter(|s| s.columns().iter().all(|c| TextOut::readable(c.type_())));
+        self.statements.lock().ok()?.insert(sql.to_string(), stmt.clone());
+        stmt
+    }
+
+    /// Whether `sql` was prepared on this connection (its outcome is known).
+    pub fn is_prepared(&self, sql: &str) -> bool {
+        self.statements.lock().is_ok_and(|m| m.contains_key(sql))
+    }
+
+    /// Runs a prepared statement with text parameters (typed by the server,
+    /// as literals would be) and returns its rows as text, like a simple query.
+    pub fn execute_text<'a>(
+        &'a self,
+        stmt: &'a Statement,
+        sql: &'a str,
+        values: &'a [String],
+    ) -> impl Future<Output = Result<Outcome, tokio_postgres::Error>> + 'a {
+        if let Some((log, name)) = &self.log {
+            let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+            log.write(name, &format!("/* prepared */ {sql}"), &params);
+        }
+        let call = self.client.query_raw(stmt, values.iter().map(|v| TextParam(v)));
+        async move {
+            use futures::TryStreamExt;
+            let stream = call.await?;
+            futures::pin_mut!(stream);
+            let mut out = Outcome::default();
+            while let Some(row) = stream.try_next().await? {
+                out.rows.push(
+                    (0..row.len()).map(|i| row.try_get::<_, Option<TextOut>>(i).ok().flatten().map(|t| t.0)).collect(),
+                );
+            }
+            out.count = stream.rows_affected().unwrap_or(out.rows.len() as u64);
+            Ok(out)
+        }
+    }
+
     /// Runs `COPY (...) TO STDOUT` and returns the text lines.
     pub async fn copy_out_lines(&self, sql: &str) -> Result<Vec<String>, tokio_postgres::Error> {
         use futures::TryStreamExt;
@@ -209,6 +262,77 @@ impl Outcome {
             }
         }
         out
+    }
+}
+
+/// A parameter sent as text whatever its type: the server reads it as it
+/// would read the same quoted literal.
+#[derive(Debug)]
+struct TextParam<'a>(&'a str);
+
+impl ToSql for TextParam<'_> {
+    fn to_sql(&self, _: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _: &Type) -> Format {
+        Format::Text
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// A column value in PostgreSQL's text form, decoded from the binary form
+/// of the types probes return (keys, row ids, counts), so that prepared and
+/// simple queries yield the same strings.
+struct TextOut(String);
+
+impl TextOut {
+    fn readable(ty: &Type) -> bool {
+        matches!(*ty, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::INT2 | Type::INT4 | Type::INT8)
+            || matches!(*ty, Type::OID | Type::UUID | Type::BOOL)
+            || matches!(ty.kind(), Kind::Enum(_))
+    }
+}
+
+impl<'a> FromSql<'a> for TextOut {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let int = |n: usize| -> Result<i64, Box<dyn std::error::Error + Sync + Send>> {
+            let bytes: [u8; 8] = {
+                let mut b = [0u8; 8];
+                let src = raw.get(..n).ok_or("short integer")?;
+                let fill = if src.first().is_some_and(|x| x & 0x80 != 0) { 0xff } else { 0 };
+                b[..8 - n].fill(fill);
+                b[8 - n..].copy_from_slice(src);
+                b
+            };
+            Ok(i64::from_be_bytes(bytes))
+        };
+        let text = match *ty {
+            Type::INT2 => int(2)?.to_string(),
+            Type::INT4 => int(4)?.to_string(),
+            Type::INT8 => int(8)?.to_string(),
+            Type::OID => u32::from_be_bytes(raw.try_into()?).to_string(),
+            Type::BOOL => if raw.first() == Some(&1) { "t" } else { "f" }.to_string(),
+            Type::UUID => {
+                let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+                if hex.len() != 32 {
+                    return Err("bad uuid".into());
+                }
+                format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+            }
+            _ => std::str::from_utf8(raw)?.to_string(),
+        };
+        Ok(TextOut(text))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        TextOut::readable(ty)
     }
 }
 

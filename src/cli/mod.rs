@@ -103,6 +103,15 @@ pub struct LintArgs {
     pub output: OutputArgs,
 }
 
+/// `--protocol`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ProtocolArg {
+    /// Prepared templates, bound per case.
+    Prepared,
+    /// Simple queries.
+    Simple,
+}
+
 /// `rowfence check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -136,6 +145,11 @@ pub struct CheckArgs {
     /// `rowfence merge`; the merged report has the findings of one run.
     #[arg(long, value_name = "K/N", env = "ROWFENCE_SHARD")]
     pub shard: Option<rowfence::shard::Shard>,
+    /// How probe statements are sent: `prepared` templates, parsed and
+    /// rewritten once per session and bound with each case's values, or
+    /// `simple` queries with the values inline. Both find the same.
+    #[arg(long, value_name = "HOW", env = "ROWFENCE_PROTOCOL", default_value = "prepared")]
+    pub protocol: ProtocolArg,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -264,6 +278,10 @@ impl CheckArgs {
             log_sql: self.output.log_sql.clone(),
             jobs: self.jobs.map(usize::from),
             shard: self.shard,
+            protocol: match self.protocol {
+                ProtocolArg::Prepared => rowfence::probe::Protocol::Prepared,
+                ProtocolArg::Simple => rowfence::probe::Protocol::Simple,
+            },
         }
     }
 }

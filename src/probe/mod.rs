@@ -19,6 +19,7 @@ mod kind;
 mod paths;
 pub mod runner;
 mod session;
+mod template;
 mod truth;
 
 use crate::catalog::{Catalog, RelId, Relation};
@@ -29,7 +30,7 @@ use crate::report::ContextKind;
 
 pub use context::Context;
 pub use kind::ProbeKind;
-pub use session::AppSessions;
+pub use session::{AppSessions, Protocol};
 pub use truth::{GroundTruth, TruthRow};
 
 /// One statement to run as the app role, with what it is allowed to do.

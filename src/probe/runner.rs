@@ -396,56 +396,107 @@ impl<'a> Runner<'a> {
                 }
             };
 
-        // Direct and indirect probes, pipelined, one rolled-back transaction per context.
-        for ctx in Context::all(&data) {
-            if filter.is_some_and(|f| f.context != ctx.kind()) {
-                continue;
-            }
-            let mut probes = schema.probes(&data, &truth, ctx, filter);
-            probes.extend(schema.indirect_probes(&data, &truth, ctx, filter));
-            if probes.is_empty() {
-                continue;
-            }
-            let results = lane
-                .app
-                .run(schema.context, &data, ctx, &probes)
-                .await
-                .map_err(db_err("running probes as the app role"))?;
-            judge_all(ctx, &probes, &results);
-        }
-        // COPY under the first tenant.
-        if wants(ProbeKind::Copy, ContextKind::Tenant) {
-            let probes = schema.select_probes(ProbeKind::Copy, filter);
-            let results =
-                lane.app.copy(schema.context, &data.keys[0], &probes).await.map_err(db_err("running COPY probes"))?;
-            judge_all(Context::Tenant(0), &probes, &results);
-        }
-        // Prepared statements planned under the first tenant, run under the second.
-        if wants(ProbeKind::PreparedSelect, ContextKind::Tenant) {
-            let probes = schema.select_probes(ProbeKind::PreparedSelect, filter);
-            let results = lane
-                .app
-                .prepared(schema.context, &data.keys[0], &data.keys[1], &probes)
-                .await
-                .map_err(db_err("running prepared probes"))?;
-            judge_all(Context::Tenant(1), &probes, &results);
-        }
-        // The context's lifecycle on one connection, then reads with no context.
-        for step in [
+        // The app's read-only sessions (generic, lifecycle) work alongside
+        // the main one, which meanwhile runs the contexts whose probes take
+        // only row locks, and COPY; then, alone, the first tenant's context
+        // (TRUNCATE and ALTER take table locks a concurrent read would queue
+        // behind) and the fresh session's writes. Results are judged in one
+        // fixed order afterwards, so they do not depend on timing.
+        let contexts: Vec<(Context, Vec<Probe>)> = Context::all(&data)
+            .into_iter()
+            .filter(|ctx| filter.is_none_or(|f| f.context == ctx.kind()))
+            .map(|ctx| {
+                let mut probes = schema.probes(&data, &truth, ctx, filter);
+                probes.extend(schema.indirect_probes(&data, &truth, ctx, filter));
+                (ctx, probes)
+            })
+            .filter(|(_, probes)| !probes.is_empty())
+            .collect();
+        let alone = |ctx: &Context| matches!(ctx, Context::Tenant(0) | Context::NoneFresh);
+        let copy = wants(ProbeKind::Copy, ContextKind::Tenant).then(|| schema.select_probes(ProbeKind::Copy, filter));
+        let prepared = wants(ProbeKind::PreparedSelect, ContextKind::Tenant)
+            .then(|| schema.select_probes(ProbeKind::PreparedSelect, filter));
+        let steps: Vec<(ProbeKind, Vec<Probe>)> = [
             ProbeKind::AfterCommit,
             ProbeKind::AfterRollback,
             ProbeKind::AfterSavepointRollback,
             ProbeKind::AfterAutocommitSet,
-        ] {
-            if wants(step, ContextKind::NoneAfterReset) {
-                let probes = schema.select_probes(step, filter);
-                let results = lane
-                    .app
-                    .after_step(schema.context, &data.keys[0], step, &probes)
-                    .await
-                    .map_err(db_err("running context lifecycle probes"))?;
-                judge_all(Context::NoneAfterReset, &probes, &results);
+        ]
+        .into_iter()
+        .filter(|step| wants(*step, ContextKind::NoneAfterReset))
+        .map(|step| (step, schema.select_probes(step, filter)))
+        .collect();
+        type Replies = Vec<Result<crate::db::Outcome, tokio_postgres::Error>>;
+        let on_main = async {
+            let mut replies: Vec<Option<Replies>> = Vec::new();
+            for (ctx, probes) in &contexts {
+                replies.push(match alone(ctx) {
+                    true => None,
+                    false => Some(
+                        lane.app
+                            .run(schema.context, &data, *ctx, probes)
+                            .await
+                            .map_err(db_err("running probes as the app role"))?,
+                    ),
+                });
             }
+            let copied = match &copy {
+                Some(probes) => Some(
+                    lane.app
+                        .copy(schema.context, &data.keys[0], probes)
+                        .await
+                        .map_err(db_err("running COPY probes"))?,
+                ),
+                None => None,
+            };
+            Ok::<_, ProbeError>((replies, copied))
+        };
+        let on_generic = async {
+            match &prepared {
+                Some(probes) => Ok(Some(
+                    lane.app
+                        .prepared(schema.context, &data.keys[0], &data.keys[1], probes)
+                        .await
+                        .map_err(db_err("running prepared probes"))?,
+                )),
+                None => Ok::<_, ProbeError>(None),
+            }
+        };
+        let on_lifecycle = async {
+            let mut replies: Vec<Replies> = Vec::new();
+            for (step, probes) in &steps {
+                replies.push(
+                    lane.app
+                        .after_step(schema.context, &data.keys[0], *step, probes)
+                        .await
+                        .map_err(db_err("running context lifecycle probes"))?,
+                );
+            }
+            Ok::<_, ProbeError>(replies)
+        };
+        let (main, generic, lifecycle) = futures::join!(on_main, on_generic, on_lifecycle);
+        let ((mut replies, copied), generic, lifecycle) = (main?, generic?, lifecycle?);
+        for ((ctx, probes), reply) in contexts.iter().zip(replies.iter_mut()) {
+            if alone(ctx) {
+                *reply = Some(
+                    lane.app
+                        .run(schema.context, &data, *ctx, probes)
+                        .await
+                        .map_err(db_err("running probes as the app role"))?,
+                );
+            }
+        }
+        for ((ctx, probes), results) in contexts.iter().zip(replies) {
+            judge_all(*ctx, probes, &results.expect("every context ran"));
+        }
+        if let (Some(probes), Some(results)) = (&copy, copied) {
+            judge_all(Context::Tenant(0), probes, &results);
+        }
+        if let (Some(probes), Some(results)) = (&prepared, generic) {
+            judge_all(Context::Tenant(1), probes, &results);
+        }
+        for ((_, probes), results) in steps.iter().zip(lifecycle) {
+            judge_all(Context::NoneAfterReset, probes, &results);
         }
         // Last, since it commits: side effects of committed writes.
         let (effects, statements) = super::effects::run(schema, lane.admin, &lane.app.main, &data, &truth, filter)

@@ -1,12 +1,13 @@
 //! The app role's sessions, and how probe statements are sent over them:
 //! pipelined, each probe between savepoints, the whole transaction rolled back.
 
-use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 
 use futures::future::join_all;
-use tokio::sync::Mutex;
 use tokio_postgres::{SimpleQueryMessage, Statement};
 
+use super::template::{Template, parametrize};
 use super::{Context, Probe, ProbeKind};
 use crate::context::{ContextSpec, Identity};
 use crate::db::{Db, Outcome, literal};
@@ -24,13 +25,26 @@ pub struct AppSessions {
     pub generic: Db,
     /// Context lifecycle steps (commit, rollback, savepoints, autocommit).
     pub lifecycle: Db,
-    prepared: Mutex<HashMap<String, Statement>>,
+    /// How probe statements are sent.
+    protocol: Protocol,
+}
+
+/// How probe statements are sent to the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// Each probe a template prepared once per session (its constants bound
+    /// as parameters), so the server parses, analyses and rewrites it once
+    /// rather than for every case and context.
+    #[default]
+    Prepared,
+    /// Each probe a simple query with its constants inline.
+    Simple,
 }
 
 impl AppSessions {
     /// Wraps connections that are already logged in as the app role.
-    pub fn new(main: Db, fresh: Db, generic: Db, lifecycle: Db) -> AppSessions {
-        AppSessions { main, fresh, generic, lifecycle, prepared: Mutex::new(HashMap::new()) }
+    pub fn new(main: Db, fresh: Db, generic: Db, lifecycle: Db, protocol: Protocol) -> AppSessions {
+        AppSessions { main, fresh, generic, lifecycle, protocol }
     }
 
     /// Runs `probes` under `ctx` in one rolled-back transaction, pipelined.
@@ -46,7 +60,7 @@ impl AppSessions {
         if let Some(who) = ctx.identity(data) {
             before.push(context.set_sql(&who));
         }
-        pipeline(db, &before, probes, true, &["ROLLBACK".into()]).await
+        pipeline(db, self.protocol, &before, probes, true, &["ROLLBACK".into()]).await
     }
 
     /// Runs read probes with no context after a lifecycle step that set tenant `key`.
@@ -68,7 +82,7 @@ impl AppSessions {
             ),
             _ => (vec![set], false, vec![]), // set_config(..., true) in autocommit
         };
-        pipeline(&self.lifecycle, &before, probes, savepoints, &after).await
+        pipeline(&self.lifecycle, self.protocol, &before, probes, savepoints, &after).await
     }
 
     /// `COPY (...) TO STDOUT` probes under `key`, in a rolled-back transaction.
@@ -105,40 +119,18 @@ impl AppSessions {
         second: &TenantKey,
         probes: &[Probe],
     ) -> Result<Results, tokio_postgres::Error> {
+        // Prepared inside each request, after its role switch: the session
+        // itself may hold a role (anon) that cannot even see the schema.
+        // Statements stay prepared on this session across cases.
         let c = &self.generic;
-        let mut out = Vec::with_capacity(probes.len());
-        let mut statements = Vec::with_capacity(probes.len());
+        let mut out = Vec::new();
         for (round, key) in [first, second].into_iter().enumerate() {
-            c.batch_execute(&format!("BEGIN; {}", context.set_sql(&Identity::of(key)))).await?;
-            // Prepared inside the request, after its role switch: the session
-            // itself may hold a role (anon) that cannot even see the schema.
-            if round == 0 {
-                let mut cache = self.prepared.lock().await;
-                for p in probes {
-                    let stmt = match cache.get(&p.sql) {
-                        Some(s) => s.clone(),
-                        None => {
-                            let s = c.prepare(&p.sql).await?;
-                            cache.insert(p.sql.clone(), s.clone());
-                            s
-                        }
-                    };
-                    statements.push(stmt);
-                }
+            let before = ["BEGIN".to_string(), context.set_sql(&Identity::of(key))];
+            let end = if round == 0 { "COMMIT" } else { "ROLLBACK" };
+            let results = pipeline_prepared(c, &before, probes, true, &[end.to_string()], Plans::Cached).await?;
+            if round == 1 {
+                out = results;
             }
-            for (stmt, p) in statements.iter().zip(probes) {
-                c.batch_execute("SAVEPOINT rowfence_probe").await?;
-                let rows = c.query_prepared(stmt, &p.sql).await;
-                c.batch_execute("ROLLBACK TO SAVEPOINT rowfence_probe").await?;
-                if round == 1 {
-                    out.push(rows.map(|rows| Outcome {
-                        rows: rows.iter().map(|r| vec![r.try_get::<_, Option<String>>(0).ok().flatten()]).collect(),
-                        count: rows.len() as u64,
-                        check: None,
-                    }));
-                }
-            }
-            c.batch_execute(if round == 0 { "COMMIT" } else { "ROLLBACK" }).await?;
         }
         Ok(out)
     }
@@ -162,6 +154,144 @@ impl AppSessions {
 /// own, so that its failure (say, no SELECT privilege) cannot turn the
 /// probe's own success into an error.
 async fn pipeline(
+    db: &Db,
+    protocol: Protocol,
+    before: &[String],
+    probes: &[Probe],
+    savepoints: bool,
+    after: &[String],
+) -> Result<Results, tokio_postgres::Error> {
+    match protocol {
+        Protocol::Simple => pipeline_simple(db, before, probes, savepoints, after).await,
+        Protocol::Prepared => pipeline_prepared(db, before, probes, savepoints, after, Plans::PerExecution).await,
+    }
+}
+
+/// [`pipeline`] with prepared templates: `before`, then the preparation of
+/// templates this session has not seen (after the SAVEPOINT, so that one
+/// that fails to prepare cannot doom the transaction), then per probe a
+/// `ROLLBACK TO SAVEPOINT` and the bound template, all in one pipeline. A
+/// template that cannot be prepared or read back runs as the simple query.
+async fn pipeline_prepared(
+    db: &Db,
+    before: &[String],
+    probes: &[Probe],
+    savepoints: bool,
+    after: &[String],
+    plans: Plans,
+) -> Result<Results, tokio_postgres::Error> {
+    let mut head: Vec<String> = before.to_vec();
+    if savepoints {
+        head.push("SAVEPOINT rowfence_probe".into());
+    }
+    for r in join_all(head.iter().map(|s| db.simple_query(s))).await {
+        r?;
+    }
+    let template = |sql: &str| {
+        let t = parametrize(sql);
+        // PostgreSQL plans a statement without parameters once and reuses
+        // that plan whatever plan_cache_mode says: it would carry one
+        // tenant's plan-time constants into the next request.
+        match (plans, t.values.is_empty()) {
+            (Plans::PerExecution, true) => None,
+            _ => Some(t),
+        }
+    };
+    let templates: Vec<(Option<Template>, Option<Template>)> =
+        probes.iter().map(|p| (template(&p.sql), p.verify.as_deref().and_then(template))).collect();
+    let mut fresh: Vec<&str> = templates
+        .iter()
+        .flat_map(|(t, v)| t.iter().chain(v))
+        .map(|t| t.sql.as_str())
+        .filter(|sql| !db.is_prepared(sql))
+        .collect();
+    fresh.sort_unstable();
+    fresh.dedup();
+    if !fresh.is_empty() {
+        join_all(fresh.iter().map(|sql| db.prepare_cached(sql))).await;
+    }
+    let mut statements = Vec::with_capacity(templates.len());
+    for (t, v) in &templates {
+        let probe = match t {
+            Some(t) => db.prepare_cached(&t.sql).await,
+            None => None,
+        };
+        let verify = match v {
+            Some(v) => db.prepare_cached(&v.sql).await,
+            None => None,
+        };
+        statements.push((probe, verify));
+    }
+    // One entry per probe: its rollback (if any), the probe, its count (if any).
+    let mut pending: Vec<Pending<'_>> = Vec::with_capacity(probes.len() * 2);
+    for ((p, (t, v)), (stmt, vstmt)) in probes.iter().zip(&templates).zip(&statements) {
+        if savepoints {
+            let reply = db.simple_query("ROLLBACK TO SAVEPOINT rowfence_probe");
+            pending.push(Box::pin(async move { reply.await.map(Outcome::from_messages) }));
+        }
+        pending.push(send(db, stmt.as_ref().zip(t.as_ref()), &p.sql));
+        if let Some(sql) = p.verify.as_deref() {
+            pending.push(send(db, vstmt.as_ref().zip(v.as_ref()), sql));
+        }
+    }
+    let mut tail: Vec<Pending<'_>> = Vec::new();
+    if savepoints && !after.is_empty() {
+        let reply = db.simple_query("ROLLBACK TO SAVEPOINT rowfence_probe");
+        tail.push(Box::pin(async move { reply.await.map(Outcome::from_messages) }));
+    }
+    for s in after {
+        let reply = db.simple_query(s);
+        tail.push(Box::pin(async move { reply.await.map(Outcome::from_messages) }));
+    }
+    let mut results = join_all(pending.into_iter().chain(tail)).await.into_iter();
+    let mut out = Vec::with_capacity(probes.len());
+    for p in probes {
+        // A failed rollback leaves the transaction aborted: the probe's error says so.
+        let rollback = if savepoints { results.next().expect("one result per message").err() } else { None };
+        let mut outcome = results.next().expect("one result per message");
+        if let Some(e) = rollback {
+            outcome = Err(e);
+        }
+        if p.verify.is_some() {
+            let check = results.next().expect("one result per message").ok();
+            if let (Ok(o), Some(c)) = (outcome.as_mut(), check) {
+                o.check = c.rows.first().and_then(|r| r[0].as_deref()).and_then(|n| n.parse().ok());
+            }
+        }
+        out.push(outcome);
+    }
+    for r in results {
+        r?;
+    }
+    Ok(out)
+}
+
+/// Which plans a prepared pipeline may reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plans {
+    /// Every execution planned for its own request, as a simple query is:
+    /// statements without parameters are sent as simple queries.
+    PerExecution,
+    /// Whatever the session's plan_cache_mode gives (the generic session).
+    Cached,
+}
+
+type Pending<'a> = Pin<Box<dyn Future<Output = Result<Outcome, tokio_postgres::Error>> + Send + 'a>>;
+
+/// Sends a template bound to its values, or `sql` as a simple query when
+/// the template has no usable statement.
+fn send<'a>(db: &'a Db, prepared: Option<(&'a Statement, &'a Template)>, sql: &'a str) -> Pending<'a> {
+    match prepared {
+        Some((stmt, t)) => Box::pin(db.execute_text(stmt, &t.sql, &t.values)),
+        None => {
+            let reply = db.simple_query(sql);
+            Box::pin(async move { reply.await.map(Outcome::from_messages) })
+        }
+    }
+}
+
+/// [`pipeline`] with simple queries.
+async fn pipeline_simple(
     db: &Db,
     before: &[String],
     probes: &[Probe],

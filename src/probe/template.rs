@@ -25,7 +25,7 @@ pub fn parametrize(sql: &str) -> Template {
     let mut values = Vec::new();
     let mut i = 0;
     let mut last = 0;
-    let mut push = |out: &mut String, values: &mut Vec<String>, from: usize, to: usize, value: String| {
+    let push = |out: &mut String, values: &mut Vec<String>, from: usize, to: usize, value: String| {
         out.push_str(&sql[from..to]);
         values.push(value);
         out.push('$');
@@ -110,9 +110,7 @@ mod tests {
 
     #[test]
     fn constants_become_parameters_and_names_stay() {
-        let t = parametrize(
-            r#"UPDATE "s"."t1" SET "v2" = 'it''s', "n" = 42 WHERE "id" = '7b'::uuid AND "x9" = -1.5"#,
-        );
+        let t = parametrize(r#"UPDATE "s"."t1" SET "v2" = 'it''s', "n" = 42 WHERE "id" = '7b'::uuid AND "x9" = -1.5"#);
         assert_eq!(t.sql, r#"UPDATE "s"."t1" SET "v2" = $1, "n" = $2 WHERE "id" = $3::uuid AND "x9" = -$4"#);
         assert_eq!(t.values, ["it's", "42", "7b", "1.5"]);
     }

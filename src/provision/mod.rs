@@ -195,7 +195,7 @@ pub struct Server {
 enum Backend {
     Docker(Box<docker::DockerServer>),
     Local(local::LocalServer),
-    Url(url::UrlServer),
+    Url(Box<url::UrlServer>),
 }
 
 impl Server {

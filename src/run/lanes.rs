@@ -130,6 +130,8 @@ pub struct AppLogin<'a> {
     /// The role sessions hold between requests (`SET ROLE` after login): the
     /// anonymous role, or the role requests switch to.
     pub session_role: Option<&'a str>,
+    /// How probe statements are sent.
+    pub protocol: crate::probe::Protocol,
 }
 
 /// Refuses a suite whose login role cannot switch to `set_role` or
@@ -181,11 +183,16 @@ async fn app_sessions(
         async move { Db::connect(&c).await.map(|db| db.logged(log, name)).map_err(|e| err(crate::db::describe(&e))) }
     };
     let base = "-c statement_timeout=30000 -c lock_timeout=10000";
+    // Prepared probe templates save parsing and rewriting, but each
+    // execution is still planned for its own tenant, as a simple query is: a
+    // generic plan could carry one tenant's folded constants into another's
+    // request. Only the `generic` session tests that, on purpose.
+    let planned = format!("{base} -c plan_cache_mode=force_custom_plan");
     let sessions = [
-        connect(base.into(), "main").await?,
-        connect(base.into(), "fresh").await?,
+        connect(planned.clone(), "main").await?,
+        connect(planned.clone(), "fresh").await?,
         connect(format!("{base} -c plan_cache_mode=force_generic_plan"), "generic").await?,
-        connect(base.into(), "lifecycle").await?,
+        connect(planned, "lifecycle").await?,
     ];
     // Between requests (and in requests without a tenant) a PostgREST-style
     // session is its anonymous role; a tenant's request switches with SET LOCAL ROLE.
@@ -195,5 +202,5 @@ async fn app_sessions(
         }
     }
     let [main, fresh, generic, lifecycle] = sessions;
-    Ok(AppSessions::new(main, fresh, generic, lifecycle))
+    Ok(AppSessions::new(main, fresh, generic, lifecycle, app.protocol))
 }

@@ -242,8 +242,12 @@ async fn probe(
     clock.phases.generate_ms = clock.lap();
 
     // Lane databases are template copies, made once the schema is complete.
-    let app =
-        lanes::AppLogin { role: &suite.app.role, password: password.as_ref(), session_role: suite.app.session_role() };
+    let app = lanes::AppLogin {
+        role: &suite.app.role,
+        password: password.as_ref(),
+        session_role: suite.app.session_role(),
+        protocol: opts.protocol,
+    };
     let lanes = lanes::Lanes::open(server, admin, dbname, jobs, app, log).await?;
     let server_time = match opts.provision.track_statements && matches!(pass, Pass::Full) {
         true => ServerTime::start(lanes.admin(), lanes.names(), server.provider == ProviderKind::Local).await,

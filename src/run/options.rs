@@ -28,6 +28,9 @@ pub struct RunOptions {
     /// Cases run at once, each on its own copy of the scratch database
     /// (default: the number of cores, at most 4).
     pub jobs: Option<usize>,
+    /// How probe statements are sent (prepared templates unless
+    /// `ROWFENCE_PROTOCOL=simple` / `--protocol simple`: the two must agree).
+    pub protocol: crate::probe::Protocol,
     /// Probe only this shard's part of the relations (children with their
     /// parents; see [`crate::shard::partition`]); `rowfence merge` combines
     /// the shards' JSON reports.
@@ -65,6 +68,13 @@ impl RunOptions {
             seed: num("ROWFENCE_SEED")?,
             log_sql: var("ROWFENCE_LOG_SQL").map(Into::into),
             jobs: num("ROWFENCE_JOBS")?.map(|n| n as usize),
+            protocol: match var("ROWFENCE_PROTOCOL").as_deref() {
+                None | Some("prepared") => crate::probe::Protocol::Prepared,
+                Some("simple") => crate::probe::Protocol::Simple,
+                Some(other) => {
+                    return Err(Error::Config(format!("ROWFENCE_PROTOCOL={other}: expected prepared or simple")));
+                }
+            },
             shard: var("ROWFENCE_SHARD")
                 .map(|v| v.parse().map_err(|e: crate::shard::ShardError| Error::Config(format!("ROWFENCE_SHARD: {e}"))))
                 .transpose()?,
