@@ -153,17 +153,6 @@ impl Db {
         self.client.query_one(sql, params).await
     }
 
-    /// Prepares `sql` (logged when it runs, see [`Db::query_prepared`]).
-    pub async fn prepare(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
-        self.client.prepare(sql).await
-    }
-
-    /// Runs a prepared statement without parameters; `sql` is its text, for the log.
-    pub async fn query_prepared(&self, stmt: &Statement, sql: &str) -> Result<Vec<Row>, tokio_postgres::Error> {
-        self.note(&format!("/* prepared statement */ {sql}"), &[]);
-        self.client.query(stmt, &[]).await
-    }
-
     /// Runs a parameterised query that returns at most one row.
     pub async fn query_opt(
         &self,
@@ -219,6 +208,24 @@ impl Db {
             }
             out.count = stream.rows_affected().unwrap_or(out.rows.len() as u64);
             Ok(out)
+        }
+    }
+
+    /// Runs a prepared `COPY (...) TO STDOUT` and returns the text lines; the
+    /// request is sent when the future is first polled, so copies polled
+    /// together are pipelined in order.
+    pub fn copy_out_prepared<'a>(
+        &'a self,
+        stmt: &'a Statement,
+        sql: &'a str,
+    ) -> impl Future<Output = Result<Vec<String>, tokio_postgres::Error>> + 'a {
+        use futures::TryStreamExt;
+        self.note(&format!("/* prepared */ {sql}"), &[]);
+        let call = self.client.copy_out(stmt);
+        async move {
+            let chunks: Vec<bytes::Bytes> = call.await?.try_collect().await?;
+            let text: String = chunks.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
+            Ok(text.lines().map(str::to_owned).collect())
         }
     }
 

@@ -195,16 +195,23 @@ async fn commit_as<'s>(
 ) -> Result<Vec<bool>, tokio_postgres::Error> {
     let c = app;
     c.batch_execute(&format!("BEGIN; {}", context.set_sql(&crate::context::Identity::of(key)))).await?;
-    // One at a time: whether a statement failed decides whether its savepoint
-    // is kept or rolled back. A success costs one round trip, a failure two.
-    let mut ok = Vec::new();
-    for s in statements {
-        let attempt = format!("SAVEPOINT rowfence_write; {s}; RELEASE SAVEPOINT rowfence_write");
-        match c.batch_execute(&attempt).await {
-            Ok(()) => ok.push(true),
-            Err(_) => {
-                c.batch_execute("ROLLBACK TO SAVEPOINT rowfence_write; RELEASE SAVEPOINT rowfence_write").await?;
+    // Whether a statement failed decides whether its savepoint is kept or
+    // rolled back. The statements go out pipelined, a window at a time: the
+    // first failure aborts the transaction, so the ones after it fail
+    // unexamined; after the rollback they are sent again.
+    const WINDOW: usize = 64;
+    let attempts: Vec<String> =
+        statements.map(|s| format!("SAVEPOINT rowfence_write; {s}; RELEASE SAVEPOINT rowfence_write")).collect();
+    let mut ok = Vec::with_capacity(attempts.len());
+    while ok.len() < attempts.len() {
+        let window = &attempts[ok.len()..attempts.len().min(ok.len() + WINDOW)];
+        let replies = join_all(window.iter().map(|a| c.simple_query(a))).await;
+        match replies.iter().position(Result::is_err) {
+            None => ok.extend(std::iter::repeat_n(true, replies.len())),
+            Some(failed) => {
+                ok.extend(std::iter::repeat_n(true, failed));
                 ok.push(false);
+                c.batch_execute("ROLLBACK TO SAVEPOINT rowfence_write; RELEASE SAVEPOINT rowfence_write").await?;
             }
         }
     }

@@ -27,6 +27,8 @@ pub struct AppSessions {
     pub lifecycle: Db,
     /// How probe statements are sent.
     protocol: Protocol,
+    /// Which plans prepared probes may reuse on the main sessions.
+    plans: Plans,
 }
 
 /// How probe statements are sent to the server.
@@ -43,8 +45,9 @@ pub enum Protocol {
 
 impl AppSessions {
     /// Wraps connections that are already logged in as the app role.
-    pub fn new(main: Db, fresh: Db, generic: Db, lifecycle: Db, protocol: Protocol) -> AppSessions {
-        AppSessions { main, fresh, generic, lifecycle, protocol }
+    /// `plans` must match the sessions' `plan_cache_mode` (see [`Plans`]).
+    pub fn new(main: Db, fresh: Db, generic: Db, lifecycle: Db, protocol: Protocol, plans: Plans) -> AppSessions {
+        AppSessions { main, fresh, generic, lifecycle, protocol, plans }
     }
 
     /// Runs `probes` under `ctx` in one rolled-back transaction, pipelined.
@@ -60,7 +63,7 @@ impl AppSessions {
         if let Some(who) = ctx.identity(data) {
             before.push(context.set_sql(&who));
         }
-        pipeline(db, self.protocol, &before, probes, true, &["ROLLBACK".into()]).await
+        pipeline(db, self.protocol, self.plans, &before, probes, true, &["ROLLBACK".into()]).await
     }
 
     /// Runs read probes with no context after a lifecycle step that set tenant `key`.
@@ -82,7 +85,7 @@ impl AppSessions {
             ),
             _ => (vec![set], false, vec![]), // set_config(..., true) in autocommit
         };
-        pipeline(&self.lifecycle, self.protocol, &before, probes, savepoints, &after).await
+        pipeline(&self.lifecycle, self.protocol, self.plans, &before, probes, savepoints, &after).await
     }
 
     /// `COPY (...) TO STDOUT` probes under `key`, in a rolled-back transaction.
@@ -93,18 +96,50 @@ impl AppSessions {
         probes: &[Probe],
     ) -> Result<Results, tokio_postgres::Error> {
         let c = &self.main;
-        c.batch_execute(&format!("BEGIN; {}", context.set_sql(&Identity::of(key)))).await?;
-        let mut out = Vec::with_capacity(probes.len());
-        for p in probes {
-            c.batch_execute("SAVEPOINT rowfence_probe").await?;
-            let result = async {
-                let lines = c.copy_out_lines(&p.sql).await?;
-                Ok(Outcome { rows: lines.into_iter().map(|l| vec![Some(l)]).collect(), count: 0, check: None })
+        c.batch_execute(&format!("BEGIN; {}; SAVEPOINT rowfence_probe", context.set_sql(&Identity::of(key)))).await?;
+        // Prepared once per session (a COPY takes no parameters; its query is
+        // analysed and planned at every execution), after the savepoint, so
+        // that one that cannot be prepared does not doom the transaction.
+        let mut statements = Vec::with_capacity(probes.len());
+        if self.protocol == Protocol::Prepared {
+            let fresh: Vec<&str> = probes.iter().map(|p| p.sql.as_str()).filter(|sql| !c.is_prepared(sql)).collect();
+            join_all(fresh.iter().map(|sql| c.prepare_cached(sql))).await;
+            for p in probes {
+                statements.push(c.prepare_cached(&p.sql).await);
             }
-            .await;
-            out.push(result);
-            c.batch_execute("ROLLBACK TO SAVEPOINT rowfence_probe").await?;
         }
+        let out = if self.protocol == Protocol::Prepared && statements.iter().all(Option::is_some) {
+            // Pipelined: per probe, the rollback that recovers from the one
+            // before, then the copy.
+            let mut pending: Vec<Pending<'_>> = Vec::with_capacity(probes.len() * 2);
+            for (p, stmt) in probes.iter().zip(statements.iter().flatten()) {
+                let rollback = c.simple_query("ROLLBACK TO SAVEPOINT rowfence_probe");
+                pending.push(Box::pin(async move { rollback.await.map(Outcome::from_messages) }));
+                let copy = c.copy_out_prepared(stmt, &p.sql);
+                pending.push(Box::pin(async move {
+                    let lines = copy.await?;
+                    Ok(Outcome { rows: lines.into_iter().map(|l| vec![Some(l)]).collect(), count: 0, check: None })
+                }));
+            }
+            let mut results = join_all(pending).await.into_iter();
+            let mut out = Vec::with_capacity(probes.len());
+            while let (Some(rollback), Some(copy)) = (results.next(), results.next()) {
+                out.push(rollback.and(copy));
+            }
+            out
+        } else {
+            let mut out = Vec::with_capacity(probes.len());
+            for p in probes {
+                c.batch_execute("ROLLBACK TO SAVEPOINT rowfence_probe").await?;
+                let lines = c.copy_out_lines(&p.sql).await;
+                out.push(lines.map(|lines| Outcome {
+                    rows: lines.into_iter().map(|l| vec![Some(l)]).collect(),
+                    count: 0,
+                    check: None,
+                }));
+            }
+            out
+        };
         c.batch_execute("ROLLBACK").await?;
         Ok(out)
     }
@@ -156,6 +191,7 @@ impl AppSessions {
 async fn pipeline(
     db: &Db,
     protocol: Protocol,
+    plans: Plans,
     before: &[String],
     probes: &[Probe],
     savepoints: bool,
@@ -163,7 +199,7 @@ async fn pipeline(
 ) -> Result<Results, tokio_postgres::Error> {
     match protocol {
         Protocol::Simple => pipeline_simple(db, before, probes, savepoints, after).await,
-        Protocol::Prepared => pipeline_prepared(db, before, probes, savepoints, after, Plans::PerExecution).await,
+        Protocol::Prepared => pipeline_prepared(db, before, probes, savepoints, after, plans).await,
     }
 }
 
@@ -266,14 +302,42 @@ async fn pipeline_prepared(
     Ok(out)
 }
 
-/// Which plans a prepared pipeline may reuse.
+/// Which plans prepared probes may reuse.
+///
+/// A plan made for one request and reused for another differs from a fresh
+/// one only where planning evaluated something: an IMMUTABLE function is
+/// folded to its value. A schema whose own functions are all honestly
+/// volatile or stable therefore gets the same rows from a cached generic
+/// plan; a schema with an IMMUTABLE function of its own (which may read the
+/// tenant setting, `immutable_context_function`) is planned per request on
+/// the main sessions, so that only the `generic` session, on purpose, shows
+/// what a cached plan leaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Plans {
-    /// Every execution planned for its own request, as a simple query is:
-    /// statements without parameters are sent as simple queries.
+pub enum Plans {
+    /// Every execution planned for its own request, as a simple query is
+    /// (`plan_cache_mode = force_custom_plan`); statements without
+    /// parameters, which PostgreSQL plans only once anyway, go as simple queries.
     PerExecution,
-    /// Whatever the session's plan_cache_mode gives (the generic session).
+    /// One generic plan per statement and session (`force_generic_plan`).
     Cached,
+}
+
+impl Plans {
+    /// What a schema with these functions allows.
+    pub fn for_schema(catalog: &crate::catalog::Catalog) -> Plans {
+        match catalog.functions.iter().any(|f| f.volatility == "i") {
+            true => Plans::PerExecution,
+            false => Plans::Cached,
+        }
+    }
+
+    /// The sessions' `plan_cache_mode`.
+    pub fn cache_mode(self) -> &'static str {
+        match self {
+            Plans::PerExecution => "force_custom_plan",
+            Plans::Cached => "force_generic_plan",
+        }
+    }
 }
 
 type Pending<'a> = Pin<Box<dyn Future<Output = Result<Outcome, tokio_postgres::Error>> + Send + 'a>>;

@@ -43,7 +43,11 @@ pub async fn start(url: &str) -> Result<Server, ProvisionError> {
         provider: ProviderKind::Url,
         endpoint,
         app_needs_password: true,
-        backend: super::Backend::Url(Box::new(UrlServer { databases: Vec::new(), maintenance: None, roles_before: None })),
+        backend: super::Backend::Url(Box::new(UrlServer {
+            databases: Vec::new(),
+            maintenance: None,
+            roles_before: None,
+        })),
     })
 }
 

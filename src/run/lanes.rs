@@ -132,6 +132,8 @@ pub struct AppLogin<'a> {
     pub session_role: Option<&'a str>,
     /// How probe statements are sent.
     pub protocol: crate::probe::Protocol,
+    /// Which plans they may reuse.
+    pub plans: crate::probe::Plans,
 }
 
 /// Refuses a suite whose login role cannot switch to `set_role` or
@@ -183,11 +185,9 @@ async fn app_sessions(
         async move { Db::connect(&c).await.map(|db| db.logged(log, name)).map_err(|e| err(crate::db::describe(&e))) }
     };
     let base = "-c statement_timeout=30000 -c lock_timeout=10000";
-    // Prepared probe templates save parsing and rewriting, but each
-    // execution is still planned for its own tenant, as a simple query is: a
-    // generic plan could carry one tenant's folded constants into another's
-    // request. Only the `generic` session tests that, on purpose.
-    let planned = format!("{base} -c plan_cache_mode=force_custom_plan");
+    // Prepared probe templates save parsing and rewriting; planning too
+    // where the schema allows (see `Plans`).
+    let planned = format!("{base} -c plan_cache_mode={}", app.plans.cache_mode());
     let sessions = [
         connect(planned.clone(), "main").await?,
         connect(planned.clone(), "fresh").await?,
@@ -202,5 +202,5 @@ async fn app_sessions(
         }
     }
     let [main, fresh, generic, lifecycle] = sessions;
-    Ok(AppSessions::new(main, fresh, generic, lifecycle, app.protocol))
+    Ok(AppSessions::new(main, fresh, generic, lifecycle, app.protocol, app.plans))
 }

@@ -247,6 +247,7 @@ async fn probe(
         password: password.as_ref(),
         session_role: suite.app.session_role(),
         protocol: opts.protocol,
+        plans: crate::probe::Plans::for_schema(catalog),
     };
     let lanes = lanes::Lanes::open(server, admin, dbname, jobs, app, log).await?;
     let server_time = match opts.provision.track_statements && matches!(pass, Pass::Full) {

@@ -66,7 +66,8 @@ async fn the_sql_log_holds_every_connection_and_no_password() {
         "CREATE TABLE organisations",
         "SELECT set_config('app.current_org_id'",
         "ROLLBACK TO SAVEPOINT rowfence_probe",
-        "/* prepared statement */ SELECT",
+        "/* prepared */ SELECT",
+        "-- $1 = ",
         "COPY (SELECT",
     ] {
         assert!(log.contains(needle), "the SQL log lacks {needle:?}");
