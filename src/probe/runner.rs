@@ -396,12 +396,14 @@ impl<'a> Runner<'a> {
                 }
             };
 
-        // The app's read-only sessions (generic, lifecycle) work alongside
-        // the main one, which meanwhile runs the contexts whose probes take
-        // only row locks, and COPY; then, alone, the first tenant's context
-        // (TRUNCATE and ALTER take table locks a concurrent read would queue
-        // behind) and the fresh session's writes. Results are judged in one
-        // fixed order afterwards, so they do not depend on timing.
+        // The app's four sessions work at the same time, each through its own
+        // list: main the tenant contexts, the unknown key and none-after-reset;
+        // fresh its context-less probes; generic the prepared-plan probes,
+        // then COPY; lifecycle the context's lifecycle, then the first
+        // tenant's context. Every request is rolled back, and reads and writes see
+        // only committed rows, so a probe sees what it would see alone; a
+        // probe that lost a deadlock or waited out lock_timeout is not, and
+        // its request runs again alone. Results are judged in one fixed order.
         let contexts: Vec<(Context, Vec<Probe>)> = Context::all(&data)
             .into_iter()
             .filter(|ctx| filter.is_none_or(|f| f.context == ctx.kind()))
@@ -412,7 +414,7 @@ impl<'a> Runner<'a> {
             })
             .filter(|(_, probes)| !probes.is_empty())
             .collect();
-        let alone = |ctx: &Context| matches!(ctx, Context::Tenant(0) | Context::NoneFresh);
+        let elsewhere = |ctx: &Context| matches!(ctx, Context::Tenant(0) | Context::NoneFresh);
         let copy = wants(ProbeKind::Copy, ContextKind::Tenant).then(|| schema.select_probes(ProbeKind::Copy, filter));
         let prepared = wants(ProbeKind::PreparedSelect, ContextKind::Tenant)
             .then(|| schema.select_probes(ProbeKind::PreparedSelect, filter));
@@ -430,7 +432,7 @@ impl<'a> Runner<'a> {
         let on_main = async {
             let mut replies: Vec<Option<Replies>> = Vec::new();
             for (ctx, probes) in &contexts {
-                replies.push(match alone(ctx) {
+                replies.push(match elsewhere(ctx) {
                     true => None,
                     false => Some(
                         lane.app
@@ -440,6 +442,29 @@ impl<'a> Runner<'a> {
                     ),
                 });
             }
+            Ok::<_, ProbeError>(replies)
+        };
+        let on_fresh = async {
+            match contexts.iter().find(|(ctx, _)| *ctx == Context::NoneFresh) {
+                Some((ctx, probes)) => Ok(Some(
+                    lane.app
+                        .run(schema.context, &data, *ctx, probes)
+                        .await
+                        .map_err(db_err("running probes as the app role"))?,
+                )),
+                None => Ok::<_, ProbeError>(None),
+            }
+        };
+        let on_generic = async {
+            let generic = match &prepared {
+                Some(probes) => Some(
+                    lane.app
+                        .prepared(schema.context, &data.keys[0], &data.keys[1], probes)
+                        .await
+                        .map_err(db_err("running prepared probes"))?,
+                ),
+                None => None,
+            };
             let copied = match &copy {
                 Some(probes) => Some(
                     lane.app
@@ -449,20 +474,9 @@ impl<'a> Runner<'a> {
                 ),
                 None => None,
             };
-            Ok::<_, ProbeError>((replies, copied))
+            Ok::<_, ProbeError>((generic, copied))
         };
-        let on_generic = async {
-            match &prepared {
-                Some(probes) => Ok(Some(
-                    lane.app
-                        .prepared(schema.context, &data.keys[0], &data.keys[1], probes)
-                        .await
-                        .map_err(db_err("running prepared probes"))?,
-                )),
-                None => Ok::<_, ProbeError>(None),
-            }
-        };
-        let on_lifecycle = async {
+        let lifecycle_steps = async || {
             let mut replies: Vec<Replies> = Vec::new();
             for (step, probes) in &steps {
                 replies.push(
@@ -474,10 +488,32 @@ impl<'a> Runner<'a> {
             }
             Ok::<_, ProbeError>(replies)
         };
-        let (main, generic, lifecycle) = futures::join!(on_main, on_generic, on_lifecycle);
-        let ((mut replies, copied), generic, lifecycle) = (main?, generic?, lifecycle?);
+        let on_lifecycle = async {
+            let replies = lifecycle_steps().await?;
+            let first = match contexts.iter().find(|(ctx, _)| *ctx == Context::Tenant(0)) {
+                Some((ctx, probes)) => Some(
+                    lane.app
+                        .run_on_lifecycle(schema.context, &data, *ctx, probes)
+                        .await
+                        .map_err(db_err("running probes as the app role"))?,
+                ),
+                None => None,
+            };
+            Ok::<_, ProbeError>((replies, first))
+        };
+        let (main, fresh, generic, lifecycle) = futures::join!(on_main, on_fresh, on_generic, on_lifecycle);
+        let (mut replies, mut fresh, (mut generic, mut copied), (mut lifecycle, mut first)) =
+            (main?, fresh?, generic?, lifecycle?);
+        for ((ctx, _), reply) in contexts.iter().zip(replies.iter_mut()) {
+            match ctx {
+                Context::NoneFresh => *reply = fresh.take(),
+                Context::Tenant(0) => *reply = first.take(),
+                _ => {}
+            }
+        }
+        // Lock conflicts between the sessions: those requests again, alone.
         for ((ctx, probes), reply) in contexts.iter().zip(replies.iter_mut()) {
-            if alone(ctx) {
+            if reply.as_ref().is_some_and(|r| lost_a_lock(r)) {
                 *reply = Some(
                     lane.app
                         .run(schema.context, &data, *ctx, probes)
@@ -485,6 +521,22 @@ impl<'a> Runner<'a> {
                         .map_err(db_err("running probes as the app role"))?,
                 );
             }
+        }
+        if let (Some(probes), Some(true)) = (&copy, copied.as_ref().map(|r| lost_a_lock(r))) {
+            copied = Some(
+                lane.app.copy(schema.context, &data.keys[0], probes).await.map_err(db_err("running COPY probes"))?,
+            );
+        }
+        if let (Some(probes), Some(true)) = (&prepared, generic.as_ref().map(|r| lost_a_lock(r))) {
+            generic = Some(
+                lane.app
+                    .prepared(schema.context, &data.keys[0], &data.keys[1], probes)
+                    .await
+                    .map_err(db_err("running prepared probes"))?,
+            );
+        }
+        if lifecycle.iter().any(|r| lost_a_lock(r)) {
+            lifecycle = lifecycle_steps().await?;
         }
         for ((ctx, probes), results) in contexts.iter().zip(replies) {
             judge_all(*ctx, probes, &results.expect("every context ran"));
@@ -570,6 +622,12 @@ fn split_by_context(contexts: &BTreeSet<ContextKind>) -> Vec<BTreeSet<ContextKin
     let (with, without): (BTreeSet<ContextKind>, BTreeSet<ContextKind>) =
         contexts.iter().partition(|c| c.has_context());
     [with, without].into_iter().filter(|part| !part.is_empty()).collect()
+}
+
+/// Whether a probe of these lost a deadlock or waited out `lock_timeout`:
+/// what a request running alone would not have met.
+fn lost_a_lock(results: &[Result<crate::db::Outcome, tokio_postgres::Error>]) -> bool {
+    results.iter().any(|r| matches!(r, Err(e) if matches!(crate::db::sqlstate(e), Some("40P01" | "55P03"))))
 }
 
 /// Starts a transaction that empties every populated table. Triggers and

@@ -27,7 +27,7 @@ pub struct AppSessions {
     pub lifecycle: Db,
     /// How probe statements are sent.
     protocol: Protocol,
-    /// Which plans prepared probes may reuse on the main sessions.
+    /// Which plans prepared probes of requests that set a context may reuse.
     plans: Plans,
 }
 
@@ -59,11 +59,40 @@ impl AppSessions {
         probes: &[Probe],
     ) -> Result<Results, tokio_postgres::Error> {
         let db = if ctx == Context::NoneFresh { &self.fresh } else { &self.main };
+        self.run_on(db, context, data, ctx, probes).await
+    }
+
+    /// [`AppSessions::run`] on the lifecycle session, which sets a context in
+    /// every request anyway (a tenant context, not the fresh one).
+    pub async fn run_on_lifecycle(
+        &self,
+        context: &ContextSpec,
+        data: &Dataset,
+        ctx: Context,
+        probes: &[Probe],
+    ) -> Result<Results, tokio_postgres::Error> {
+        debug_assert!(ctx.identity(data).is_some(), "only contexts that set themselves");
+        self.run_on(&self.lifecycle, context, data, ctx, probes).await
+    }
+
+    async fn run_on(
+        &self,
+        db: &Db,
+        context: &ContextSpec,
+        data: &Dataset,
+        ctx: Context,
+        probes: &[Probe],
+    ) -> Result<Results, tokio_postgres::Error> {
         let mut before = vec!["BEGIN".to_string()];
-        if let Some(who) = ctx.identity(data) {
+        let identity = ctx.identity(data);
+        let plans = if identity.is_some() { self.plans } else { Plans::PerExecution };
+        if self.protocol == Protocol::Prepared {
+            before.push(format!("SET LOCAL plan_cache_mode = {}", plans.cache_mode()));
+        }
+        if let Some(who) = identity {
             before.push(context.set_sql(&who));
         }
-        pipeline(db, self.protocol, self.plans, &before, probes, true, &["ROLLBACK".into()]).await
+        pipeline(db, self.protocol, plans, &before, probes, true, &["ROLLBACK".into()]).await
     }
 
     /// Runs read probes with no context after a lifecycle step that set tenant `key`.
@@ -85,7 +114,8 @@ impl AppSessions {
             ),
             _ => (vec![set], false, vec![]), // set_config(..., true) in autocommit
         };
-        pipeline(&self.lifecycle, self.protocol, self.plans, &before, probes, savepoints, &after).await
+        // Reads without a context: planned per execution (the session's mode).
+        pipeline(&self.lifecycle, self.protocol, Plans::PerExecution, &before, probes, savepoints, &after).await
     }
 
     /// `COPY (...) TO STDOUT` probes under `key`, in a rolled-back transaction.
@@ -95,7 +125,9 @@ impl AppSessions {
         key: &TenantKey,
         probes: &[Probe],
     ) -> Result<Results, tokio_postgres::Error> {
-        let c = &self.main;
+        // On the generic session, after its own requests: COPY plans its
+        // query afresh at every execution, whatever plan_cache_mode says.
+        let c = &self.generic;
         c.batch_execute(&format!("BEGIN; {}; SAVEPOINT rowfence_probe", context.set_sql(&Identity::of(key)))).await?;
         // Prepared once per session (a COPY takes no parameters; its query is
         // analysed and planned at every execution), after the savepoint, so
@@ -304,26 +336,29 @@ async fn pipeline_prepared(
 
 /// Which plans prepared probes may reuse.
 ///
-/// A plan made for one request and reused for another differs from a fresh
-/// one only where planning evaluated something: an IMMUTABLE function is
-/// folded to its value. A schema whose own functions are all honestly
-/// volatile or stable therefore gets the same rows from a cached generic
-/// plan; a schema with an IMMUTABLE function of its own (which may read the
-/// tenant setting, `immutable_context_function`) is planned per request on
-/// the main sessions, so that only the `generic` session, on purpose, shows
-/// what a cached plan leaks.
+/// A plan made for one request and reused for another is the same test as
+/// a fresh one except where planning evaluated something: it folds the
+/// schema's own IMMUTABLE functions (which may read the tenant setting,
+/// `immutable_context_function`), and estimating selectivity it evaluates
+/// stable expressions such as `current_setting(...)::uuid`, which raise for
+/// an empty or unset setting even where no row would make execution
+/// evaluate them. So plans are reused only for requests that set a context
+/// (valid settings), and only where the schema has no IMMUTABLE function of
+/// its own; every other request is planned for itself, as a simple query
+/// is. The `generic` session reuses plans on purpose, to show what a cached
+/// plan leaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plans {
-    /// Every execution planned for its own request, as a simple query is
+    /// Every execution planned for its own request
     /// (`plan_cache_mode = force_custom_plan`); statements without
     /// parameters, which PostgreSQL plans only once anyway, go as simple queries.
     PerExecution,
-    /// One generic plan per statement and session (`force_generic_plan`).
+    /// Whatever the session's plan cache gives (the generic session).
     Cached,
 }
 
 impl Plans {
-    /// What a schema with these functions allows.
+    /// What a schema with these functions allows for requests that set a context.
     pub fn for_schema(catalog: &crate::catalog::Catalog) -> Plans {
         match catalog.functions.iter().any(|f| f.volatility == "i") {
             true => Plans::PerExecution,

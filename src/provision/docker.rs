@@ -28,6 +28,9 @@ pub struct DockerServer {
     container: Option<ContainerAsync<GenericImage>>,
 }
 
+/// Where a local engine listens when DOCKER_HOST does not say otherwise.
+const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
 /// Whether a Docker engine answers (within 3 s), and if not, why.
 pub async fn engine_available() -> Result<(), String> {
     let docker = Docker::connect_with_local_defaults().map_err(|e| format!("no Docker engine: {e}"))?;
@@ -35,6 +38,11 @@ pub async fn engine_available() -> Result<(), String> {
 }
 
 async fn ping(docker: &Docker) -> Result<(), String> {
+    // Without DOCKER_HOST, bollard dials the default socket; when it is not
+    // even there, say so at once instead of waiting on the client's retries.
+    if std::env::var_os("DOCKER_HOST").is_none() && !std::path::Path::new(DEFAULT_SOCKET).exists() {
+        return Err(format!("no Docker engine answers (no {DEFAULT_SOCKET})"));
+    }
     match tokio::time::timeout(Duration::from_secs(3), docker.ping()).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(format!("no Docker engine answers ({e})")),

@@ -4,8 +4,8 @@
 
 use crate::db::{Db, SqlLog, describe, ident, literal};
 use crate::error::Error;
-use crate::probe::AppSessions;
 use crate::probe::runner::Lane;
+use crate::probe::{AppSessions, Plans};
 use crate::provision::{Secret, Server};
 
 /// Most lanes a run opens (each holds five connections).
@@ -132,8 +132,8 @@ pub struct AppLogin<'a> {
     pub session_role: Option<&'a str>,
     /// How probe statements are sent.
     pub protocol: crate::probe::Protocol,
-    /// Which plans they may reuse.
-    pub plans: crate::probe::Plans,
+    /// Which plans requests that set a context may reuse.
+    pub plans: Plans,
 }
 
 /// Refuses a suite whose login role cannot switch to `set_role` or
@@ -185,13 +185,13 @@ async fn app_sessions(
         async move { Db::connect(&c).await.map(|db| db.logged(log, name)).map_err(|e| err(crate::db::describe(&e))) }
     };
     let base = "-c statement_timeout=30000 -c lock_timeout=10000";
-    // Prepared probe templates save parsing and rewriting; planning too
-    // where the schema allows (see `Plans`).
-    let planned = format!("{base} -c plan_cache_mode={}", app.plans.cache_mode());
+    // Prepared probe templates save parsing and rewriting; requests plan per
+    // execution unless they say otherwise (see `Plans`).
+    let planned = format!("{base} -c plan_cache_mode={}", Plans::PerExecution.cache_mode());
     let sessions = [
         connect(planned.clone(), "main").await?,
         connect(planned.clone(), "fresh").await?,
-        connect(format!("{base} -c plan_cache_mode=force_generic_plan"), "generic").await?,
+        connect(format!("{base} -c plan_cache_mode={}", Plans::Cached.cache_mode()), "generic").await?,
         connect(planned, "lifecycle").await?,
     ];
     // Between requests (and in requests without a tenant) a PostgREST-style
