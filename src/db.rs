@@ -9,6 +9,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use std::collections::HashMap;
+
+use futures::future::join_all;
 use tokio::task::JoinHandle;
 
 use tokio_postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type};
@@ -178,9 +180,18 @@ impl Db {
         stmt
     }
 
-    /// Whether `sql` was prepared on this connection (its outcome is known).
-    pub fn is_prepared(&self, sql: &str) -> bool {
-        self.statements.lock().is_ok_and(|m| m.contains_key(sql))
+    /// [`Db::prepare_cached`] for each of `sqls`, in order: the ones this
+    /// connection has not seen are prepared together, pipelined.
+    pub async fn prepare_all(&self, sqls: &[&str]) -> Vec<Option<Statement>> {
+        let mut fresh: Vec<&str> = {
+            let Ok(known) = self.statements.lock() else { return vec![None; sqls.len()] };
+            sqls.iter().copied().filter(|sql| !known.contains_key(*sql)).collect()
+        };
+        fresh.sort_unstable();
+        fresh.dedup();
+        join_all(fresh.iter().map(|sql| self.prepare_cached(sql))).await;
+        let known = self.statements.lock();
+        sqls.iter().map(|sql| known.as_ref().ok().and_then(|m| m.get(*sql).cloned().flatten())).collect()
     }
 
     /// Runs a prepared statement with text parameters (typed by the server,

@@ -132,21 +132,16 @@ impl AppSessions {
         // Prepared once per session (a COPY takes no parameters; its query is
         // analysed and planned at every execution), after the savepoint, so
         // that one that cannot be prepared does not doom the transaction.
-        let mut statements = Vec::with_capacity(probes.len());
-        if self.protocol == Protocol::Prepared {
-            let fresh: Vec<&str> = probes.iter().map(|p| p.sql.as_str()).filter(|sql| !c.is_prepared(sql)).collect();
-            join_all(fresh.iter().map(|sql| c.prepare_cached(sql))).await;
-            for p in probes {
-                statements.push(c.prepare_cached(&p.sql).await);
-            }
-        }
+        let statements = match self.protocol {
+            Protocol::Prepared => c.prepare_all(&probes.iter().map(|p| p.sql.as_str()).collect::<Vec<_>>()).await,
+            Protocol::Simple => Vec::new(),
+        };
         let out = if self.protocol == Protocol::Prepared && statements.iter().all(Option::is_some) {
             // Pipelined: per probe, the rollback that recovers from the one
             // before, then the copy.
             let mut pending: Vec<Pending<'_>> = Vec::with_capacity(probes.len() * 2);
             for (p, stmt) in probes.iter().zip(statements.iter().flatten()) {
-                let rollback = c.simple_query("ROLLBACK TO SAVEPOINT rowfence_probe");
-                pending.push(Box::pin(async move { rollback.await.map(Outcome::from_messages) }));
+                pending.push(simple(c, "ROLLBACK TO SAVEPOINT rowfence_probe"));
                 let copy = c.copy_out_prepared(stmt, &p.sql);
                 pending.push(Box::pin(async move {
                     let lines = copy.await?;
@@ -267,35 +262,21 @@ async fn pipeline_prepared(
     };
     let templates: Vec<(Option<Template>, Option<Template>)> =
         probes.iter().map(|p| (template(&p.sql), p.verify.as_deref().and_then(template))).collect();
-    let mut fresh: Vec<&str> = templates
+    // Probe and count statements, interleaved: prepared together, pipelined.
+    let sqls: Vec<&str> = templates.iter().flat_map(|(t, v)| [t, v]).flatten().map(|t| t.sql.as_str()).collect();
+    let mut prepared = db.prepare_all(&sqls).await.into_iter();
+    let statements: Vec<(Option<Statement>, Option<Statement>)> = templates
         .iter()
-        .flat_map(|(t, v)| t.iter().chain(v))
-        .map(|t| t.sql.as_str())
-        .filter(|sql| !db.is_prepared(sql))
+        .map(|(t, v)| {
+            let mut next = |t: &Option<Template>| t.as_ref().and_then(|_| prepared.next().flatten());
+            (next(t), next(v))
+        })
         .collect();
-    fresh.sort_unstable();
-    fresh.dedup();
-    if !fresh.is_empty() {
-        join_all(fresh.iter().map(|sql| db.prepare_cached(sql))).await;
-    }
-    let mut statements = Vec::with_capacity(templates.len());
-    for (t, v) in &templates {
-        let probe = match t {
-            Some(t) => db.prepare_cached(&t.sql).await,
-            None => None,
-        };
-        let verify = match v {
-            Some(v) => db.prepare_cached(&v.sql).await,
-            None => None,
-        };
-        statements.push((probe, verify));
-    }
     // One entry per probe: its rollback (if any), the probe, its count (if any).
     let mut pending: Vec<Pending<'_>> = Vec::with_capacity(probes.len() * 2);
     for ((p, (t, v)), (stmt, vstmt)) in probes.iter().zip(&templates).zip(&statements) {
         if savepoints {
-            let reply = db.simple_query("ROLLBACK TO SAVEPOINT rowfence_probe");
-            pending.push(Box::pin(async move { reply.await.map(Outcome::from_messages) }));
+            pending.push(simple(db, "ROLLBACK TO SAVEPOINT rowfence_probe"));
         }
         pending.push(send(db, stmt.as_ref().zip(t.as_ref()), &p.sql));
         if let Some(sql) = p.verify.as_deref() {
@@ -304,13 +285,9 @@ async fn pipeline_prepared(
     }
     let mut tail: Vec<Pending<'_>> = Vec::new();
     if savepoints && !after.is_empty() {
-        let reply = db.simple_query("ROLLBACK TO SAVEPOINT rowfence_probe");
-        tail.push(Box::pin(async move { reply.await.map(Outcome::from_messages) }));
+        tail.push(simple(db, "ROLLBACK TO SAVEPOINT rowfence_probe"));
     }
-    for s in after {
-        let reply = db.simple_query(s);
-        tail.push(Box::pin(async move { reply.await.map(Outcome::from_messages) }));
-    }
+    tail.extend(after.iter().map(|s| simple(db, s)));
     let mut results = join_all(pending.into_iter().chain(tail)).await.into_iter();
     let mut out = Vec::with_capacity(probes.len());
     for p in probes {
@@ -382,11 +359,15 @@ type Pending<'a> = Pin<Box<dyn Future<Output = Result<Outcome, tokio_postgres::E
 fn send<'a>(db: &'a Db, prepared: Option<(&'a Statement, &'a Template)>, sql: &'a str) -> Pending<'a> {
     match prepared {
         Some((stmt, t)) => Box::pin(db.execute_text(stmt, &t.sql, &t.values)),
-        None => {
-            let reply = db.simple_query(sql);
-            Box::pin(async move { reply.await.map(Outcome::from_messages) })
-        }
+        None => simple(db, sql),
     }
+}
+
+/// Sends `sql` as a simple query (now, so that messages go out in the order
+/// their futures were made).
+fn simple<'a>(db: &'a Db, sql: &'a str) -> Pending<'a> {
+    let reply = db.simple_query(sql);
+    Box::pin(async move { reply.await.map(Outcome::from_messages) })
 }
 
 /// [`pipeline`] with simple queries.
