@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use bollard::Docker;
-use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::core::{IntoContainerPort, Mount, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
@@ -40,8 +40,14 @@ pub async fn engine_available() -> Result<(), String> {
 async fn ping(docker: &Docker) -> Result<(), String> {
     // Without DOCKER_HOST, bollard dials the default socket; when it is not
     // even there, say so at once instead of waiting on the client's retries.
-    if std::env::var_os("DOCKER_HOST").is_none() && !std::path::Path::new(DEFAULT_SOCKET).exists() {
-        return Err(format!("no Docker engine answers (no {DEFAULT_SOCKET})"));
+    // A socket file left by an engine that is gone refuses at once too.
+    if std::env::var_os("DOCKER_HOST").is_none() {
+        if !std::path::Path::new(DEFAULT_SOCKET).exists() {
+            return Err(format!("no Docker engine answers (no {DEFAULT_SOCKET})"));
+        }
+        if let Err(e) = std::os::unix::net::UnixStream::connect(DEFAULT_SOCKET) {
+            return Err(format!("no Docker engine answers on {DEFAULT_SOCKET} ({e})"));
+        }
     }
     match tokio::time::timeout(Duration::from_secs(3), docker.ping()).await {
         Ok(Ok(_)) => Ok(()),
@@ -83,6 +89,13 @@ pub async fn start(image: Option<&str>, probing: bool, args: &[String]) -> Resul
             .chain(args.iter().cloned()),
         )
         .with_startup_timeout(Duration::from_secs(120));
+    // The data directory in memory (see `memory`): the entrypoint makes
+    // PGDATA inside the empty mount and owns it before initdb.
+    let request = if super::memory::allowed() {
+        request.with_mount(Mount::tmpfs_mount(super::memory::CONTAINER_DATA))
+    } else {
+        request
+    };
     let container =
         request.start().await.map_err(|e| err(format!("cannot start a container from image `{image}`: {e}")))?;
     let mut server = DockerServer { container: Some(container) };

@@ -11,6 +11,7 @@
 
 pub mod docker;
 pub mod local;
+pub mod memory;
 mod template;
 pub mod url;
 
@@ -353,7 +354,7 @@ pub(crate) async fn wait_ready(
             }
             Err(e) => last = e.to_string(),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Err(format!("server did not accept connections within {}s (last error: {last})", deadline.as_secs()))
 }

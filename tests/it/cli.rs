@@ -189,12 +189,12 @@ fn created_app_role_and_no_leftovers() {
     let t =
         std::fs::read_to_string(&path).unwrap().replace("role = \"made_app\"", "role = \"made_app\"\ncreate = true");
     std::fs::write(&path, t).unwrap();
-    // A private TMPDIR (traversable by the postgres user) shows what the run leaves behind.
+    // A private TMPDIR and cluster dir (traversable by the postgres user) show what the run leaves behind.
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = rowfence(
         &["check", path.to_str().unwrap(), "--provider", "local", "--cases", "8"],
-        &[("TMPDIR", tmp.path().to_str().unwrap())],
+        &[("TMPDIR", tmp.path().to_str().unwrap()), ("ROWFENCE_CLUSTER_DIR", tmp.path().to_str().unwrap())],
     );
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();

@@ -139,6 +139,27 @@ pub fn fixture_expect(suite: &Path) -> PathBuf {
 
 /// Containers labelled as belonging to the rowfence process `pid`.
 pub async fn run_containers(pid: u32) -> usize {
+    run_container_list(pid).await.len()
+}
+
+/// The tmpfs mount points of the containers of run `pid`.
+pub async fn run_container_tmpfs(pid: u32) -> Vec<String> {
+    let docker = bollard::Docker::connect_with_local_defaults().unwrap();
+    let mut out = Vec::new();
+    for c in run_container_list(pid).await {
+        let info = docker.inspect_container(c.id.as_deref().unwrap(), None).await.unwrap();
+        let mounts = info.host_config.and_then(|h| h.mounts).unwrap_or_default();
+        out.extend(
+            mounts
+                .into_iter()
+                .filter(|m| m.typ == Some(bollard::models::MountTypeEnum::TMPFS))
+                .filter_map(|m| m.target),
+        );
+    }
+    out
+}
+
+async fn run_container_list(pid: u32) -> Vec<bollard::models::ContainerSummary> {
     let docker = bollard::Docker::connect_with_local_defaults().unwrap();
     let label =
         format!("{}={}", rowfence::provision::docker::RUN_LABEL, rowfence::provision::docker::run_label_value(pid));
@@ -146,5 +167,5 @@ pub async fn run_containers(pid: u32) -> usize {
         .all(true)
         .filters(&std::collections::HashMap::from([("label", vec![label.as_str()])]))
         .build();
-    docker.list_containers(Some(options)).await.unwrap().len()
+    docker.list_containers(Some(options)).await.unwrap()
 }

@@ -35,6 +35,9 @@ async fn interrupt_removes_the_container() {
         let tmp = tempfile::tempdir().unwrap();
         interrupt_while_probing_pid("docker", tmp.path(), |pid| {
             assert_eq!(handle.block_on(run_containers(pid)), 1, "the container should exist while probing");
+            // Its data directory is in memory (ROWFENCE_TMPFS is not off in tests).
+            let tmpfs = handle.block_on(crate::common::run_container_tmpfs(pid));
+            assert_eq!(tmpfs, ["/var/lib/postgresql"], "the data directory should be a tmpfs");
         })
     })
     .await
@@ -53,6 +56,7 @@ fn interrupt_while_probing_pid(provider: &str, tmp: &std::path::Path, while_prob
         .args(["check", "suites/dexcyjet-fixed.toml", "--provider", provider, "--cases", "100000"])
         .current_dir(root())
         .env("TMPDIR", tmp)
+        .env("ROWFENCE_CLUSTER_DIR", tmp)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -95,6 +99,8 @@ async fn url_provider_touches_only_what_it_created() {
     let mut server =
         Server::start(&ProvisionOptions { kind: ProviderKind::Local, ..Default::default() }).await.unwrap();
     let Host::Socket(dir) = server.endpoint.host.clone() else { panic!("local clusters use sockets") };
+    // The cluster lives in memory where the machine allows (a roomy tmpfs /dev/shm).
+    assert_eq!(dir.parent(), Some(rowfence::provision::memory::local_root().as_path()));
     let (canary, _) = server.create_scratch().await.unwrap();
     canary
         .batch_execute("CREATE ROLE canary_role; CREATE TABLE canary (x int); INSERT INTO canary VALUES (1)")
