@@ -272,11 +272,20 @@ async fn pipeline_prepared(
             (next(t), next(v))
         })
         .collect();
+    // The rollback before each probe, prepared too: one statement the server
+    // would otherwise parse again for every probe.
+    let undo = if savepoints { db.prepare_cached(ROLLBACK_TO_PROBE).await } else { None };
+    let rollback = || -> Pending<'_> {
+        match &undo {
+            Some(stmt) => Box::pin(db.execute_text(stmt, ROLLBACK_TO_PROBE, &[])),
+            None => simple(db, ROLLBACK_TO_PROBE),
+        }
+    };
     // One entry per probe: its rollback (if any), the probe, its count (if any).
     let mut pending: Vec<Pending<'_>> = Vec::with_capacity(probes.len() * 2);
     for ((p, (t, v)), (stmt, vstmt)) in probes.iter().zip(&templates).zip(&statements) {
         if savepoints {
-            pending.push(simple(db, "ROLLBACK TO SAVEPOINT rowfence_probe"));
+            pending.push(rollback());
         }
         pending.push(send(db, stmt.as_ref().zip(t.as_ref()), &p.sql));
         if let Some(sql) = p.verify.as_deref() {
@@ -285,7 +294,7 @@ async fn pipeline_prepared(
     }
     let mut tail: Vec<Pending<'_>> = Vec::new();
     if savepoints && !after.is_empty() {
-        tail.push(simple(db, "ROLLBACK TO SAVEPOINT rowfence_probe"));
+        tail.push(rollback());
     }
     tail.extend(after.iter().map(|s| simple(db, s)));
     let mut results = join_all(pending.into_iter().chain(tail)).await.into_iter();
@@ -369,6 +378,9 @@ fn simple<'a>(db: &'a Db, sql: &'a str) -> Pending<'a> {
     let reply = db.simple_query(sql);
     Box::pin(async move { reply.await.map(Outcome::from_messages) })
 }
+
+/// Undoes the previous probe (see [`pipeline`]).
+const ROLLBACK_TO_PROBE: &str = "ROLLBACK TO SAVEPOINT rowfence_probe";
 
 /// [`pipeline`] with simple queries.
 async fn pipeline_simple(
