@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::output::{Exit, Failure, emit, exit_code, fail, write_renders};
-use cli::{CheckArgs, Cli, Command, OutputArgs};
+use cli::{CheckArgs, Cli, Command, ReportArgs};
 use rowfence::{Error, Report, Suite, Verdict};
 
 // The probe stage allocates and frees a buffer or two per statement, hundreds
@@ -58,7 +58,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Check(args) => check(&args).await,
         Command::Baseline { check: mut args, out } => {
             // A baseline is the run's JSON report; recording one is not a failure.
-            args.output.json = Some(out.clone());
+            args.output.report.json = Some(out.clone());
             match check(&args).await? {
                 Exit::Judged(Verdict::Error) => Ok(Exit::Judged(Verdict::Error)),
                 _ => {
@@ -71,14 +71,15 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Lint(args) => {
             let opts = rowfence::RunOptions {
                 provision: args.provider.options(),
-                quiet: args.output.quiet,
+                quiet: args.output.report.quiet,
                 log_sql: args.output.log_sql.clone(),
                 ..Default::default()
             };
             if let Some(pg) = &args.provider.pg {
-                return cli::versions::run(&args.suite, pg, opts, cli::versions::Mode::Lint, &args.output, None).await;
+                return cli::versions::run(&args.suite, pg, opts, cli::versions::Mode::Lint, &args.output.report, None)
+                    .await;
             }
-            judge(&args.suite, &args.output, |suite| async move { rowfence::lint(&suite, &opts).await }).await
+            judge(&args.suite, &args.output.report, |suite| async move { rowfence::lint(&suite, &opts).await }).await
         }
         Command::Merge(args) => merge(args),
         Command::Report { report, renders } => {
@@ -129,16 +130,17 @@ async fn check(args: &CheckArgs) -> Result<Exit, Failure> {
     }
     if let Some(pg) = &args.provider.pg {
         let baseline = args.baseline.as_deref();
-        return cli::versions::run(&args.suite, pg, opts, cli::versions::Mode::Check, &args.output, baseline).await;
+        return cli::versions::run(&args.suite, pg, opts, cli::versions::Mode::Check, &args.output.report, baseline)
+            .await;
     }
-    let bar = progress_bar(args.output.quiet);
+    let bar = progress_bar(args.output.report.quiet);
     opts.progress = bar.as_ref().map(|(sink, _)| sink.clone());
     let baseline = match args.baseline.as_deref().map(load_report).transpose() {
         Ok(b) => b,
-        Err(Failure(e)) => return fail(&args.suite, e, &args.output),
+        Err(Failure(e)) => return fail(&args.suite, e, &args.output.report),
     };
     let file = args.baseline.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-    judge(&args.suite, &args.output, |suite| async move {
+    judge(&args.suite, &args.output.report, |suite| async move {
         let result = rowfence::check(&suite, &opts).await;
         if let Some((_, bar)) = &bar {
             bar.finish_and_clear();
@@ -201,7 +203,7 @@ async fn interrupted() {
 }
 
 /// Loads the suite, runs `f` and writes the outputs.
-async fn judge<F, Fut>(path: &std::path::Path, output: &OutputArgs, f: F) -> Result<Exit, Failure>
+async fn judge<F, Fut>(path: &std::path::Path, output: &ReportArgs, f: F) -> Result<Exit, Failure>
 where
     F: FnOnce(Suite) -> Fut,
     Fut: std::future::Future<Output = Result<Report, Error>>,
@@ -227,7 +229,7 @@ fn merge(args: cli::MergeArgs) -> Result<Exit, Failure> {
     if let Some(path) = &args.baseline {
         report.compare_with(&load_report(path)?, &path.display().to_string());
     }
-    emit(&report, &args.output())
+    emit(&report, &args.output)
 }
 
 /// Reads a report saved by `--json` or `rowfence baseline`.

@@ -163,21 +163,8 @@ pub struct MergeArgs {
     /// Compare the merged report with a baseline, as `check --baseline` does.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
-    /// Write the merged JSON report to FILE (`-` for stdout).
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
     #[command(flatten)]
-    pub renders: RenderArgs,
-    /// Print only the verdict line.
-    #[arg(long, short)]
-    pub quiet: bool,
-}
-
-impl MergeArgs {
-    /// Where the merged report goes, as `check` would write it.
-    pub fn output(self) -> OutputArgs {
-        OutputArgs { json: self.json, renders: self.renders, quiet: self.quiet, log_sql: None }
-    }
+    pub output: ReportArgs,
 }
 
 /// Where PostgreSQL comes from.
@@ -204,9 +191,20 @@ pub struct ProviderArgs {
     pub pg: Option<versions::Majors>,
 }
 
-/// Report outputs.
+/// Report outputs of a command that runs the suite.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Write every SQL statement rowfence sends to the scratch database, in
+    /// order and labelled by connection, to FILE (passwords redacted).
+    #[arg(long, value_name = "FILE", env = "ROWFENCE_LOG_SQL")]
+    pub log_sql: Option<PathBuf>,
+}
+
+/// Where a report goes (also for `rowfence merge`, which sends no SQL).
+#[derive(Debug, Args)]
+pub struct ReportArgs {
     /// Write the JSON report to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -215,10 +213,6 @@ pub struct OutputArgs {
     /// Print only the verdict line.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Write every SQL statement rowfence sends to the scratch database, in
-    /// order and labelled by connection, to FILE (passwords redacted).
-    #[arg(long, value_name = "FILE", env = "ROWFENCE_LOG_SQL")]
-    pub log_sql: Option<PathBuf>,
 }
 
 /// Renderings of a report (also for `rowfence report`).
@@ -272,7 +266,7 @@ impl CheckArgs {
             provision: self.provider.options(),
             cases: self.cases,
             seed: self.seed,
-            quiet: self.output.quiet,
+            quiet: self.output.report.quiet,
             per_migration: self.per_migration,
             progress: None,
             log_sql: self.output.log_sql.clone(),
@@ -286,7 +280,7 @@ impl CheckArgs {
     }
 }
 
-impl OutputArgs {
+impl ReportArgs {
     /// The files asked for, by format, for the summary's list of what was written.
     pub fn written(&self) -> Vec<(&'static str, String)> {
         [

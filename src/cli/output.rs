@@ -9,7 +9,7 @@ use rowfence::report::Report;
 use rowfence::report::console::Style;
 use rowfence::report::emit::Outcome;
 
-use super::{OutputArgs, RenderArgs};
+use super::{RenderArgs, ReportArgs};
 
 /// How a command ended, short of failing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub fn exit_code(result: Result<Exit, Failure>) -> u8 {
 
 /// Writes what `out` asks for and prints the summary. With the JSON on stdout
 /// (`--json -`) the summary goes to stderr, so stdout stays one JSON document.
-pub fn emit(outcome: &dyn Outcome, out: &OutputArgs) -> Result<Exit, Failure> {
+pub fn emit(outcome: &dyn Outcome, out: &ReportArgs) -> Result<Exit, Failure> {
     if let Some(path) = &out.json {
         write_json_file(path, |w| outcome.write_json(w))
             .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
@@ -67,7 +67,7 @@ pub fn emit(outcome: &dyn Outcome, out: &OutputArgs) -> Result<Exit, Failure> {
 
 /// A run that could not judge still leaves a report where one was asked for
 /// (CI uploads it), then fails with `message`.
-pub fn fail(suite: &Path, message: String, out: &OutputArgs) -> Result<Exit, Failure> {
+pub fn fail(suite: &Path, message: String, out: &ReportArgs) -> Result<Exit, Failure> {
     let name = suite.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let report = Report::error(&name, message.clone());
     if let Some(json) = &out.json {

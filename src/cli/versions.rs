@@ -6,7 +6,7 @@ use std::path::Path;
 use rowfence::report::versions::{self as matrix, VersionMatrix};
 use rowfence::{Report, RunOptions, Suite};
 
-use super::OutputArgs;
+use super::ReportArgs;
 use super::output::{Exit, Failure, emit, fail};
 
 /// The parsed `--pg` list, ascending.
@@ -33,7 +33,7 @@ pub async fn run(
     majors: &Majors,
     opts: RunOptions,
     mode: Mode,
-    output: &OutputArgs,
+    output: &ReportArgs,
     baseline: Option<&Path>,
 ) -> Result<Exit, Failure> {
     let prepared = (|| {
