@@ -30,7 +30,7 @@ use crate::report::ContextKind;
 
 pub use context::Context;
 pub use kind::ProbeKind;
-pub use session::{AppSessions, Plans, Protocol};
+pub use session::{AppSessions, Plans, Protocol, Session};
 pub use truth::{GroundTruth, TruthRow};
 
 /// One statement to run as the app role, with what it is allowed to do.

@@ -9,7 +9,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use super::coverage::Coverage;
 use super::findings::Shrunk;
-use super::{AppSessions, Context, Filter, GroundTruth, Probe, ProbeKind, Schema, Violation, judge};
+use super::{AppSessions, Context, Filter, GroundTruth, Probe, ProbeKind, Schema, Session, Violation, judge};
 use crate::catalog::RelId;
 use crate::db::{Db, describe};
 use crate::finding::Finding;
@@ -429,52 +429,24 @@ impl<'a> Runner<'a> {
         .map(|step| (step, schema.select_probes(step, filter)))
         .collect();
         type Replies = Vec<Result<crate::db::Outcome, tokio_postgres::Error>>;
-        let on_main = async {
-            let mut replies: Vec<Option<Replies>> = Vec::new();
-            for (ctx, probes) in &contexts {
-                replies.push(match elsewhere(ctx) {
-                    true => None,
-                    false => Some(
-                        lane.app
-                            .run(schema.context, &data, *ctx, probes)
-                            .await
-                            .map_err(db_err("running probes as the app role"))?,
-                    ),
-                });
-            }
-            Ok::<_, ProbeError>(replies)
+        // Each kind of request once, for the first pass and for a rerun alone.
+        let run_context = async |on: Session, ctx: Context, probes: &[Probe]| {
+            lane.app.run(on, schema.context, &data, ctx, probes).await.map_err(db_err("running probes as the app role"))
         };
-        let on_fresh = async {
-            match contexts.iter().find(|(ctx, _)| *ctx == Context::NoneFresh) {
-                Some((ctx, probes)) => Ok(Some(
-                    lane.app
-                        .run(schema.context, &data, *ctx, probes)
-                        .await
-                        .map_err(db_err("running probes as the app role"))?,
-                )),
-                None => Ok::<_, ProbeError>(None),
-            }
+        let run_prepared = async || match &prepared {
+            Some(probes) => Ok(Some(
+                lane.app
+                    .prepared(schema.context, &data.keys[0], &data.keys[1], probes)
+                    .await
+                    .map_err(db_err("running prepared probes"))?,
+            )),
+            None => Ok::<_, ProbeError>(None),
         };
-        let on_generic = async {
-            let generic = match &prepared {
-                Some(probes) => Some(
-                    lane.app
-                        .prepared(schema.context, &data.keys[0], &data.keys[1], probes)
-                        .await
-                        .map_err(db_err("running prepared probes"))?,
-                ),
-                None => None,
-            };
-            let copied = match &copy {
-                Some(probes) => Some(
-                    lane.app
-                        .copy(schema.context, &data.keys[0], probes)
-                        .await
-                        .map_err(db_err("running COPY probes"))?,
-                ),
-                None => None,
-            };
-            Ok::<_, ProbeError>((generic, copied))
+        let run_copy = async || match &copy {
+            Some(probes) => Ok(Some(
+                lane.app.copy(schema.context, &data.keys[0], probes).await.map_err(db_err("running COPY probes"))?,
+            )),
+            None => Ok::<_, ProbeError>(None),
         };
         let lifecycle_steps = async || {
             let mut replies: Vec<Replies> = Vec::new();
@@ -488,18 +460,25 @@ impl<'a> Runner<'a> {
             }
             Ok::<_, ProbeError>(replies)
         };
+        let context_on = async |on: Session, wanted: Context| match contexts.iter().find(|(ctx, _)| *ctx == wanted) {
+            Some((ctx, probes)) => Ok(Some(run_context(on, *ctx, probes).await?)),
+            None => Ok::<_, ProbeError>(None),
+        };
+        let on_main = async {
+            let mut replies: Vec<Option<Replies>> = Vec::new();
+            for (ctx, probes) in &contexts {
+                replies.push(match elsewhere(ctx) {
+                    true => None,
+                    false => Some(run_context(Session::Main, *ctx, probes).await?),
+                });
+            }
+            Ok::<_, ProbeError>(replies)
+        };
+        let on_fresh = context_on(Session::Main, Context::NoneFresh);
+        let on_generic = async { Ok::<_, ProbeError>((run_prepared().await?, run_copy().await?)) };
         let on_lifecycle = async {
             let replies = lifecycle_steps().await?;
-            let first = match contexts.iter().find(|(ctx, _)| *ctx == Context::Tenant(0)) {
-                Some((ctx, probes)) => Some(
-                    lane.app
-                        .run_on_lifecycle(schema.context, &data, *ctx, probes)
-                        .await
-                        .map_err(db_err("running probes as the app role"))?,
-                ),
-                None => None,
-            };
-            Ok::<_, ProbeError>((replies, first))
+            Ok::<_, ProbeError>((replies, context_on(Session::Lifecycle, Context::Tenant(0)).await?))
         };
         let (main, fresh, generic, lifecycle) = futures::join!(on_main, on_fresh, on_generic, on_lifecycle);
         let (mut replies, mut fresh, (mut generic, mut copied), (mut lifecycle, mut first)) =
@@ -514,26 +493,14 @@ impl<'a> Runner<'a> {
         // Lock conflicts between the sessions: those requests again, alone.
         for ((ctx, probes), reply) in contexts.iter().zip(replies.iter_mut()) {
             if reply.as_ref().is_some_and(|r| lost_a_lock(r)) {
-                *reply = Some(
-                    lane.app
-                        .run(schema.context, &data, *ctx, probes)
-                        .await
-                        .map_err(db_err("running probes as the app role"))?,
-                );
+                *reply = Some(run_context(Session::Main, *ctx, probes).await?);
             }
         }
-        if let (Some(probes), Some(true)) = (&copy, copied.as_ref().map(|r| lost_a_lock(r))) {
-            copied = Some(
-                lane.app.copy(schema.context, &data.keys[0], probes).await.map_err(db_err("running COPY probes"))?,
-            );
+        if copied.as_ref().is_some_and(|r| lost_a_lock(r)) {
+            copied = run_copy().await?;
         }
-        if let (Some(probes), Some(true)) = (&prepared, generic.as_ref().map(|r| lost_a_lock(r))) {
-            generic = Some(
-                lane.app
-                    .prepared(schema.context, &data.keys[0], &data.keys[1], probes)
-                    .await
-                    .map_err(db_err("running prepared probes"))?,
-            );
+        if generic.as_ref().is_some_and(|r| lost_a_lock(r)) {
+            generic = run_prepared().await?;
         }
         if lifecycle.iter().any(|r| lost_a_lock(r)) {
             lifecycle = lifecycle_steps().await?;

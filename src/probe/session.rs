@@ -43,6 +43,16 @@ pub enum Protocol {
     Simple,
 }
 
+/// Which of a lane's sessions runs a context's request ([`AppSessions::run`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// The main session, or the fresh one for [`Context::NoneFresh`].
+    Main,
+    /// The lifecycle session, which sets a context in every request anyway
+    /// (so only for contexts that set themselves).
+    Lifecycle,
+}
+
 impl AppSessions {
     /// Wraps connections that are already logged in as the app role.
     /// `plans` must match the sessions' `plan_cache_mode` (see [`Plans`]).
@@ -50,39 +60,24 @@ impl AppSessions {
         AppSessions { main, fresh, generic, lifecycle, protocol, plans }
     }
 
-    /// Runs `probes` under `ctx` in one rolled-back transaction, pipelined.
+    /// Runs `probes` under `ctx` in one rolled-back transaction, pipelined,
+    /// on session `on`.
     pub async fn run(
         &self,
+        on: Session,
         context: &ContextSpec,
         data: &Dataset,
         ctx: Context,
         probes: &[Probe],
     ) -> Result<Results, tokio_postgres::Error> {
-        let db = if ctx == Context::NoneFresh { &self.fresh } else { &self.main };
-        self.run_on(db, context, data, ctx, probes).await
-    }
-
-    /// [`AppSessions::run`] on the lifecycle session, which sets a context in
-    /// every request anyway (a tenant context, not the fresh one).
-    pub async fn run_on_lifecycle(
-        &self,
-        context: &ContextSpec,
-        data: &Dataset,
-        ctx: Context,
-        probes: &[Probe],
-    ) -> Result<Results, tokio_postgres::Error> {
-        debug_assert!(ctx.identity(data).is_some(), "only contexts that set themselves");
-        self.run_on(&self.lifecycle, context, data, ctx, probes).await
-    }
-
-    async fn run_on(
-        &self,
-        db: &Db,
-        context: &ContextSpec,
-        data: &Dataset,
-        ctx: Context,
-        probes: &[Probe],
-    ) -> Result<Results, tokio_postgres::Error> {
+        let db = match on {
+            Session::Lifecycle => {
+                debug_assert!(ctx.identity(data).is_some(), "only contexts that set themselves");
+                &self.lifecycle
+            }
+            Session::Main if ctx == Context::NoneFresh => &self.fresh,
+            Session::Main => &self.main,
+        };
         let mut before = vec!["BEGIN".to_string()];
         let identity = ctx.identity(data);
         let plans = if identity.is_some() { self.plans } else { Plans::PerExecution };
@@ -139,14 +134,12 @@ impl AppSessions {
         let out = if self.protocol == Protocol::Prepared && statements.iter().all(Option::is_some) {
             // Pipelined: per probe, the rollback that recovers from the one
             // before, then the copy.
+            let undo = c.prepare_cached(ROLLBACK_TO_PROBE).await;
             let mut pending: Vec<Pending<'_>> = Vec::with_capacity(probes.len() * 2);
             for (p, stmt) in probes.iter().zip(statements.iter().flatten()) {
-                pending.push(simple(c, "ROLLBACK TO SAVEPOINT rowfence_probe"));
+                pending.push(rollback(c, undo.as_ref()));
                 let copy = c.copy_out_prepared(stmt, &p.sql);
-                pending.push(Box::pin(async move {
-                    let lines = copy.await?;
-                    Ok(Outcome { rows: lines.into_iter().map(|l| vec![Some(l)]).collect(), count: 0, check: None })
-                }));
+                pending.push(Box::pin(async move { copy.await.map(copied) }));
             }
             let mut results = join_all(pending).await.into_iter();
             let mut out = Vec::with_capacity(probes.len());
@@ -157,13 +150,8 @@ impl AppSessions {
         } else {
             let mut out = Vec::with_capacity(probes.len());
             for p in probes {
-                c.batch_execute("ROLLBACK TO SAVEPOINT rowfence_probe").await?;
-                let lines = c.copy_out_lines(&p.sql).await;
-                out.push(lines.map(|lines| Outcome {
-                    rows: lines.into_iter().map(|l| vec![Some(l)]).collect(),
-                    count: 0,
-                    check: None,
-                }));
+                c.batch_execute(ROLLBACK_TO_PROBE).await?;
+                out.push(c.copy_out_lines(&p.sql).await.map(copied));
             }
             out
         };
@@ -275,17 +263,11 @@ async fn pipeline_prepared(
     // The rollback before each probe, prepared too: one statement the server
     // would otherwise parse again for every probe.
     let undo = if savepoints { db.prepare_cached(ROLLBACK_TO_PROBE).await } else { None };
-    let rollback = || -> Pending<'_> {
-        match &undo {
-            Some(stmt) => Box::pin(db.execute_text(stmt, ROLLBACK_TO_PROBE, &[])),
-            None => simple(db, ROLLBACK_TO_PROBE),
-        }
-    };
     // One entry per probe: its rollback (if any), the probe, its count (if any).
     let mut pending: Vec<Pending<'_>> = Vec::with_capacity(probes.len() * 2);
     for ((p, (t, v)), (stmt, vstmt)) in probes.iter().zip(&templates).zip(&statements) {
         if savepoints {
-            pending.push(rollback());
+            pending.push(rollback(db, undo.as_ref()));
         }
         pending.push(send(db, stmt.as_ref().zip(t.as_ref()), &p.sql));
         if let Some(sql) = p.verify.as_deref() {
@@ -294,7 +276,7 @@ async fn pipeline_prepared(
     }
     let mut tail: Vec<Pending<'_>> = Vec::new();
     if savepoints && !after.is_empty() {
-        tail.push(rollback());
+        tail.push(rollback(db, undo.as_ref()));
     }
     tail.extend(after.iter().map(|s| simple(db, s)));
     let mut results = join_all(pending.into_iter().chain(tail)).await.into_iter();
@@ -382,6 +364,20 @@ fn simple<'a>(db: &'a Db, sql: &'a str) -> Pending<'a> {
 /// Undoes the previous probe (see [`pipeline`]).
 const ROLLBACK_TO_PROBE: &str = "ROLLBACK TO SAVEPOINT rowfence_probe";
 
+/// Sends [`ROLLBACK_TO_PROBE`]: prepared when `undo` is its statement on
+/// `db` (one parse per session rather than per probe), else as a simple query.
+fn rollback<'a>(db: &'a Db, undo: Option<&'a Statement>) -> Pending<'a> {
+    match undo {
+        Some(stmt) => Box::pin(db.execute_text(stmt, ROLLBACK_TO_PROBE, &[])),
+        None => simple(db, ROLLBACK_TO_PROBE),
+    }
+}
+
+/// A COPY's text lines as a probe's rows, one column each.
+fn copied(lines: Vec<String>) -> Outcome {
+    Outcome { rows: lines.into_iter().map(|l| vec![Some(l)]).collect(), count: 0, check: None }
+}
+
 /// [`pipeline`] with simple queries.
 async fn pipeline_simple(
     db: &Db,
@@ -396,17 +392,13 @@ async fn pipeline_simple(
     }
     let mut messages: Vec<String> = Vec::with_capacity(probes.len());
     for p in probes {
-        messages.push(if savepoints {
-            format!("ROLLBACK TO SAVEPOINT rowfence_probe;\n{}", p.sql)
-        } else {
-            p.sql.clone()
-        });
+        messages.push(if savepoints { format!("{ROLLBACK_TO_PROBE};\n{}", p.sql) } else { p.sql.clone() });
         messages.extend(p.verify.clone());
     }
     let mut tail: Vec<String> = Vec::new();
     if savepoints && !after.is_empty() {
         // The last probe may have failed: recover before the closing statements.
-        tail.push("ROLLBACK TO SAVEPOINT rowfence_probe".into());
+        tail.push(ROLLBACK_TO_PROBE.into());
     }
     tail.extend(after.iter().cloned());
     let all = head.iter().chain(&messages).chain(&tail);
