@@ -14,7 +14,7 @@ use crate::db::Db;
 pub struct ServerTime {
     /// The run's databases (the scratch database and its lane copies).
     databases: Vec<String>,
-    /// CPU ticks of each backend of the scratch database (local provider only).
+    /// CPU time (ns) of each backend of the scratch database (local provider only).
     backends: Option<Vec<(u32, u64)>>,
 }
 
@@ -31,7 +31,7 @@ impl ServerTime {
         // Backend PIDs mean something in this process's /proc only when the
         // server runs here, outside a container.
         let databases = databases.to_vec();
-        let backends = if local { backend_pids(admin, &databases).await.map(|p| cpu_ticks(&p)) } else { None };
+        let backends = if local { backend_pids(admin, &databases).await.map(|p| cpu_ns(&p)) } else { None };
         Some(ServerTime { databases, backends })
     }
 
@@ -43,9 +43,9 @@ impl ServerTime {
         let exec = admin.query_one(sql, &[&self.databases]).await.ok().map(|r| r.get::<_, f64>(0));
         let busy = self.backends.map(|before| {
             let pids: Vec<u32> = before.iter().map(|(p, _)| *p).collect();
-            let after = cpu_ticks(&pids);
-            let ticks: u64 = before.iter().zip(&after).map(|((_, b), (_, a))| a.saturating_sub(*b)).sum();
-            ticks as f64 * 1000.0 / ticks_per_second()
+            let after = cpu_ns(&pids);
+            let ns: u64 = before.iter().zip(&after).map(|((_, b), (_, a))| a.saturating_sub(*b)).sum();
+            ns as f64 / 1e6
         });
         (exec, busy)
     }
@@ -57,16 +57,24 @@ async fn backend_pids(admin: &Db, databases: &[String]) -> Option<Vec<u32>> {
     Some(rows.iter().map(|r| r.get::<_, i32>(0) as u32).collect())
 }
 
-/// utime + stime of each process, in clock ticks (0 when it is gone).
-fn cpu_ticks(pids: &[u32]) -> Vec<(u32, u64)> {
+/// CPU time of each process in nanoseconds (0 when it is gone): from
+/// `/proc/PID/schedstat`, exact to the nanosecond, else utime + stime from
+/// `/proc/PID/stat`, in clock ticks of 10 ms, which a short stretch of a few
+/// backends can round down to nothing.
+fn cpu_ns(pids: &[u32]) -> Vec<(u32, u64)> {
+    let ns_per_tick = 1e9 / ticks_per_second();
     pids.iter()
         .map(|&pid| {
+            let scheduled = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok();
+            if let Some(ns) = scheduled.as_deref().and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok()) {
+                return (pid, ns);
+            }
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
             let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
             let fields: Vec<&str> = rest.split_whitespace().collect();
             let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-            (pid, field(11) + field(12))
+            (pid, ((field(11) + field(12)) as f64 * ns_per_tick) as u64)
         })
         .collect()
 }
