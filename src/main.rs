@@ -27,6 +27,13 @@ fn main() -> ExitCode {
     // then wake each other without crossing threads, which `rowfence bench`
     // measured at about 10 % of the probe stage. The server does the heavy work
     // in its own processes.
+    if let Command::Gate { suite, args } = &cli.command {
+        // The gate runs its own runtime, and exits like a test binary.
+        let keeper = vec!["gate".to_string(), suite.display().to_string()];
+        let args =
+            libtest_mimic::Arguments::from_iter(std::iter::once("rowfence gate".to_string()).chain(args.clone()));
+        rowfence::harness::Gate::new(suite).keeper(keeper).main(&args);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -68,6 +75,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             }
         }
         Command::Bench(args) => bench(args).await,
+        Command::Gate { .. } => unreachable!("handled before the runtime starts"),
         Command::Lint(args) => {
             let opts = rowfence::RunOptions {
                 provision: args.provider.options(),

@@ -65,6 +65,18 @@ pub enum Command {
     /// time over the server's execution time, from pg_stat_statements).
     /// Prints a Markdown table.
     Bench(BenchArgs),
+    /// Run SUITE as its `cargo test` gate would (`rowfence::harness::main`):
+    /// the arguments after it are a test binary's (`--list`, a filter,
+    /// `--exact`). Lets the gate's behaviour under test runners be tested
+    /// without building a test binary.
+    #[command(hide = true)]
+    Gate {
+        /// The suite file.
+        suite: PathBuf,
+        /// A test binary's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// `rowfence bench`.

@@ -95,6 +95,29 @@ impl GateCache {
         report
     }
 
+    /// Remembers where this build's listing keeps its server (see
+    /// [`super::keeper`]); `None` forgets a kept server.
+    pub fn note_keeper(&self, socket: Option<&Path>) {
+        let file = self.file("keeper");
+        match socket {
+            Some(s) => {
+                let _ = fs::write(file, s.as_os_str().as_encoded_bytes());
+            }
+            None => {
+                let _ = fs::remove_file(file);
+            }
+        }
+    }
+
+    /// Where this build's listing keeps its server, if it does; the note is
+    /// removed (one check claims the server).
+    pub fn take_keeper(&self) -> Option<PathBuf> {
+        let file = self.file("keeper");
+        let text = fs::read_to_string(&file).ok()?;
+        let _ = fs::remove_file(file);
+        Some(PathBuf::from(text))
+    }
+
     /// Writes `report` atomically and removes the suite's entries of other keys.
     fn store(&self, entry: Entry, report: &Report) {
         let Ok(json) = serde_json::to_vec(report) else { return };

@@ -21,9 +21,11 @@
 //! Under any runner the check runs once per build: test names come from the
 //! catalog (`--list` starts PostgreSQL and reads the catalog but runs no
 //! probe), and the first process that runs a test runs the check while the
-//! others wait for its result (see [`cache`]).
+//! others wait for its result (see [`cache`]). The listing's server, schema
+//! applied, is kept for that first process (see [`keeper`]).
 
 pub mod cache;
+pub mod keeper;
 
 use std::path::{Path, PathBuf};
 
@@ -42,8 +44,9 @@ pub const VERDICT_TEST: &str = "rowfence::verdict";
 /// like a test binary. Options come from the environment
 /// ([`RunOptions::from_env`]): `ROWFENCE_PROVIDER`, `ROWFENCE_DATABASE_URL`, ...
 /// `ROWFENCE_GATE_CACHE` names the cache directory, or `off`.
+/// `ROWFENCE_GATE_REUSE=off` makes every listing and check start its own server.
 pub fn main(suite: impl AsRef<Path>) -> ! {
-    Gate::new(suite).run(&Arguments::from_args()).exit()
+    Gate::new(suite).keeper(Vec::new()).main(&Arguments::from_args())
 }
 
 /// The gate of one suite: what [`main`] runs, callable from a test.
@@ -51,12 +54,31 @@ pub fn main(suite: impl AsRef<Path>) -> ! {
 pub struct Gate {
     path: PathBuf,
     cache_dir: Option<PathBuf>,
+    keeper_args: Option<Vec<String>>,
 }
 
 impl Gate {
     /// The gate of the suite at `suite`.
     pub fn new(suite: impl AsRef<Path>) -> Gate {
-        Gate { path: suite.as_ref().to_path_buf(), cache_dir: None }
+        Gate { path: suite.as_ref().to_path_buf(), cache_dir: None, keeper_args: None }
+    }
+
+    /// Lets a listing keep its server for the check (see [`keeper`]): `args`
+    /// are the arguments that bring this binary back to [`Gate::main`] of
+    /// this gate (none for a test binary whose `main` calls [`main`]).
+    pub fn keeper(mut self, args: Vec<String>) -> Gate {
+        self.keeper_args = Some(args);
+        self
+    }
+
+    /// Runs as a test binary given `args` would, and exits; or, in a process
+    /// started as this gate's keeper, keeps the server (see [`keeper`]).
+    pub fn main(&self, args: &Arguments) -> ! {
+        if keeper::is_keeper() && self.keeper_args.is_some() {
+            self.keep();
+            std::process::exit(0);
+        }
+        self.run(args).exit()
     }
 
     /// Keeps the shared results in `dir` instead of the default (see [`cache`]).
@@ -87,6 +109,32 @@ impl Gate {
         self.names().into_iter().map(|n| Trial::test(n, || Ok(()))).collect()
     }
 
+    /// The keeper's part: lint on a server it keeps, then lend it.
+    fn keep(&self) {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        let name = self.name();
+        rt.block_on(keeper::keep(async || {
+            let (suite, opts, _) = self.prepare().map_err(|e| Report::error(&name, e.to_string()))?;
+            crate::run::lint_keeping(&suite, &opts).await.map_err(|e| Report::error(&name, e.to_string()))
+        }));
+    }
+
+    /// Whether a listing may keep its server for the check: not for a server
+    /// given by URL (whose roles the check must tell apart), nor for runs
+    /// whose check must apply the schema itself (`ROWFENCE_LOG_SQL`).
+    fn keeps_server(&self, opts: &RunOptions) -> bool {
+        self.keeper_args.is_some()
+            && std::env::var("ROWFENCE_GATE_REUSE").map_or(true, |v| v != "off")
+            && opts.log_sql.is_none()
+            && !opts.per_migration
+            && opts.provision.database_url.is_none()
+            && opts.provision.kind != crate::provision::ProviderKind::Url
+    }
+
+    fn name(&self) -> String {
+        self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
     fn prepare(&self) -> Result<(Suite, RunOptions, Option<GateCache>), crate::Error> {
         let suite = Suite::load(&self.path)?;
         let mut opts = RunOptions::from_env()?;
@@ -98,7 +146,7 @@ impl Gate {
 
     /// The report of `entry`: from the cache, or run.
     fn result(&self, entry: Entry) -> Report {
-        let name = self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = self.name();
         let (suite, opts, cache) = match self.prepare() {
             Ok(p) => p,
             Err(e) => return Report::error(&name, e.to_string()),
@@ -107,7 +155,19 @@ impl Gate {
         if let Some(report) = cache.as_ref().filter(|_| entry == Entry::Plan).and_then(|c| c.read(Entry::Check)) {
             return report;
         }
+        let keeps = cache.is_some() && self.keeps_server(&opts);
         let execute = || {
+            // The listing's kept server, if this process is the first to run the check.
+            let lent = match (keeps, entry, &cache) {
+                (true, Entry::Check, Some(c)) => c.take_keeper(),
+                _ => None,
+            };
+            if let (true, Entry::Plan, Some(c), Some(args)) = (keeps, entry, &cache, &self.keeper_args)
+                && let Some(kept) = keeper::spawn(args)
+            {
+                c.note_keeper(kept.socket.as_deref());
+                return kept.report;
+            }
             // One thread: the driver tasks and the probes then wake each other
             // without crossing threads (measurably faster than two workers).
             let outcome = tokio::runtime::Builder::new_current_thread()
@@ -117,7 +177,10 @@ impl Gate {
                 .and_then(|rt| {
                     rt.block_on(async {
                         match entry {
-                            Entry::Check => crate::check(&suite, &opts).await,
+                            Entry::Check => match keeper_claim(lent.as_deref()).await {
+                                Some(prepared) => crate::run::check_prepared(&suite, &opts, prepared).await,
+                                None => crate::check(&suite, &opts).await,
+                            },
                             Entry::Plan => crate::lint(&suite, &opts).await,
                         }
                     })
@@ -137,6 +200,10 @@ impl Gate {
         }
         report
     }
+}
+
+async fn keeper_claim(socket: Option<&Path>) -> Option<crate::run::Prepared> {
+    keeper::claim(socket?).await
 }
 
 fn test_names(report: &Report) -> Vec<String> {

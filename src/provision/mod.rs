@@ -8,6 +8,10 @@
 //! - [`local`]: `initdb` + `postgres` from local binaries, in a temp dir;
 //! - [`url`]: an existing server; only a scratch database and the roles the
 //!   schema creates are touched, and both are dropped at the end.
+//!
+//! A fourth kind of [`Server`] is lent by another rowfence process: the
+//! `cargo test` gate's listing keeps its server for the process that runs the
+//! check ([`Server::lent`], see [`crate::harness::keeper`]).
 
 pub mod docker;
 pub mod local;
@@ -24,7 +28,7 @@ use tokio_postgres::NoTls;
 use crate::db::{Db, ident, literal};
 
 /// Which provider to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// Docker when an engine answers and the image is there, else local binaries.
@@ -96,6 +100,11 @@ impl Secret {
     /// The secret itself, for the one place that needs it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// A secret handed over by another rowfence process.
+    pub(crate) fn new(secret: String) -> Secret {
+        Secret(secret)
     }
 }
 
@@ -197,6 +206,28 @@ enum Backend {
     Docker(Box<docker::DockerServer>),
     Local(local::LocalServer),
     Url(Box<url::UrlServer>),
+    Lent(Loan),
+}
+
+/// A server another process owns and lends to this run over `conn`; closing
+/// the connection gives it back, and the owner then tears it down.
+struct Loan {
+    conn: tokio::net::UnixStream,
+}
+
+impl Loan {
+    /// Gives the server back and waits (at most `deadline`) until its owner
+    /// has torn it down: it closes the connection when done, so nothing of
+    /// the run outlives this process.
+    async fn give_back(mut self, deadline: Duration) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _ = self.conn.shutdown().await;
+        let mut sink = [0u8; 64];
+        let _ = tokio::time::timeout(deadline, async {
+            while matches!(self.conn.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
 }
 
 impl Server {
@@ -231,6 +262,18 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// A server of `provider` that another process owns and lends over
+    /// `conn` (see [`crate::harness::keeper`]); [`Server::shutdown`] gives it
+    /// back and waits until the owner has torn it down.
+    pub(crate) fn lent(
+        provider: ProviderKind,
+        endpoint: Endpoint,
+        app_needs_password: bool,
+        conn: tokio::net::UnixStream,
+    ) -> Server {
+        Server { provider, endpoint, app_needs_password, backend: Backend::Lent(Loan { conn }) }
     }
 
     /// Creates this run's scratch database and connects to it as superuser.
@@ -321,6 +364,7 @@ impl Server {
             Backend::Docker(d) => d.shutdown().await,
             Backend::Local(l) => drop(l),
             Backend::Url(u) => u.shutdown().await,
+            Backend::Lent(loan) => loan.give_back(Duration::from_secs(60)).await,
         }
     }
 

@@ -93,6 +93,11 @@ pub struct Stats {
     /// protocol included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_busy_ms: Option<f64>,
+    /// The run used the server and schema that the `cargo test` gate's
+    /// listing had set up (see [`crate::harness::keeper`]): its provision
+    /// and schema phases were paid by the listing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub server_from_listing: bool,
 }
 
 fn is_zero(n: &u64) -> bool {

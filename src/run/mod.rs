@@ -56,15 +56,16 @@ pub async fn lint(suite: &Suite, opts: &RunOptions) -> Result<Report, Error> {
 
 async fn run(suite: &Suite, opts: &RunOptions, mode: Mode) -> Result<Report, Error> {
     let mut clock = Clock::new();
-    opts.progress().stage(&format!("starting PostgreSQL ({})", opts.provision.kind));
-    let log = opts
-        .log_sql
-        .as_deref()
-        .map(|p| SqlLog::create(p).map_err(|e| Error::Config(format!("cannot write the SQL log {}: {e}", p.display()))))
-        .transpose()?;
-    let mut server = Server::start(&opts.provision).await?;
-    clock.phases.provision_ms = clock.lap();
-    let result = run_on(&mut server, suite, opts, mode, &mut clock, log.as_ref()).await;
+    let log = sql_log(opts)?;
+    let mut server = start(opts, &mut clock).await?;
+    let sources = SourceMap::build(suite);
+    let result = match schema_stage(&mut server, suite, &sources, opts, mode, &mut clock, log.as_ref()).await {
+        Ok((dbname, steps)) => {
+            let sources = Sources { suite, map: &sources, steps: steps.as_ref() };
+            after_schema(&mut server, &dbname, &sources, opts, mode, &mut clock, log.as_ref()).await
+        }
+        Err(e) => Err(e),
+    };
     server.shutdown().await;
     if let Some(log) = &log {
         log.flush();
@@ -72,52 +73,142 @@ async fn run(suite: &Suite, opts: &RunOptions, mode: Mode) -> Result<Report, Err
     result
 }
 
-async fn run_on(
+/// A server whose scratch database already holds the suite's schema: what
+/// [`lint_keeping`] leaves for a later [`check_prepared`] (the `cargo test`
+/// gate's listing hands it to the process that runs the check).
+pub struct Prepared {
+    /// The server, torn down when this is.
+    pub server: Server,
+    /// The scratch database with the schema applied (nobody connected).
+    pub dbname: String,
+}
+
+/// [`lint`], keeping the server and its scratch database for [`check_prepared`]
+/// when the lint got that far. Not for `--per-migration` or `--log-sql` runs,
+/// whose check must see the schema applied.
+pub async fn lint_keeping(suite: &Suite, opts: &RunOptions) -> Result<(Report, Prepared), Error> {
+    let mut clock = Clock::new();
+    let mut server = start(opts, &mut clock).await?;
+    let map = SourceMap::build(suite);
+    let dbname = match schema_stage(&mut server, suite, &map, opts, Mode::Lint, &mut clock, None).await {
+        Ok((dbname, _)) => dbname,
+        Err(e) => {
+            server.shutdown().await;
+            return Err(e);
+        }
+    };
+    let sources = Sources { suite, map: &map, steps: None };
+    match after_schema(&mut server, &dbname, &sources, opts, Mode::Lint, &mut clock, None).await {
+        Ok(report) => Ok((report, Prepared { server, dbname })),
+        Err(e) => {
+            server.shutdown().await;
+            Err(e)
+        }
+    }
+}
+
+/// [`check`] on a server whose scratch database holds the suite's schema
+/// already (from [`lint_keeping`]): no provisioning, no schema stage. The
+/// server is torn down before this returns.
+pub async fn check_prepared(suite: &Suite, opts: &RunOptions, prepared: Prepared) -> Result<Report, Error> {
+    let mut clock = Clock::new();
+    let Prepared { mut server, dbname } = prepared;
+    let map = SourceMap::build(suite);
+    let sources = Sources { suite, map: &map, steps: None };
+    let result = after_schema(&mut server, &dbname, &sources, opts, Mode::Check, &mut clock, None).await;
+    server.shutdown().await;
+    result.map(|mut report| {
+        report.stats.server_from_listing = true;
+        report
+    })
+}
+
+fn sql_log(opts: &RunOptions) -> Result<Option<SqlLog>, Error> {
+    opts.log_sql
+        .as_deref()
+        .map(|p| SqlLog::create(p).map_err(|e| Error::Config(format!("cannot write the SQL log {}: {e}", p.display()))))
+        .transpose()
+}
+
+async fn start(opts: &RunOptions, clock: &mut Clock) -> Result<Server, Error> {
+    opts.progress().stage(&format!("starting PostgreSQL ({})", opts.provision.kind));
+    let server = Server::start(&opts.provision).await?;
+    clock.phases.provision_ms = clock.lap();
+    Ok(server)
+}
+
+/// Creates the scratch database and applies the schema (one migration at a
+/// time with `--per-migration`); returns the database's name.
+async fn schema_stage(
     server: &mut Server,
     suite: &Suite,
+    sources: &SourceMap,
+    opts: &RunOptions,
+    mode: Mode,
+    clock: &mut Clock,
+    log: Option<&SqlLog>,
+) -> Result<(String, Option<migrations::Steps>), Error> {
+    let (admin, dbname) = scratch(server, log).await?;
+    opts.progress().stage(&format!("applying schema ({} file(s))", suite.schema_files.len()));
+    let steps = match opts.per_migration {
+        true => {
+            let chain = migrations::Chain { server, dbname: &dbname, suite, opts, sources, log };
+            let (_admin, steps) = chain.apply(admin, mode == Mode::Check).await?;
+            Some(steps)
+        }
+        false => {
+            crate::schema::apply(&admin, suite).await?;
+            None
+        }
+    };
+    clock.phases.schema_ms = clock.lap();
+    Ok((dbname, steps))
+}
+
+/// Everything after the schema: the static stage, and the probes for a check.
+#[allow(clippy::too_many_arguments)]
+async fn after_schema(
+    server: &mut Server,
+    dbname: &str,
+    sources: &Sources<'_>,
     opts: &RunOptions,
     mode: Mode,
     clock: &mut Clock,
     log: Option<&SqlLog>,
 ) -> Result<Report, Error> {
-    let (admin, dbname) = scratch(server, log).await?;
-    opts.progress().stage(&format!("applying schema ({} file(s))", suite.schema_files.len()));
-    let sources = SourceMap::build(suite);
-    let (admin, steps) = match opts.per_migration {
-        true => {
-            let chain = migrations::Chain { server, dbname: &dbname, suite, opts, sources: &sources, log };
-            let (admin, steps) = chain.apply(admin, mode == Mode::Check).await?;
-            (admin, Some(steps))
-        }
-        false => {
-            crate::schema::apply(&admin, suite).await?;
-            (admin, None)
-        }
-    };
+    let suite = sources.suite;
     // A fresh session for everything after the schema: a migration may end
     // with SET ROLE or set_config(..., false), which must not shape what
     // rowfence reads as ground truth.
-    drop(admin);
-    let admin = server.connect_scratch(&dbname).await?.logged(log, "admin");
-    clock.phases.schema_ms = clock.lap();
+    let admin = server.connect_scratch(dbname).await?.logged(log, "admin");
+    clock.phases.schema_ms += clock.lap();
 
-    let analysis = analyse(&admin, suite, &sources).await?;
+    let analysis = analyse(&admin, suite, sources.map).await?;
     let postgres =
         PostgresInfo { version: analysis.catalog.server_version.clone(), provider: server.provider.to_string() };
     clock.phases.catalog_ms = clock.lap();
-    let sources = Sources { suite, map: &sources, steps: steps.as_ref() };
     let mut report = match mode {
-        Mode::Lint => assemble::lint_report(postgres, analysis, &sources),
+        Mode::Lint => assemble::lint_report(postgres, analysis, sources),
         Mode::Check => {
             let model = model(suite, &analysis);
             let shard = opts.shard.map(|s| crate::shard::partition(&analysis.catalog, &analysis.ownership, s));
             let major = analysis.catalog.major_version();
-            let (model, probed, mut stats) =
-                probe(server, admin, dbname, suite, opts, &analysis, model, Pass::Full, clock, log, shard.as_ref())
-                    .await?;
-            stats.step_probes = steps.as_ref().map_or(0, |s| s.step_probes);
-            let mut report =
-                assemble::check_report(postgres, analysis, &model, probed, stats, &sources, shard.as_ref());
+            let (model, probed, mut stats) = probe(
+                server,
+                admin,
+                dbname.to_string(),
+                suite,
+                opts,
+                &analysis,
+                model,
+                Pass::Full,
+                clock,
+                log,
+                shard.as_ref(),
+            )
+            .await?;
+            stats.step_probes = sources.steps.map_or(0, |s| s.step_probes);
+            let mut report = assemble::check_report(postgres, analysis, &model, probed, stats, sources, shard.as_ref());
             if let Some(part) = shard {
                 let seed = opts.seed.unwrap_or(suite.probes.seed);
                 report.shard = Some(crate::shard::ShardInfo::new(part, &report, major, seed));

@@ -2,10 +2,14 @@
 //! fixed one passes, `assert_isolated` panics with the findings, and under a
 //! process-per-test runner the check runs once.
 
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
 use rowfence::provision::ProviderKind;
 use rowfence::{Report, Suite};
 
-use crate::common::{options, root};
+use crate::common::{docker_available, options, root, run_containers};
 
 async fn check(name: &str) -> Report {
     let suite = Suite::load(root().join("suites").join(name)).unwrap();
@@ -97,4 +101,138 @@ fn processes_of_one_build_share_one_check_and_list_runs_no_probe() {
     };
     let one = gate.run(&args);
     assert_eq!((one.num_failed, one.num_passed), (1, 0), "{one:?}");
+}
+
+/// `rowfence gate SUITE ARGS...`: the gate as a test binary runs it, with its
+/// result cache, clusters and temp files in `dir`.
+fn gate(dir: &Path, provider: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rowfence"));
+    cmd.arg("gate")
+        .arg("suites/dexcyjet-fixed.toml")
+        .args(args)
+        .current_dir(root())
+        .env("ROWFENCE_PROVIDER", provider)
+        .env("ROWFENCE_GATE_CACHE", dir.join("cache"))
+        .env("ROWFENCE_CLUSTER_DIR", dir.join("tmp"))
+        .env("TMPDIR", dir.join("tmp"))
+        .env_remove("ROWFENCE_GATE_REUSE");
+    cmd
+}
+
+/// Live processes started as keepers by a gate whose cache is in `dir`.
+fn keepers(dir: &Path) -> Vec<u32> {
+    let cache = format!("ROWFENCE_GATE_CACHE={}", dir.join("cache").display());
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        // Its servers' processes inherit its environment.
+        let exe = std::fs::read_link(entry.path().join("exe"));
+        if !exe.is_ok_and(|e| e == Path::new(env!("CARGO_BIN_EXE_rowfence"))) {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        if vars.iter().any(|v| v.starts_with(b"__ROWFENCE_GATE_KEEPER=")) && vars.contains(&cache.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// What is left in the gate's temp dir (clusters, the keeper's socket dir).
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn stored_check(dir: &Path) -> Option<serde_json::Value> {
+    let entry = std::fs::read_dir(dir.join("cache"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".check.json"))?;
+    Some(serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap())
+}
+
+/// Under nextest the listing and the check are different processes: the
+/// listing's server, schema applied, is lent to the check, and the run leaves
+/// no server, container or temp dir once the check's process has ended.
+async fn listing_lends_its_server_to_the_check(provider: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tmp")).unwrap();
+    let list = gate(dir.path(), provider, &["--list", "--format", "terse"]).output().unwrap();
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    assert!(String::from_utf8_lossy(&list.stdout).contains("public.organisations::select: test"));
+    let kept = keepers(dir.path());
+    assert_eq!(kept.len(), 1, "the listing should leave one keeper while its runner (this test) runs");
+    if provider == "docker" {
+        assert_eq!(run_containers(kept[0]).await, 1, "the keeper should hold the listing's container");
+    } else {
+        assert_eq!(leftovers(dir.path()).iter().filter(|n| n.starts_with("rowfence-pg-")).count(), 1);
+    }
+
+    let run = gate(dir.path(), provider, &["--exact", rowfence::harness::VERDICT_TEST]).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report = stored_check(dir.path()).expect("the check's report is stored");
+    assert_eq!(report["stats"]["server_from_listing"], true, "the check did not use the listing's server");
+    assert_eq!(report["verdict"], "isolated");
+    // The check's process waits for the teardown: nothing is left when it ends.
+    if provider == "docker" {
+        assert_eq!(run_containers(kept[0]).await, 0, "container left behind after the check");
+    }
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new(), "left behind after the check");
+    wait_until("the keeper exits", || keepers(dir.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_lends_its_local_server_to_the_check() {
+    listing_lends_its_server_to_the_check("local").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_lends_its_container_to_the_check() {
+    if !docker_available().await {
+        return;
+    }
+    listing_lends_its_server_to_the_check("docker").await;
+}
+
+/// `cargo nextest list` (or `cargo test -- --list`) alone: the kept server
+/// ends with the runner that listed, and a later check starts its own.
+#[test]
+fn a_kept_server_ends_with_the_runner_that_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tmp")).unwrap();
+    // The shell is the runner: `; true` keeps it from exec'ing the listing.
+    let runner = gate(dir.path(), "local", &["--list"]);
+    let program = runner.get_program().to_owned();
+    let args: Vec<_> = runner.get_args().map(|a| a.to_owned()).collect();
+    let listed = Command::new("sh")
+        .arg("-c")
+        .arg("\"$0\" \"$@\" >/dev/null; true")
+        .arg(program)
+        .args(args)
+        .current_dir(root())
+        .envs(runner.get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))))
+        .status()
+        .unwrap();
+    assert!(listed.success());
+    wait_until("the keeper ends with its runner", || keepers(dir.path()).is_empty());
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new(), "left behind after the runner ended");
+
+    let run = gate(dir.path(), "local", &["--exact", rowfence::harness::VERDICT_TEST]).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report = stored_check(dir.path()).unwrap();
+    assert!(report["stats"].get("server_from_listing").is_none(), "a gone keeper cannot lend its server");
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
 }
