@@ -68,6 +68,11 @@ impl GateCache {
         Some(GateCache { dir, prefix, key })
     }
 
+    /// The key over everything the result depends on.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     fn file(&self, what: &str) -> PathBuf {
         self.dir.join(format!("{}-{}.{what}", self.prefix, self.key))
     }

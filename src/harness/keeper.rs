@@ -61,6 +61,8 @@ struct Listing {
 /// What the keeper tells its borrower: how to reach the server as superuser.
 #[derive(Serialize, Deserialize)]
 struct Handoff {
+    /// The gate cache key the server's schema was applied for.
+    key: String,
     provider: ProviderKind,
     /// A TCP host (Docker's mapped port on loopback) or a socket directory.
     host: String,
@@ -80,19 +82,23 @@ pub(super) struct Kept {
 }
 
 /// Starts this binary as a keeper (with `args`, which bring a test binary
-/// back to [`super::Gate::main`]) and waits for its listing report. `None`
-/// when no keeper could run; the caller then lints in-process.
-pub(super) fn spawn(args: &[String]) -> Option<Kept> {
+/// back to [`super::Gate::main`]) for the gate whose cache key is `key`, and
+/// waits for its listing report. `None` when no keeper could run; the caller
+/// then lints in-process. What the keeper wrote on stderr until then (a
+/// "docker not used" note, say) is repeated on this process's stderr.
+pub(super) fn spawn(args: &[String], key: &str) -> Option<Kept> {
     let exe = std::env::current_exe().ok()?;
     let runner = Runner::of(std::os::unix::process::parent_id())?;
     let (mut read, write) = std::io::pipe().ok()?;
+    // Not the listing's stderr: a runner reads that until every copy is closed.
+    let notes = tempfile::NamedTempFile::new().ok()?;
     let fd = write.as_raw_fd();
     let mut cmd = Command::new(exe);
     cmd.args(args)
-        .env(KEEPER_ENV, runner.to_string())
+        .env(KEEPER_ENV, format!("{runner} {key}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(notes.reopen().ok()?)
         // Its own group: a terminal's Ctrl-C reaches the runner, whose exit the keeper notices.
         .process_group(0);
     // SAFETY: dup2 and fcntl are async-signal-safe; nothing else runs between fork and exec.
@@ -111,27 +117,53 @@ pub(super) fn spawn(args: &[String]) -> Option<Kept> {
     let read_ok = read.read_to_string(&mut text).is_ok();
     // Reap it when it ends (the listing may be a long-lived process).
     std::thread::spawn(move || child.wait());
+    if let Ok(noted) = std::fs::read_to_string(notes.path())
+        && !noted.is_empty()
+    {
+        crate::note!("{}", noted.trim_end());
+    }
     let listing: Listing = serde_json::from_str(&text).ok().filter(|_| read_ok)?;
     Some(Kept { report: listing.report, socket: listing.socket })
 }
 
-/// Runs the keeper: lints `suite` on a server it keeps, reports to the
-/// listing, lends the server, and exits when done (see the module docs).
-pub(super) async fn keep(lint: impl AsyncFnOnce() -> Result<(Report, Prepared), Report>) {
+/// Runs the keeper: lints on a server it keeps (`lint`), reports to the
+/// listing, lends the server, and returns once it is torn down (see the
+/// module docs). `key_now` is the gate's cache key as this process computes
+/// it after the lint: a server is lent only when that is still the key the
+/// listing was asked for (no schema file changed in between).
+pub(super) async fn keep(
+    lint: impl AsyncFnOnce() -> Result<(Report, Prepared), Report>,
+    key_now: impl FnOnce() -> Option<String>,
+) {
     // SAFETY: the listing passed this descriptor for us alone (see `spawn`).
-    let mut out = unsafe { std::fs::File::from_raw_fd(REPORT_FD) };
+    let out = unsafe { std::fs::File::from_raw_fd(REPORT_FD) };
     // Not for the server's processes: the listing reads until every copy is closed.
     // SAFETY: fcntl on a descriptor this process owns.
     unsafe { nix::libc::fcntl(REPORT_FD, nix::libc::F_SETFD, nix::libc::FD_CLOEXEC) };
-    let Some(runner) = std::env::var(KEEPER_ENV).ok().and_then(|v| v.parse::<Runner>().ok()) else { return };
-    let (report, prepared) = match lint().await {
+    let Some((runner, key)) = std::env::var(KEEPER_ENV).ok().and_then(|v| {
+        let (runner, key) = v.split_once(' ')?;
+        Some((runner.parse::<Runner>().ok()?, key.to_string()))
+    }) else {
+        return;
+    };
+    let Some(mut stop) = Stop::new(runner) else { return };
+    // A signal or the runner's exit while the server starts: dropping the
+    // lint drops the server, which tears it down.
+    let linted = tokio::select! {
+        linted = lint() => linted,
+        _ = stop.wait(true) => return,
+    };
+    let (report, prepared) = match linted {
         Ok(kept) => kept,
         Err(report) => {
-            let _ = serde_json::to_writer(&mut out, &Listing { report, socket: None });
+            send(out, &Listing { report, socket: None });
             return;
         }
     };
     let lent = async {
+        if key_now()? != key {
+            return None;
+        }
         let dir = tempfile::Builder::new().prefix("rowfence-gate-").tempdir().ok()?;
         let path = dir.path().join("server");
         let listener = UnixListener::bind(&path).ok()?;
@@ -139,14 +171,13 @@ pub(super) async fn keep(lint: impl AsyncFnOnce() -> Result<(Report, Prepared), 
     }
     .await;
     let Some((dir, path, listener)) = lent else {
-        let _ = serde_json::to_writer(&mut out, &Listing { report, socket: None });
+        send(out, &Listing { report, socket: None });
         prepared.server.shutdown().await;
         return;
     };
-    let sent = serde_json::to_writer(&mut out, &Listing { report, socket: Some(path) }).is_ok() && out.flush().is_ok();
-    drop(out);
+    let sent = send(out, &Listing { report, socket: Some(path) });
     let borrower = match sent {
-        true => lend(listener, &prepared, &runner).await,
+        true => lend(listener, &prepared, &key, &mut stop).await,
         false => None,
     };
     drop(dir);
@@ -155,51 +186,92 @@ pub(super) async fn keep(lint: impl AsyncFnOnce() -> Result<(Report, Prepared), 
     drop(borrower);
 }
 
+/// Writes the listing's message and closes the descriptor (the listing reads
+/// until then); false when the listing is gone.
+fn send(mut out: std::fs::File, listing: &Listing) -> bool {
+    serde_json::to_vec(listing).is_ok_and(|json| out.write_all(&json).is_ok())
+}
+
+/// What ends a keeper early: SIGTERM, SIGINT, SIGHUP, or the runner's exit.
+struct Stop {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    tick: tokio::time::Interval,
+    runner: Runner,
+}
+
+impl Stop {
+    fn new(runner: Runner) -> Option<Stop> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Some(Stop {
+            term: signal(SignalKind::terminate()).ok()?,
+            int: signal(SignalKind::interrupt()).ok()?,
+            hup: signal(SignalKind::hangup()).ok()?,
+            tick: tokio::time::interval(Duration::from_millis(50)),
+            runner,
+        })
+    }
+
+    /// Returns on a signal, or (`watch_runner`) once the runner has exited.
+    async fn wait(&mut self, watch_runner: bool) {
+        let Stop { term, int, hup, tick, runner } = self;
+        loop {
+            tokio::select! {
+                _ = term.recv() => return,
+                _ = int.recv() => return,
+                _ = hup.recv() => return,
+                _ = tick.tick() => if watch_runner && !runner.alive() { return },
+            }
+        }
+    }
+}
+
+/// Whether the other end of `conn` runs as this process's user.
+fn same_user(conn: &UnixStream) -> bool {
+    conn.peer_cred().is_ok_and(|c| c.uid() == nix::unistd::getuid().as_raw())
+}
+
 /// Waits for a borrower and serves it until it gives the server back (or
 /// for the runner's exit, the deadline or a signal, whichever comes first).
 /// Returns the borrower's connection, to be closed once the server is down.
-async fn lend(listener: UnixListener, prepared: &Prepared, runner: &Runner) -> Option<UnixStream> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
-    else {
-        return None;
-    };
-    let deadline = tokio::time::sleep(UNCLAIMED);
-    tokio::pin!(deadline);
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    let conn = loop {
-        tokio::select! {
-            accepted = listener.accept() => if let Ok((conn, _)) = accepted { break Some(conn) },
-            _ = tick.tick() => if !runner.alive() { break None },
-            _ = &mut deadline => break None,
-            _ = term.recv() => break None,
-            _ = int.recv() => break None,
-            _ = hup.recv() => break None,
+async fn lend(listener: UnixListener, prepared: &Prepared, key: &str, stop: &mut Stop) -> Option<UnixStream> {
+    let accept = async {
+        loop {
+            match listener.accept().await {
+                Ok((conn, _)) if same_user(&conn) => return conn,
+                Ok(_) => {}
+                // E.g. out of descriptors: try again shortly.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
         }
     };
+    let mut conn = tokio::select! {
+        conn = accept => Some(conn),
+        _ = stop.wait(true) => None,
+        _ = tokio::time::sleep(UNCLAIMED) => None,
+    }?;
     drop(listener);
-    let mut conn = conn?;
-    let mut line = serde_json::to_vec(&handoff(prepared)).ok()?;
+    let mut line = serde_json::to_vec(&handoff(prepared, key)).ok()?;
     line.push(b'\n');
     conn.write_all(&line).await.ok()?;
+    // Lent: until the borrower gives it back (or dies), or a signal.
     let mut sink = [0u8; 64];
     tokio::select! {
         _ = async { while matches!(conn.read(&mut sink).await, Ok(n) if n > 0) {} } => {}
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-        _ = hup.recv() => {}
+        _ = stop.wait(false) => {}
     }
     Some(conn)
 }
 
-fn handoff(prepared: &Prepared) -> Handoff {
+fn handoff(prepared: &Prepared, key: &str) -> Handoff {
     let endpoint = &prepared.server.endpoint;
     let (host, socket_dir) = match &endpoint.host {
         Host::Tcp(h) => (h.clone(), false),
         Host::Socket(dir) => (dir.display().to_string(), true),
     };
     Handoff {
+        key: key.to_string(),
         provider: prepared.server.provider,
         host,
         socket_dir,
@@ -212,13 +284,21 @@ fn handoff(prepared: &Prepared) -> Handoff {
     }
 }
 
-/// Claims the server a keeper lends at `socket`, if it is still there.
-pub(super) async fn claim(socket: &Path) -> Option<Prepared> {
+/// Claims the server a keeper lends at `socket`, if it is still there, runs
+/// as this user, and applied the schema of the gate whose cache key is `key`.
+pub(super) async fn claim(socket: &Path, key: &str) -> Option<Prepared> {
     let conn = tokio::time::timeout(Duration::from_secs(2), UnixStream::connect(socket)).await.ok()?.ok()?;
+    if !same_user(&conn) {
+        return None;
+    }
     let mut reader = tokio::io::BufReader::new(conn);
     let mut line = String::new();
     tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut line)).await.ok()?.ok()?;
     let h: Handoff = serde_json::from_str(&line).ok()?;
+    // Only servers a keeper started: never one given by URL.
+    if h.key != key || !matches!(h.provider, ProviderKind::Local | ProviderKind::Docker) {
+        return None;
+    }
     let endpoint = Endpoint {
         host: if h.socket_dir { Host::Socket(PathBuf::from(h.host)) } else { Host::Tcp(h.host) },
         port: h.port,

@@ -113,10 +113,14 @@ impl Gate {
     fn keep(&self) {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
         let name = self.name();
-        rt.block_on(keeper::keep(async || {
-            let (suite, opts, _) = self.prepare().map_err(|e| Report::error(&name, e.to_string()))?;
-            crate::run::lint_keeping(&suite, &opts).await.map_err(|e| Report::error(&name, e.to_string()))
-        }));
+        let key_now = || self.prepare().ok()?.2.map(|c| c.key().to_string());
+        rt.block_on(keeper::keep(
+            async || {
+                let (suite, opts, _) = self.prepare().map_err(|e| Report::error(&name, e.to_string()))?;
+                crate::run::lint_keeping(&suite, &opts).await.map_err(|e| Report::error(&name, e.to_string()))
+            },
+            key_now,
+        ));
     }
 
     /// Whether a listing may keep its server for the check: not for a server
@@ -163,7 +167,7 @@ impl Gate {
                 _ => None,
             };
             if let (true, Entry::Plan, Some(c), Some(args)) = (keeps, entry, &cache, &self.keeper_args)
-                && let Some(kept) = keeper::spawn(args)
+                && let Some(kept) = keeper::spawn(args, c.key())
             {
                 c.note_keeper(kept.socket.as_deref());
                 return kept.report;
@@ -177,7 +181,7 @@ impl Gate {
                 .and_then(|rt| {
                     rt.block_on(async {
                         match entry {
-                            Entry::Check => match keeper_claim(lent.as_deref()).await {
+                            Entry::Check => match keeper_claim(lent.as_deref(), cache.as_ref()).await {
                                 Some(prepared) => crate::run::check_prepared(&suite, &opts, prepared).await,
                                 None => crate::check(&suite, &opts).await,
                             },
@@ -202,8 +206,8 @@ impl Gate {
     }
 }
 
-async fn keeper_claim(socket: Option<&Path>) -> Option<crate::run::Prepared> {
-    keeper::claim(socket?).await
+async fn keeper_claim(socket: Option<&Path>, cache: Option<&GateCache>) -> Option<crate::run::Prepared> {
+    keeper::claim(socket?, cache?.key()).await
 }
 
 fn test_names(report: &Report) -> Vec<String> {

@@ -87,6 +87,7 @@ pub struct Prepared {
 /// when the lint got that far. Not for `--per-migration` or `--log-sql` runs,
 /// whose check must see the schema applied.
 pub async fn lint_keeping(suite: &Suite, opts: &RunOptions) -> Result<(Report, Prepared), Error> {
+    not_for_prepared(opts)?;
     let mut clock = Clock::new();
     let mut server = start(opts, &mut clock).await?;
     let map = SourceMap::build(suite);
@@ -111,6 +112,7 @@ pub async fn lint_keeping(suite: &Suite, opts: &RunOptions) -> Result<(Report, P
 /// already (from [`lint_keeping`]): no provisioning, no schema stage. The
 /// server is torn down before this returns.
 pub async fn check_prepared(suite: &Suite, opts: &RunOptions, prepared: Prepared) -> Result<Report, Error> {
+    not_for_prepared(opts)?;
     let mut clock = Clock::new();
     let Prepared { mut server, dbname } = prepared;
     let map = SourceMap::build(suite);
@@ -121,6 +123,14 @@ pub async fn check_prepared(suite: &Suite, opts: &RunOptions, prepared: Prepared
         report.stats.server_from_listing = true;
         report
     })
+}
+
+/// A prepared server's schema went in without a log or migration steps.
+fn not_for_prepared(opts: &RunOptions) -> Result<(), Error> {
+    match opts.log_sql.is_some() || opts.per_migration {
+        true => Err(Error::Config("--log-sql and --per-migration runs apply the schema themselves".into())),
+        false => Ok(()),
+    }
 }
 
 fn sql_log(opts: &RunOptions) -> Result<Option<SqlLog>, Error> {

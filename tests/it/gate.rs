@@ -105,18 +105,25 @@ fn processes_of_one_build_share_one_check_and_list_runs_no_probe() {
 
 /// `rowfence gate SUITE ARGS...`: the gate as a test binary runs it, with its
 /// result cache, clusters and temp files in `dir`.
-fn gate(dir: &Path, provider: &str, args: &[&str]) -> Command {
+fn gate(dir: &Path, suite: &str, provider: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rowfence"));
-    cmd.arg("gate")
-        .arg("suites/dexcyjet-fixed.toml")
-        .args(args)
-        .current_dir(root())
-        .env("ROWFENCE_PROVIDER", provider)
+    cmd.arg("gate").arg(format!("suites/{suite}")).args(args).current_dir(root());
+    gate_env(&mut cmd, dir, provider);
+    cmd
+}
+
+fn gate_env(cmd: &mut Command, dir: &Path, provider: &str) {
+    cmd.env("ROWFENCE_PROVIDER", provider)
         .env("ROWFENCE_GATE_CACHE", dir.join("cache"))
         .env("ROWFENCE_CLUSTER_DIR", dir.join("tmp"))
         .env("TMPDIR", dir.join("tmp"))
         .env_remove("ROWFENCE_GATE_REUSE");
-    cmd
+}
+
+fn gate_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tmp")).unwrap();
+    dir
 }
 
 /// Live processes started as keepers by a gate whose cache is in `dir`.
@@ -164,34 +171,72 @@ fn stored_check(dir: &Path) -> Option<serde_json::Value> {
     Some(serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap())
 }
 
-/// Under nextest the listing and the check are different processes: the
-/// listing's server, schema applied, is lent to the check, and the run leaves
-/// no server, container or temp dir once the check's process has ended.
-async fn listing_lends_its_server_to_the_check(provider: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("tmp")).unwrap();
-    let list = gate(dir.path(), provider, &["--list", "--format", "terse"]).output().unwrap();
+/// Lists the gate of `suite` and returns the keeper's pid, asserting that
+/// the keeper holds one server.
+async fn list_and_keep(dir: &Path, suite: &str, provider: &str) -> u32 {
+    let list = gate(dir, suite, provider, &["--list", "--format", "terse"]).output().unwrap();
     assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
     assert!(String::from_utf8_lossy(&list.stdout).contains("public.organisations::select: test"));
-    let kept = keepers(dir.path());
+    let kept = keepers(dir);
     assert_eq!(kept.len(), 1, "the listing should leave one keeper while its runner (this test) runs");
     if provider == "docker" {
         assert_eq!(run_containers(kept[0]).await, 1, "the keeper should hold the listing's container");
     } else {
-        assert_eq!(leftovers(dir.path()).iter().filter(|n| n.starts_with("rowfence-pg-")).count(), 1);
+        assert_eq!(leftovers(dir).iter().filter(|n| n.starts_with("rowfence-pg-")).count(), 1);
     }
+    kept[0]
+}
 
-    let run = gate(dir.path(), provider, &["--exact", rowfence::harness::VERDICT_TEST]).output().unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let report = stored_check(dir.path()).expect("the check's report is stored");
-    assert_eq!(report["stats"]["server_from_listing"], true, "the check did not use the listing's server");
-    assert_eq!(report["verdict"], "isolated");
+/// The parts of a stored check that must not depend on where its server
+/// came from. (Which foreign row a finding's evidence names depends on which
+/// lane saw it first, in any run.)
+fn outcome(report: &serde_json::Value) -> (String, Vec<String>, String, u64) {
+    let probes = report["stats"]["probes"].as_u64().unwrap();
+    let findings = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let probes: Vec<String> = f["probes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| format!("{}{}", p["probe"], p["contexts"]))
+                .collect();
+            format!("{} {} {} {} {} {probes:?}", f["rule"], f["relation"], f["severity"], f["kind"], f["operation"])
+        })
+        .collect();
+    (report["verdict"].to_string(), findings, report["isolation"].to_string(), probes)
+}
+
+/// Under nextest the listing and the check are different processes: the
+/// listing's server, schema applied, is lent to the check, which finds what
+/// a check on its own server finds; and the run leaves no server, container
+/// or temp dir once the check's process has ended.
+async fn listing_lends_its_server_to_the_check(provider: &str) {
+    let dir = gate_dir();
+    let keeper = list_and_keep(dir.path(), "dexcyjet.toml", provider).await;
+    let run =
+        gate(dir.path(), "dexcyjet.toml", provider, &["--exact", rowfence::harness::VERDICT_TEST]).output().unwrap();
+    assert!(!run.status.success(), "the leaking schema's verdict test should fail");
+    let lent = stored_check(dir.path()).expect("the check's report is stored");
+    assert_eq!(lent["stats"]["server_from_listing"], true, "the check did not use the listing's server");
     // The check's process waits for the teardown: nothing is left when it ends.
     if provider == "docker" {
-        assert_eq!(run_containers(kept[0]).await, 0, "container left behind after the check");
+        assert_eq!(run_containers(keeper).await, 0, "container left behind after the check");
     }
     assert_eq!(leftovers(dir.path()), Vec::<String>::new(), "left behind after the check");
     wait_until("the keeper exits", || keepers(dir.path()).is_empty());
+
+    let own = gate_dir();
+    let mut cmd = gate(own.path(), "dexcyjet.toml", provider, &["--exact", rowfence::harness::VERDICT_TEST]);
+    assert!(!cmd.env("ROWFENCE_GATE_REUSE", "off").output().unwrap().status.success());
+    let own = stored_check(own.path()).unwrap();
+    assert!(own["stats"].get("server_from_listing").is_none());
+    let (verdict, findings, isolation, probes) = outcome(&lent);
+    assert_eq!(verdict, "\"violated\"");
+    assert!(probes > 1000, "{probes} probes");
+    assert_eq!((verdict, findings, isolation, probes), outcome(&own), "a lent server changed the findings");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,28 +256,39 @@ async fn a_listing_lends_its_container_to_the_check() {
 /// ends with the runner that listed, and a later check starts its own.
 #[test]
 fn a_kept_server_ends_with_the_runner_that_listed() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("tmp")).unwrap();
-    // The shell is the runner: `; true` keeps it from exec'ing the listing.
-    let runner = gate(dir.path(), "local", &["--list"]);
-    let program = runner.get_program().to_owned();
-    let args: Vec<_> = runner.get_args().map(|a| a.to_owned()).collect();
-    let listed = Command::new("sh")
+    let dir = gate_dir();
+    // The shell is the runner: it lists, then waits until this test closes its stdin.
+    let mut runner = Command::new("sh");
+    runner
         .arg("-c")
-        .arg("\"$0\" \"$@\" >/dev/null; true")
-        .arg(program)
-        .args(args)
+        .arg("\"$0\" gate suites/dexcyjet-fixed.toml --list >/dev/null || exit 1; read _; exit 0")
+        .arg(env!("CARGO_BIN_EXE_rowfence"))
         .current_dir(root())
-        .envs(runner.get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))))
-        .status()
-        .unwrap();
-    assert!(listed.success());
+        .stdin(std::process::Stdio::piped());
+    gate_env(&mut runner, dir.path(), "local");
+    let mut runner = runner.spawn().unwrap();
+    wait_until("the listing leaves a keeper", || keepers(dir.path()).len() == 1);
+    drop(runner.stdin.take());
+    assert!(runner.wait().unwrap().success(), "the listing failed");
     wait_until("the keeper ends with its runner", || keepers(dir.path()).is_empty());
     assert_eq!(leftovers(dir.path()), Vec::<String>::new(), "left behind after the runner ended");
 
-    let run = gate(dir.path(), "local", &["--exact", rowfence::harness::VERDICT_TEST]).output().unwrap();
+    let run = gate(dir.path(), "dexcyjet-fixed.toml", "local", &["--exact", rowfence::harness::VERDICT_TEST])
+        .output()
+        .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let report = stored_check(dir.path()).unwrap();
     assert!(report["stats"].get("server_from_listing").is_none(), "a gone keeper cannot lend its server");
+    assert!(report["stats"]["probes"].as_u64().unwrap() > 1000);
     assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+}
+
+/// SIGTERM (as from a CI job's timeout) ends a keeper and its server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_keeper_tears_its_server_down() {
+    let dir = gate_dir();
+    let keeper = list_and_keep(dir.path(), "dexcyjet-fixed.toml", "local").await;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(keeper as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    wait_until("the keeper exits", || keepers(dir.path()).is_empty());
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new(), "left behind after SIGTERM");
 }
