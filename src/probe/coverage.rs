@@ -122,8 +122,12 @@ impl Coverage {
 /// Errors that are the schema saying no: a permission or row-security
 /// denial, a foreign key, or (without a tenant context) the context's own
 /// absence (`current_setting` of an unset setting, `''::uuid`, a RAISE).
-fn denial(ctx: Context, code: Option<&str>) -> bool {
-    let always = matches!(code, Some("42501" | "23503" | "P0001"));
+/// Not a foreign key for a DELETE: that fails only on a row it did reach,
+/// and stops there, so it says nothing of the rows after it (a keyed delete
+/// that reached another tenant's row is a violation, see [`super::judge`]).
+fn denial(ctx: Context, kind: ProbeKind, code: Option<&str>) -> bool {
+    let deletes = matches!(kind, ProbeKind::BlindDelete | ProbeKind::KeyedDelete | ProbeKind::SharedDelete);
+    let always = matches!(code, Some("42501" | "P0001")) || (code == Some("23503") && !deletes);
     // Without a context, a NOT NULL or CHECK failure is a default or trigger
     // that stamps the tenant from the (missing) setting.
     let without_context = matches!(ctx, Context::NoneFresh | Context::NoneAfterReset)
@@ -144,5 +148,5 @@ pub fn inconclusive(ctx: Context, probe: &Probe, outcome: &Result<Outcome, tokio
     ) {
         return None;
     }
-    (!denial(ctx, sqlstate(e))).then(|| format!("`{}` failed: {}", probe.sql, crate::db::describe(e)))
+    (!denial(ctx, probe.kind, sqlstate(e))).then(|| format!("`{}` failed: {}", probe.sql, crate::db::describe(e)))
 }

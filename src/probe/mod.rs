@@ -459,6 +459,18 @@ pub fn judge(
                 _ => format!("{} row(s) affected: {what} of tenant {key}", out.count),
             }
         }
+        // A foreign-key check fires only for a row the statement did delete:
+        // it reached the other tenant's (or a shared) row, and the constraint
+        // alone stopped it. Which row a keyed probe picks must not decide
+        // whether the leak shows.
+        (ProbeKind::KeyedDelete | ProbeKind::SharedDelete, Err(e)) if sqlstate(e) == Some("23503") => {
+            let (key, what) = probe.target.clone().unwrap_or((TenantKey(String::new()), String::new()));
+            let whose = match probe.kind {
+                ProbeKind::SharedDelete => "a shared row (NULL tenant)".to_string(),
+                _ => format!("tenant {key}'s row"),
+            };
+            format!("the delete reached {whose} {what}; only a foreign key stopped it: {}", crate::db::describe(e))
+        }
         (ProbeKind::InsertForeign, Ok(_)) => {
             let (key, _) = probe.target.clone().unwrap_or((TenantKey(String::new()), String::new()));
             if shared {
