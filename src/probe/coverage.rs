@@ -122,12 +122,13 @@ impl Coverage {
 /// Errors that are the schema saying no: a permission or row-security
 /// denial, a foreign key, or (without a tenant context) the context's own
 /// absence (`current_setting` of an unset setting, `''::uuid`, a RAISE).
-/// Not a foreign key for a DELETE: that fails only on a row it did reach,
-/// and stops there, so it says nothing of the rows after it (a keyed delete
-/// that reached another tenant's row is a violation, see [`super::judge`]).
+/// Not a foreign key for a keyed DELETE: that fails only on the row it names,
+/// so it reached that row (a violation, see [`super::judge`]). A blind
+/// DELETE stopped by a foreign key stays a "no": almost every tenant owns a
+/// referenced row, and the keyed probes test the other tenants' rows.
 fn denial(ctx: Context, kind: ProbeKind, code: Option<&str>) -> bool {
-    let deletes = matches!(kind, ProbeKind::BlindDelete | ProbeKind::KeyedDelete | ProbeKind::SharedDelete);
-    let always = matches!(code, Some("42501" | "P0001")) || (code == Some("23503") && !deletes);
+    let keyed_delete = matches!(kind, ProbeKind::KeyedDelete | ProbeKind::SharedDelete);
+    let always = matches!(code, Some("42501" | "P0001")) || (code == Some("23503") && !keyed_delete);
     // Without a context, a NOT NULL or CHECK failure is a default or trigger
     // that stamps the tenant from the (missing) setting.
     let without_context = matches!(ctx, Context::NoneFresh | Context::NoneAfterReset)
