@@ -15,10 +15,17 @@
 //! - nobody claimed the server within [`UNCLAIMED`];
 //! - the keeper gets SIGINT, SIGTERM or SIGHUP.
 //!
-//! The borrower waits for the teardown before it exits, so a finished test
-//! run leaves no server behind. The keeper's socket lives in a private
-//! (0700) directory, and its stdout and stderr are closed: it never holds a
-//! runner's output pipes open.
+//! The last two also end a keeper whose server is still starting. The
+//! borrower waits for the teardown before it exits, so a finished test run
+//! leaves no server behind.
+//!
+//! Trust: the socket lives in a private (0700) directory, each end checks
+//! that the other runs as the same user, and the handoff names the gate's
+//! cache key, which the borrower compares with its own (a keeper whose
+//! schema files changed after the listing asked lends nothing). Only local
+//! and Docker servers are lent, never one given by URL. The keeper never
+//! holds a runner's output pipes open: its stdout is closed and its stderr
+//! goes to a file the listing repeats on its own stderr.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
