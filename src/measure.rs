@@ -69,14 +69,20 @@ fn cpu_ns(pids: &[u32]) -> Vec<(u32, u64)> {
             if let Some(ns) = scheduled.as_deref().and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok()) {
                 return (pid, ns);
             }
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15.
+            let fields = proc_stat_fields(pid).unwrap_or_default();
             let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
             (pid, ((field(11) + field(12)) as f64 * ns_per_tick) as u64)
         })
         .collect()
+}
+
+/// The fields of `/proc/PID/stat` after the command name, which may hold
+/// spaces and parentheses: index 0 is field 3 (the state).
+pub(crate) fn proc_stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
 }
 
 fn ticks_per_second() -> f64 {

@@ -35,7 +35,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
 use crate::provision::{Endpoint, Host, ProviderKind, Secret, Server};
@@ -177,17 +177,13 @@ pub(super) async fn keep(
         Some((dir, path, listener))
     }
     .await;
-    let Some((dir, path, listener)) = lent else {
-        send(out, &Listing { report, socket: None });
-        prepared.server.shutdown().await;
-        return;
+    let socket = lent.as_ref().map(|(_, path, _)| path.clone());
+    let sent = send(out, &Listing { report, socket });
+    let borrower = match lent {
+        // The socket's directory goes when the lending ends.
+        Some((_dir, _, listener)) if sent => lend(listener, &prepared, &key, &mut stop).await,
+        _ => None,
     };
-    let sent = send(out, &Listing { report, socket: Some(path) });
-    let borrower = match sent {
-        true => lend(listener, &prepared, &key, &mut stop).await,
-        false => None,
-    };
-    drop(dir);
     prepared.server.shutdown().await;
     // The borrower waits for this to close: the server is gone by now.
     drop(borrower);
@@ -263,9 +259,8 @@ async fn lend(listener: UnixListener, prepared: &Prepared, key: &str, stop: &mut
     line.push(b'\n');
     conn.write_all(&line).await.ok()?;
     // Lent: until the borrower gives it back (or dies), or a signal.
-    let mut sink = [0u8; 64];
     tokio::select! {
-        _ = async { while matches!(conn.read(&mut sink).await, Ok(n) if n > 0) {} } => {}
+        _ = crate::provision::until_closed(&mut conn) => {}
         _ = stop.wait(false) => {}
     }
     Some(conn)
@@ -352,13 +347,9 @@ impl std::str::FromStr for Runner {
 
 /// A process's state and start time (clock ticks after boot) from `/proc/PID/stat`.
 fn proc_stat(pid: u32) -> Option<(char, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let rest = &text[text.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let started = fields.nth(18)?.parse().ok()?;
-    Some((state, started))
+    let fields = crate::measure::proc_stat_fields(pid)?;
+    // Fields 3 (state) and 22 (starttime).
+    Some((fields.first()?.chars().next()?, fields.get(19)?.parse().ok()?))
 }
 
 #[cfg(test)]

@@ -129,8 +129,7 @@ impl Gate {
     fn keeps_server(&self, opts: &RunOptions) -> bool {
         self.keeper_args.is_some()
             && std::env::var("ROWFENCE_GATE_REUSE").map_or(true, |v| v != "off")
-            && opts.log_sql.is_none()
-            && !opts.per_migration
+            && crate::run::preparable(opts)
             && opts.provision.database_url.is_none()
             && opts.provision.kind != crate::provision::ProviderKind::Url
     }

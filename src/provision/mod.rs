@@ -220,14 +220,19 @@ impl Loan {
     /// has torn it down: it closes the connection when done, so nothing of
     /// the run outlives this process.
     async fn give_back(mut self, deadline: Duration) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
         let _ = self.conn.shutdown().await;
-        let mut sink = [0u8; 64];
-        let _ = tokio::time::timeout(deadline, async {
-            while matches!(self.conn.read(&mut sink).await, Ok(n) if n > 0) {}
-        })
-        .await;
+        let _ = tokio::time::timeout(deadline, until_closed(&mut self.conn)).await;
     }
+}
+
+/// Returns once the other end of `conn` has closed it (or it failed),
+/// discarding whatever it sends: how the two ends of a lent server wait for
+/// each other.
+pub(crate) async fn until_closed(conn: &mut tokio::net::UnixStream) {
+    use tokio::io::AsyncReadExt;
+    let mut sink = [0u8; 64];
+    while matches!(conn.read(&mut sink).await, Ok(n) if n > 0) {}
 }
 
 impl Server {

@@ -58,14 +58,7 @@ async fn run(suite: &Suite, opts: &RunOptions, mode: Mode) -> Result<Report, Err
     let mut clock = Clock::new();
     let log = sql_log(opts)?;
     let mut server = start(opts, &mut clock).await?;
-    let sources = SourceMap::build(suite);
-    let result = match schema_stage(&mut server, suite, &sources, opts, mode, &mut clock, log.as_ref()).await {
-        Ok((dbname, steps)) => {
-            let sources = Sources { suite, map: &sources, steps: steps.as_ref() };
-            after_schema(&mut server, &dbname, &sources, opts, mode, &mut clock, log.as_ref()).await
-        }
-        Err(e) => Err(e),
-    };
+    let result = stages(&mut server, suite, opts, mode, &mut clock, log.as_ref()).await.map(|(report, _)| report);
     server.shutdown().await;
     if let Some(log) = &log {
         log.flush();
@@ -87,20 +80,11 @@ pub struct Prepared {
 /// when the lint got that far. Not for `--per-migration` or `--log-sql` runs,
 /// whose check must see the schema applied.
 pub async fn lint_keeping(suite: &Suite, opts: &RunOptions) -> Result<(Report, Prepared), Error> {
-    not_for_prepared(opts)?;
+    ensure_preparable(opts)?;
     let mut clock = Clock::new();
     let mut server = start(opts, &mut clock).await?;
-    let map = SourceMap::build(suite);
-    let dbname = match schema_stage(&mut server, suite, &map, opts, Mode::Lint, &mut clock, None).await {
-        Ok((dbname, _)) => dbname,
-        Err(e) => {
-            server.shutdown().await;
-            return Err(e);
-        }
-    };
-    let sources = Sources { suite, map: &map, steps: None };
-    match after_schema(&mut server, &dbname, &sources, opts, Mode::Lint, &mut clock, None).await {
-        Ok(report) => Ok((report, Prepared { server, dbname })),
+    match stages(&mut server, suite, opts, Mode::Lint, &mut clock, None).await {
+        Ok((report, dbname)) => Ok((report, Prepared { server, dbname })),
         Err(e) => {
             server.shutdown().await;
             Err(e)
@@ -112,7 +96,7 @@ pub async fn lint_keeping(suite: &Suite, opts: &RunOptions) -> Result<(Report, P
 /// already (from [`lint_keeping`]): no provisioning, no schema stage. The
 /// server is torn down before this returns.
 pub async fn check_prepared(suite: &Suite, opts: &RunOptions, prepared: Prepared) -> Result<Report, Error> {
-    not_for_prepared(opts)?;
+    ensure_preparable(opts)?;
     let mut clock = Clock::new();
     let Prepared { mut server, dbname } = prepared;
     let map = SourceMap::build(suite);
@@ -125,12 +109,34 @@ pub async fn check_prepared(suite: &Suite, opts: &RunOptions, prepared: Prepared
     })
 }
 
-/// A prepared server's schema went in without a log or migration steps.
-fn not_for_prepared(opts: &RunOptions) -> Result<(), Error> {
-    match opts.log_sql.is_some() || opts.per_migration {
-        true => Err(Error::Config("--log-sql and --per-migration runs apply the schema themselves".into())),
-        false => Ok(()),
+/// Whether a run with `opts` may use a [`Prepared`] server: its schema went
+/// in without a SQL log or migration steps.
+pub fn preparable(opts: &RunOptions) -> bool {
+    opts.log_sql.is_none() && !opts.per_migration
+}
+
+fn ensure_preparable(opts: &RunOptions) -> Result<(), Error> {
+    match preparable(opts) {
+        true => Ok(()),
+        false => Err(Error::Config("--log-sql and --per-migration runs apply the schema themselves".into())),
     }
+}
+
+/// The schema stage and everything after it on `server`; returns the report
+/// and the scratch database's name.
+async fn stages(
+    server: &mut Server,
+    suite: &Suite,
+    opts: &RunOptions,
+    mode: Mode,
+    clock: &mut Clock,
+    log: Option<&SqlLog>,
+) -> Result<(Report, String), Error> {
+    let map = SourceMap::build(suite);
+    let (dbname, steps) = schema_stage(server, suite, &map, opts, mode, clock, log).await?;
+    let sources = Sources { suite, map: &map, steps: steps.as_ref() };
+    let report = after_schema(server, &dbname, &sources, opts, mode, clock, log).await?;
+    Ok((report, dbname))
 }
 
 fn sql_log(opts: &RunOptions) -> Result<Option<SqlLog>, Error> {
